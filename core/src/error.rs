@@ -1,0 +1,117 @@
+//! The errors a user sees: one sentence that names the task.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+/// Why a computation did not produce its outputs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A task's op returned an error or panicked.
+    TaskFailed {
+        /// The task's key.
+        key: String,
+        /// Its op.
+        op: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The graph has a dependency cycle through these tasks.
+    Cycle {
+        /// Keys on the cycle, in dependency order.
+        keys: Vec<String>,
+    },
+    /// A task depends on something that is not in the graph.
+    MissingDependency {
+        /// The task.
+        key: String,
+        /// What it names.
+        dep: String,
+    },
+    /// A task was referenced but never defined.
+    UndefinedTask {
+        /// The task.
+        key: String,
+    },
+    /// A task uses an op that is not known where it would run.
+    UnknownOp {
+        /// The task.
+        key: String,
+        /// The op's name or id.
+        op: String,
+    },
+    /// A requested output is not in the graph.
+    NoSuchOutput {
+        /// What was asked for.
+        key: String,
+    },
+    /// An output had another type than the caller expected.
+    OutputType {
+        /// The output's key.
+        key: String,
+        /// The type asked for.
+        expected: &'static str,
+        /// The type it has.
+        found: &'static str,
+    },
+    /// No scheduler has this name.
+    UnknownScheduler {
+        /// The name given.
+        name: String,
+        /// The names that exist.
+        valid: &'static [&'static str],
+    },
+    /// The scheduler exists but its cargo feature is off.
+    BackendDisabled {
+        /// The scheduler.
+        backend: &'static str,
+        /// The feature of `rask` that enables it.
+        feature: &'static str,
+    },
+    /// A backend failed for a reason of its own (a lost worker, IO).
+    Backend {
+        /// The backend.
+        backend: &'static str,
+        /// What happened.
+        message: String,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::TaskFailed { key, op, message } => write!(f, "task `{key}` (op `{op}`) failed: {message}"),
+            Error::Cycle { keys } => {
+                f.write_str("the graph has a cycle: ")?;
+                for key in keys {
+                    write!(f, "`{key}` -> ")?;
+                }
+                match keys.first() {
+                    Some(first) => write!(f, "`{first}`"),
+                    None => Ok(()),
+                }
+            }
+            Error::MissingDependency { key, dep } => {
+                write!(f, "task `{key}` depends on `{dep}`, which is not in the graph")
+            }
+            Error::UndefinedTask { key } => write!(f, "task `{key}` is referenced but never defined"),
+            Error::UnknownOp { key, op } => write!(f, "task `{key}` uses op `{op}`, which is not registered"),
+            Error::NoSuchOutput { key } => write!(f, "output `{key}` is not in the graph"),
+            Error::OutputType { key, expected, found } => {
+                write!(f, "output `{key}` is a {found}, not a {expected}")
+            }
+            Error::UnknownScheduler { name, valid } => {
+                write!(f, "unknown scheduler `{name}`; valid names: {}", valid.join(", "))
+            }
+            Error::BackendDisabled { backend, feature } => write!(
+                f,
+                "the `{backend}` scheduler is not compiled in; enable the `{feature}` feature of `rask`"
+            ),
+            Error::Backend { backend, message } => write!(f, "{backend} scheduler: {message}"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Error {}

@@ -1,0 +1,115 @@
+//! What a run reports while it happens. Progress bars, profilers and
+//! dashboards are [`Events`] sinks. The core reads no clock: drivers pass
+//! times as nanoseconds since the run started.
+
+use crate::graph::TaskId;
+
+/// Facts about a run, given to [`Events::run_start`].
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    /// Tasks the run will execute.
+    pub tasks: usize,
+    /// Workers (threads, processes, ...) executing them.
+    pub workers: usize,
+    /// The job being run, to name tasks.
+    #[cfg(feature = "alloc")]
+    pub job: Option<alloc::sync::Arc<crate::Job>>,
+}
+
+/// When a task ran, and how big its result was where known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaskSpan {
+    /// Start, in nanoseconds since the run started.
+    pub start_ns: u64,
+    /// End, in nanoseconds since the run started.
+    pub end_ns: u64,
+    /// Size of the result in bytes, where the backend knows it.
+    pub result_bytes: Option<u64>,
+}
+
+/// A sink for run events. Methods take `&self` because workers on several
+/// threads report at once; sinks use their own synchronisation.
+pub trait Events: Sync {
+    /// False for sinks that ignore task events, so drivers can skip reading
+    /// the clock on the hot path.
+    fn wants_tasks(&self) -> bool {
+        true
+    }
+    /// The run is about to start.
+    fn run_start(&self, _info: &RunInfo) {}
+    /// `worker` started `task`.
+    fn task_start(&self, _task: TaskId, _worker: usize) {}
+    /// `worker` finished `task` (successfully or not).
+    fn task_finish(&self, _task: TaskId, _worker: usize, _span: TaskSpan) {}
+    /// The run ended; `ok` is false if it failed.
+    fn run_finish(&self, _ok: bool) {}
+}
+
+/// Ignores every event.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoEvents;
+
+impl Events for NoEvents {
+    fn wants_tasks(&self) -> bool {
+        false
+    }
+}
+
+impl<A: Events, B: Events> Events for (A, B) {
+    fn wants_tasks(&self) -> bool {
+        self.0.wants_tasks() || self.1.wants_tasks()
+    }
+    fn run_start(&self, info: &RunInfo) {
+        self.0.run_start(info);
+        self.1.run_start(info);
+    }
+    fn task_start(&self, task: TaskId, worker: usize) {
+        self.0.task_start(task, worker);
+        self.1.task_start(task, worker);
+    }
+    fn task_finish(&self, task: TaskId, worker: usize, span: TaskSpan) {
+        self.0.task_finish(task, worker, span);
+        self.1.task_finish(task, worker, span);
+    }
+    fn run_finish(&self, ok: bool) {
+        self.0.run_finish(ok);
+        self.1.run_finish(ok);
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<E: Events + ?Sized> Events for alloc::vec::Vec<alloc::boxed::Box<E>> {
+    fn wants_tasks(&self) -> bool {
+        self.iter().any(|e| e.wants_tasks())
+    }
+    fn run_start(&self, info: &RunInfo) {
+        self.iter().for_each(|e| e.run_start(info));
+    }
+    fn task_start(&self, task: TaskId, worker: usize) {
+        self.iter().for_each(|e| e.task_start(task, worker));
+    }
+    fn task_finish(&self, task: TaskId, worker: usize, span: TaskSpan) {
+        self.iter().for_each(|e| e.task_finish(task, worker, span));
+    }
+    fn run_finish(&self, ok: bool) {
+        self.iter().for_each(|e| e.run_finish(ok));
+    }
+}
+
+impl<E: Events + ?Sized> Events for &E {
+    fn wants_tasks(&self) -> bool {
+        (**self).wants_tasks()
+    }
+    fn run_start(&self, info: &RunInfo) {
+        (**self).run_start(info)
+    }
+    fn task_start(&self, task: TaskId, worker: usize) {
+        (**self).task_start(task, worker)
+    }
+    fn task_finish(&self, task: TaskId, worker: usize, span: TaskSpan) {
+        (**self).task_finish(task, worker, span)
+    }
+    fn run_finish(&self, ok: bool) {
+        (**self).run_finish(ok)
+    }
+}
