@@ -83,7 +83,9 @@ cfg_alloc! {
     pub use error::Error;
     pub use fuse::fuse;
     pub use job::{Job, JobBuilder, Lit};
-    pub use op::{Args, Codec, Fallible, Fetch, Inputs, IntoOp, Op, Registry, TaskError, fallible};
+    pub use op::{fallible, Args, Codec, Fallible, Fetch, Inputs, IntoOp, Op, Registry, TaskError};
+    #[doc(hidden)]
+    pub use op::{FallibleMarker, VariadicMarker};
     pub use scheduler::Scheduler;
     pub use value::Value;
 }

@@ -383,6 +383,11 @@ impl Op {
         }
     }
 
+    /// The same function under another name.
+    pub fn renamed(&self, name: &str) -> Op {
+        Op { name: name.into(), ..self.clone() }
+    }
+
     /// The op's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -399,8 +404,8 @@ impl Op {
     }
 
     /// Identity of the function, for interning.
-    pub(crate) fn identity(&self) -> usize {
-        Arc::as_ptr(&self.func) as *const () as usize
+    pub(crate) fn identity(&self) -> (usize, usize) {
+        (Arc::as_ptr(&self.func) as *const () as usize, Arc::as_ptr(&self.name) as *const u8 as usize)
     }
 
     /// Runs the op. With `std`, a panic is caught and becomes a task error
