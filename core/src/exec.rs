@@ -46,7 +46,13 @@ impl<S: Storage> Plan<S> {
         priority.try_resize(n, NOT_NEEDED)?;
         let mut stack = S::Vec::empty();
         let mut needed = 0;
-        post_order(graph, outputs.iter().copied(), &mut priority, &mut stack, &mut needed)?;
+        post_order(
+            graph,
+            outputs.iter().copied(),
+            &mut priority,
+            &mut stack,
+            &mut needed,
+        )?;
         drop(stack);
 
         let mut is_output = S::Vec::empty();
@@ -62,7 +68,10 @@ impl<S: Storage> Plan<S> {
         let mut dep_start = S::Vec::empty();
         dep_start.try_resize(n, 0u32)?;
         let mut edges = 0u32;
-        for t in graph.task_ids().filter(|t| priority[t.index()] != NOT_NEEDED) {
+        for t in graph
+            .task_ids()
+            .filter(|t| priority[t.index()] != NOT_NEEDED)
+        {
             for d in graph.deps(t) {
                 dep_start[d.index()] += 1;
                 waiting[t.index()] += 1;
@@ -76,7 +85,11 @@ impl<S: Storage> Plan<S> {
         }
         let mut dependents = S::Vec::empty();
         dependents.try_resize(edges as usize, TaskId(0))?;
-        for t in graph.task_ids().rev().filter(|t| priority[t.index()] != NOT_NEEDED) {
+        for t in graph
+            .task_ids()
+            .rev()
+            .filter(|t| priority[t.index()] != NOT_NEEDED)
+        {
             for d in graph.deps(t) {
                 let pos = &mut dep_start[d.index()];
                 *pos -= 1;
@@ -146,7 +159,8 @@ impl<S: Storage> Plan<S> {
     /// Bytes held by this plan (per-task arrays and reverse edges).
     pub fn bytes(&self) -> usize {
         let n = self.priority.len();
-        n * (3 * core::mem::size_of::<u32>() + 1) + self.dependents.len() * core::mem::size_of::<TaskId>()
+        n * (3 * core::mem::size_of::<u32>() + 1)
+            + self.dependents.len() * core::mem::size_of::<TaskId>()
     }
 }
 
@@ -174,7 +188,9 @@ pub enum ExecError {
 impl fmt::Display for ExecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ExecError::NotRunning { task } => write!(f, "{task} was reported done but was not running"),
+            ExecError::NotRunning { task } => {
+                write!(f, "{task} was reported done but was not running")
+            }
         }
     }
 }
@@ -280,7 +296,11 @@ impl<'g, S: Storage> ExecState<'g, S> {
     /// present become ready (returned: how many); each input whose last
     /// dependent this was, and that is not an output, is passed to `release`
     /// so the driver can drop its result.
-    pub fn complete(&mut self, task: TaskId, mut release: impl FnMut(TaskId)) -> Result<usize, ExecError> {
+    pub fn complete(
+        &mut self,
+        task: TaskId,
+        mut release: impl FnMut(TaskId),
+    ) -> Result<usize, ExecError> {
         self.take_running(task)?;
         self.state[task.index()] = State::Done;
         self.done += 1;
@@ -386,7 +406,11 @@ impl<'g, S: Storage> ExecState<'g, S> {
                 break;
             }
             let r = l + 1;
-            let c = if r < heap.len() && prio[heap[r].index()] < prio[heap[l].index()] { r } else { l };
+            let c = if r < heap.len() && prio[heap[r].index()] < prio[heap[l].index()] {
+                r
+            } else {
+                l
+            };
             if prio[heap[c].index()] >= prio[heap[i].index()] {
                 break;
             }
@@ -452,7 +476,9 @@ mod tests {
         let a = g.add_task(OpId(0), &[]).unwrap();
         let b = g.add_task(OpId(0), &[]).unwrap();
         let c = g.add_task(OpId(0), &[]).unwrap();
-        let d = g.add_task(OpId(0), &[Arg::dep(a), Arg::dep(b), Arg::dep(c)]).unwrap();
+        let d = g
+            .add_task(OpId(0), &[Arg::dep(a), Arg::dep(b), Arg::dep(c)])
+            .unwrap();
         let mut s = ExecState::new(&g, &[d]).unwrap();
         let x = s.pop_ready().unwrap();
         let y = s.pop_ready().unwrap();
@@ -469,11 +495,20 @@ mod tests {
         let mut g: Graph = Graph::new();
         let a = g.add_task(OpId(0), &[]).unwrap();
         let mut s = ExecState::new(&g, &[a]).unwrap();
-        assert_eq!(s.complete(a, |_| {}), Err(ExecError::NotRunning { task: a }));
+        assert_eq!(
+            s.complete(a, |_| {}),
+            Err(ExecError::NotRunning { task: a })
+        );
         let t = s.pop_ready().unwrap();
         s.complete(t, |_| {}).unwrap();
-        assert_eq!(s.complete(t, |_| {}), Err(ExecError::NotRunning { task: a }));
-        assert_eq!(s.complete(TaskId(99), |_| {}), Err(ExecError::NotRunning { task: TaskId(99) }));
+        assert_eq!(
+            s.complete(t, |_| {}),
+            Err(ExecError::NotRunning { task: a })
+        );
+        assert_eq!(
+            s.complete(TaskId(99), |_| {}),
+            Err(ExecError::NotRunning { task: TaskId(99) })
+        );
     }
 
     #[test]

@@ -228,7 +228,8 @@ impl<S: Storage> Graph<S> {
     /// Bytes of IR held by this graph (tasks and arguments), not counting
     /// spare capacity.
     pub fn ir_bytes(&self) -> usize {
-        self.tasks.len() * core::mem::size_of::<TaskNode>() + self.args.len() * core::mem::size_of::<Arg>()
+        self.tasks.len() * core::mem::size_of::<TaskNode>()
+            + self.args.len() * core::mem::size_of::<Arg>()
     }
 }
 
@@ -277,12 +278,16 @@ impl From<CapacityError> for GraphError {
 impl fmt::Display for GraphError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            GraphError::Dangling { task, dep } => write!(f, "{task} depends on {dep}, which is not in the graph"),
+            GraphError::Dangling { task, dep } => {
+                write!(f, "{task} depends on {dep}, which is not in the graph")
+            }
             GraphError::Undefined { task } => write!(f, "{task} is referenced but never defined"),
             GraphError::UnknownOp { task, op } => write!(f, "{task} uses unknown op #{}", op.0),
             GraphError::Cycle { task } => write!(f, "{task} lies on a dependency cycle"),
             GraphError::NoSuchOutput { task } => write!(f, "output {task} is not in the graph"),
-            GraphError::Capacity => f.write_str("fixed-capacity storage is too small for this graph"),
+            GraphError::Capacity => {
+                f.write_str("fixed-capacity storage is too small for this graph")
+            }
         }
     }
 }

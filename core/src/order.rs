@@ -77,13 +77,22 @@ pub fn order<S: Storage>(graph: &Graph<S>, outputs: &[TaskId]) -> Result<S::Vec<
     let mut prio = S::Vec::empty();
     prio.try_resize(graph.len(), NOT_NEEDED)?;
     let mut stack = S::Vec::empty();
-    post_order(graph, outputs.iter().copied(), &mut prio, &mut stack, &mut 0)?;
+    post_order(
+        graph,
+        outputs.iter().copied(),
+        &mut prio,
+        &mut stack,
+        &mut 0,
+    )?;
     Ok(prio)
 }
 
 /// Checks the whole graph before anything runs: every task defined, every op
 /// known to `known_op`, every dependency inside the graph, no cycle.
-pub fn validate<S: Storage>(graph: &Graph<S>, known_op: impl Fn(OpId) -> bool) -> Result<(), GraphError> {
+pub fn validate<S: Storage>(
+    graph: &Graph<S>,
+    known_op: impl Fn(OpId) -> bool,
+) -> Result<(), GraphError> {
     for task in graph.task_ids() {
         let op = graph.op(task).ok_or(GraphError::Undefined { task })?;
         if !known_op(op) {
@@ -148,14 +157,23 @@ mod tests {
             Err(GraphError::Cycle { task }) => assert!(task == a || task == b),
             other => panic!("expected a cycle, got {other:?}"),
         }
-        assert!(matches!(validate(&g, |_| true), Err(GraphError::Cycle { .. })));
+        assert!(matches!(
+            validate(&g, |_| true),
+            Err(GraphError::Cycle { .. })
+        ));
     }
 
     #[test]
     fn dangling_undefined_and_unknown_are_reported() {
         let mut g = Graph::<Heap>::new();
         let a = g.add_task(OpId(0), &[Arg::dep(TaskId(7))]).unwrap();
-        assert_eq!(validate(&g, |_| true), Err(GraphError::Dangling { task: a, dep: TaskId(7) }));
+        assert_eq!(
+            validate(&g, |_| true),
+            Err(GraphError::Dangling {
+                task: a,
+                dep: TaskId(7)
+            })
+        );
 
         let mut g = Graph::<Heap>::new();
         let a = g.reserve().unwrap();
@@ -164,7 +182,13 @@ mod tests {
 
         let mut g = Graph::<Heap>::new();
         let a = g.add_task(OpId(3), &[]).unwrap();
-        assert_eq!(validate(&g, |op| op.0 < 3), Err(GraphError::UnknownOp { task: a, op: OpId(3) }));
+        assert_eq!(
+            validate(&g, |op| op.0 < 3),
+            Err(GraphError::UnknownOp {
+                task: a,
+                op: OpId(3)
+            })
+        );
     }
 
     #[test]

@@ -27,7 +27,9 @@ impl Events for EventsList<'_> {
         self.0.iter().for_each(|e| e.task_start(task, worker));
     }
     fn task_finish(&self, task: TaskId, worker: usize, span: TaskSpan) {
-        self.0.iter().for_each(|e| e.task_finish(task, worker, span));
+        self.0
+            .iter()
+            .for_each(|e| e.task_finish(task, worker, span));
     }
     fn run_finish(&self, ok: bool) {
         self.0.iter().for_each(|e| e.run_finish(ok));
@@ -35,7 +37,11 @@ impl Events for EventsList<'_> {
 }
 
 /// Computes `outputs` of `job` on the scheduler `options` select.
-pub fn compute_job(job: &Arc<Job>, outputs: &[TaskId], options: &Options<'_>) -> Result<Vec<Value>, Error> {
+pub fn compute_job(
+    job: &Arc<Job>,
+    outputs: &[TaskId],
+    options: &Options<'_>,
+) -> Result<Vec<Value>, Error> {
     let scheduler = options.resolve()?;
     scheduler.run(job, outputs, &EventsList(&options.events))
 }

@@ -13,7 +13,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use rask_core::{Arg, Codec, Error, FallibleMarker, IntoOp, Job, JobBuilder, Op, TaskId, Value, VariadicMarker};
+use rask_core::{
+    Arg, Codec, Error, FallibleMarker, IntoOp, Job, JobBuilder, Op, TaskId, Value, VariadicMarker,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -50,7 +52,11 @@ impl Drop for Node {
     /// Unlinks long chains iteratively: dropping a million-step chain must
     /// not recurse a million frames deep.
     fn drop(&mut self) {
-        if !self.inputs.iter().any(|i| matches!(i.0, InputKind::Node(_))) {
+        if !self
+            .inputs
+            .iter()
+            .any(|i| matches!(i.0, InputKind::Node(_)))
+        {
             return;
         }
         let mut stack: Vec<Arc<Node>> = Vec::new();
@@ -77,13 +83,21 @@ pub struct Delayed<T> {
 
 impl<T> Clone for Delayed<T> {
     fn clone(&self) -> Self {
-        Delayed { node: self.node.clone(), _type: PhantomData }
+        Delayed {
+            node: self.node.clone(),
+            _type: PhantomData,
+        }
     }
 }
 
 impl<T> std::fmt::Debug for Delayed<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Delayed<{}>({})", std::any::type_name::<T>(), self.node.op.name())
+        write!(
+            f,
+            "Delayed<{}>({})",
+            std::any::type_name::<T>(),
+            self.node.op.name()
+        )
     }
 }
 
@@ -95,7 +109,10 @@ pub struct DelayedFn<M, R> {
 
 impl<M, R> Clone for DelayedFn<M, R> {
     fn clone(&self) -> Self {
-        DelayedFn { op: self.op.clone(), _marker: PhantomData }
+        DelayedFn {
+            op: self.op.clone(),
+            _marker: PhantomData,
+        }
     }
 }
 
@@ -127,12 +144,18 @@ where
     F: IntoOp<M>,
     F::Output: Serialize + DeserializeOwned,
 {
-    DelayedFn { op: Op::new(short_name::<F>(), f), _marker: PhantomData }
+    DelayedFn {
+        op: Op::new(short_name::<F>(), f),
+        _marker: PhantomData,
+    }
 }
 
 /// Like [`delayed`], for result types that stay in this process.
 pub fn delayed_local<M, F: IntoOp<M>>(f: F) -> DelayedFn<M, F::Output> {
-    DelayedFn { op: Op::local(short_name::<F>(), f), _marker: PhantomData }
+    DelayedFn {
+        op: Op::local(short_name::<F>(), f),
+        _marker: PhantomData,
+    }
 }
 
 /// Wraps a function over any number of inputs of one type (a `sum`).
@@ -150,7 +173,11 @@ impl<M, R: Any + Send + Sync> DelayedFn<M, R> {
     pub fn call<A: IntoArgs<M>>(&self, args: A) -> Delayed<R> {
         let mut inputs = Vec::new();
         args.into_inputs(&mut inputs);
-        Delayed::from_node(Node { op: self.op.clone(), inputs, key: None })
+        Delayed::from_node(Node {
+            op: self.op.clone(),
+            inputs,
+            key: None,
+        })
     }
 
     /// Names the op (in keys, progress and profiles).
@@ -213,7 +240,8 @@ where
     T: Clone + Serialize + DeserializeOwned + Any + Send + Sync,
 {
     fn into_input(self) -> Input {
-        let gather = delayed_many(|xs: rask_core::Inputs<T>| xs.cloned().collect::<Vec<T>>()).name("list");
+        let gather =
+            delayed_many(|xs: rask_core::Inputs<T>| xs.cloned().collect::<Vec<T>>()).name("list");
         gather.call(self).into_input()
     }
 }
@@ -258,7 +286,10 @@ impl_into_args!(X0 A0, X1 A1, X2 A2, X3 A3, X4 A4, X5 A5, X6 A6, X7 A7);
 
 impl<T: Any + Send + Sync> Delayed<T> {
     fn from_node(node: Node) -> Self {
-        Delayed { node: Arc::new(node), _type: PhantomData }
+        Delayed {
+            node: Arc::new(node),
+            _type: PhantomData,
+        }
     }
 
     /// A delayed value that is already known.
@@ -320,13 +351,19 @@ impl<T: Any + Send + Sync> Delayed<T> {
         T: Clone,
     {
         let mut values = compute_many(std::slice::from_ref(self), options)?;
-        values.pop().ok_or_else(|| Error::Backend { backend: "rask", message: "no output".into() })
+        values.pop().ok_or_else(|| Error::Backend {
+            backend: "rask",
+            message: "no output".into(),
+        })
     }
 }
 
 /// Computes several values of one type that share one graph (shared tasks
 /// run once).
-pub fn compute_many<T: Any + Send + Sync + Clone>(items: &[Delayed<T>], options: &Options<'_>) -> Result<Vec<T>, Error> {
+pub fn compute_many<T: Any + Send + Sync + Clone>(
+    items: &[Delayed<T>],
+    options: &Options<'_>,
+) -> Result<Vec<T>, Error> {
     let nodes: Vec<&Arc<Node>> = items.iter().map(|d| &d.node).collect();
     let (job, outputs) = build_job(&nodes);
     let values = compute_job(&job, &outputs, options)?;
@@ -357,7 +394,9 @@ impl Hasher for AddrHasher {
         }
     }
     fn write_usize(&mut self, n: usize) {
-        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+        self.0 = (n as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
     }
 }
 

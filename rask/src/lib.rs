@@ -31,17 +31,18 @@ pub mod schedulers;
 
 pub use compute::{compute_job, EventsList};
 pub use delayed::{
-    compute_many, delayed, delayed_local, delayed_many, Delayed, DelayedFn, Input, IntoArgs, IntoInput, Local,
+    compute_many, delayed, delayed_local, delayed_many, Delayed, DelayedFn, Input, IntoArgs,
+    IntoInput, Local,
 };
 pub use profiler::{Profiler, TaskRecord};
 #[cfg(feature = "progress")]
 pub use progress::ProgressBar;
 pub use schedulers::{
-    current_backend, reset_scheduler, scheduler, scheduler_by_name, scoped, set_scheduler, Backend, Options,
-    ScopeGuard, SCHEDULER_NAMES,
+    current_backend, reset_scheduler, scheduler, scheduler_by_name, scoped, set_scheduler, Backend,
+    Options, ScopeGuard, SCHEDULER_NAMES,
 };
 
 pub use rask_core::{
-    fallible, Arg, Error, Events, Inputs, Job, JobBuilder, NoEvents, Op, Registry, RunInfo, Scheduler, TaskId, TaskSpan,
-    Value,
+    fallible, Arg, Error, Events, Inputs, Job, JobBuilder, NoEvents, Op, Registry, RunInfo,
+    Scheduler, TaskId, TaskSpan, Value,
 };

@@ -55,7 +55,10 @@ impl Profiler {
             .spans
             .iter()
             .map(|&(task, worker, span)| TaskRecord {
-                key: state.job.as_ref().map_or_else(|| task.to_string(), |j| j.key(task).to_string()),
+                key: state
+                    .job
+                    .as_ref()
+                    .map_or_else(|| task.to_string(), |j| j.key(task).to_string()),
                 op: state
                     .job
                     .as_ref()
@@ -121,6 +124,10 @@ impl Events for Profiler {
     }
 
     fn task_finish(&self, task: TaskId, worker: usize, span: TaskSpan) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).spans.push((task, worker, span));
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .spans
+            .push((task, worker, span));
     }
 }

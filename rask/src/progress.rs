@@ -22,14 +22,17 @@ impl ProgressBar {
     /// Tasks finished in the current or last run, and the run's total.
     pub fn position(&self) -> (u64, u64) {
         let bar = self.bar.lock().unwrap_or_else(|e| e.into_inner());
-        bar.as_ref().map_or((0, 0), |b| (b.position(), b.length().unwrap_or(0)))
+        bar.as_ref()
+            .map_or((0, 0), |b| (b.position(), b.length().unwrap_or(0)))
     }
 }
 
 impl Events for ProgressBar {
     fn run_start(&self, info: &RunInfo) {
         let bar = indicatif::ProgressBar::new(info.tasks as u64);
-        if let Ok(style) = ProgressStyle::with_template("[{bar:40}] | {percent:>3}% Completed | {elapsed_precise}") {
+        if let Ok(style) =
+            ProgressStyle::with_template("[{bar:40}] | {percent:>3}% Completed | {elapsed_precise}")
+        {
             bar.set_style(style.progress_chars("#  "));
         }
         bar.enable_steady_tick(Duration::from_millis(100));

@@ -54,7 +54,12 @@ impl Backend {
     }
 
     /// Every backend, in the order the bench reports them.
-    pub const ALL: [Backend; 4] = [Backend::Sync, Backend::Threads, Backend::Processes, Backend::Distributed];
+    pub const ALL: [Backend; 4] = [
+        Backend::Sync,
+        Backend::Threads,
+        Backend::Processes,
+        Backend::Distributed,
+    ];
 }
 
 impl fmt::Display for Backend {
@@ -121,7 +126,10 @@ impl<'a> Options<'a> {
     /// The scheduler this call will use, following the precedence above.
     pub fn resolve(&self) -> Result<Arc<dyn Scheduler>, Error> {
         let setting = match &self.scheduler {
-            Some(name) => Setting { backend: name.parse()?, num_workers: self.num_workers },
+            Some(name) => Setting {
+                backend: name.parse()?,
+                num_workers: self.num_workers,
+            },
             None => {
                 let mut s = current_setting()?;
                 s.num_workers = self.num_workers.or(s.num_workers);
@@ -146,7 +154,10 @@ thread_local! {
 
 /// Sets the process-wide default scheduler (`None` workers: the backend's default).
 pub fn set_scheduler(name: &str, num_workers: Option<usize>) -> Result<(), Error> {
-    let setting = Setting { backend: name.parse()?, num_workers };
+    let setting = Setting {
+        backend: name.parse()?,
+        num_workers,
+    };
     *GLOBAL.write().unwrap_or_else(|e| e.into_inner()) = Some(setting);
     Ok(())
 }
@@ -158,9 +169,14 @@ pub fn reset_scheduler() {
 
 /// Uses the scheduler `name` for computes on this thread until the guard drops.
 pub fn scoped(name: &str, num_workers: Option<usize>) -> Result<ScopeGuard, Error> {
-    let setting = Setting { backend: name.parse()?, num_workers };
+    let setting = Setting {
+        backend: name.parse()?,
+        num_workers,
+    };
     SCOPED.with(|s| s.borrow_mut().push(setting));
-    Ok(ScopeGuard { _not_send: std::marker::PhantomData })
+    Ok(ScopeGuard {
+        _not_send: std::marker::PhantomData,
+    })
 }
 
 /// Restores the previous scheduler setting of this thread when dropped.
@@ -184,9 +200,15 @@ fn current_setting() -> Result<Setting, Error> {
         return Ok(s);
     }
     if let Ok(name) = std::env::var("RASK_SCHEDULER") {
-        return Ok(Setting { backend: name.trim().parse()?, num_workers: None });
+        return Ok(Setting {
+            backend: name.trim().parse()?,
+            num_workers: None,
+        });
     }
-    Ok(Setting { backend: Backend::Threads, num_workers: None })
+    Ok(Setting {
+        backend: Backend::Threads,
+        num_workers: None,
+    })
 }
 
 /// The name of the backend a compute with default options would use now.
@@ -196,17 +218,29 @@ pub fn current_backend() -> Result<Backend, Error> {
 
 /// The scheduler for `backend` with `num_workers` (its default if `None`).
 /// Thread pools are persistent: one per size, reused by every compute.
-pub fn scheduler(backend: Backend, num_workers: Option<usize>) -> Result<Arc<dyn Scheduler>, Error> {
+pub fn scheduler(
+    backend: Backend,
+    num_workers: Option<usize>,
+) -> Result<Arc<dyn Scheduler>, Error> {
     match backend {
         Backend::Sync => Ok(Arc::new(rask_sched_sync::SyncScheduler)),
         Backend::Threads => threads(num_workers),
-        Backend::Processes => Err(Error::BackendDisabled { backend: "processes", feature: "procs" }),
-        Backend::Distributed => Err(Error::BackendDisabled { backend: "distributed", feature: "net" }),
+        Backend::Processes => Err(Error::BackendDisabled {
+            backend: "processes",
+            feature: "procs",
+        }),
+        Backend::Distributed => Err(Error::BackendDisabled {
+            backend: "distributed",
+            feature: "net",
+        }),
     }
 }
 
 /// The scheduler called `name` (any alias) with `num_workers`.
-pub fn scheduler_by_name(name: &str, num_workers: Option<usize>) -> Result<Arc<dyn Scheduler>, Error> {
+pub fn scheduler_by_name(
+    name: &str,
+    num_workers: Option<usize>,
+) -> Result<Arc<dyn Scheduler>, Error> {
     scheduler(name.parse()?, num_workers)
 }
 
@@ -230,5 +264,8 @@ fn threads(num_workers: Option<usize>) -> Result<Arc<dyn Scheduler>, Error> {
 #[cfg(not(feature = "threads"))]
 fn threads(_: Option<usize>) -> Result<Arc<dyn Scheduler>, Error> {
     let _ = &Mutex::new(());
-    Err(Error::BackendDisabled { backend: "threads", feature: "threads" })
+    Err(Error::BackendDisabled {
+        backend: "threads",
+        feature: "threads",
+    })
 }

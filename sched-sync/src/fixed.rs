@@ -51,7 +51,9 @@ pub fn run_fixed<V: Clone, const N: usize>(
     rask_core::validate(graph, |op| (op.0 as usize) < ops.len())?;
     let mut state = ExecState::new(graph, &[output])?;
     let mut results: Vec<Option<V>, N> = Vec::new();
-    results.resize(graph.len(), None).map_err(|_| GraphError::Capacity)?;
+    results
+        .resize(graph.len(), None)
+        .map_err(|_| GraphError::Capacity)?;
     let mut inputs: Vec<V, N> = Vec::new();
     while let Some(task) = state.pop_ready() {
         inputs.clear();
@@ -60,11 +62,17 @@ pub fn run_fixed<V: Clone, const N: usize>(
                 ArgKind::Dep(d) => results[d.index()].clone(),
                 ArgKind::Lit(l) => lits.get(l.0 as usize).cloned(),
             };
-            let value = value.ok_or(FixedError::Task { task, message: "an input is missing" })?;
+            let value = value.ok_or(FixedError::Task {
+                task,
+                message: "an input is missing",
+            })?;
             inputs.push(value).map_err(|_| GraphError::Capacity)?;
         }
         let op = graph.op(task).and_then(|op| ops.get(op.0 as usize));
-        let op = op.ok_or(FixedError::Task { task, message: "unknown op" })?;
+        let op = op.ok_or(FixedError::Task {
+            task,
+            message: "unknown op",
+        })?;
         match op(&inputs) {
             Ok(v) => {
                 results[task.index()] = Some(v);
@@ -76,7 +84,8 @@ pub fn run_fixed<V: Clone, const N: usize>(
             }
         }
     }
-    results[output.index()]
-        .take()
-        .ok_or(FixedError::Task { task: output, message: "no result" })
+    results[output.index()].take().ok_or(FixedError::Task {
+        task: output,
+        message: "no result",
+    })
 }

@@ -3,7 +3,9 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use rask_core::{Error, Events, ExecState, Fetch, Job, RunInfo, Scheduler, TaskId, TaskSpan, Value};
+use rask_core::{
+    Error, Events, ExecState, Fetch, Job, RunInfo, Scheduler, TaskId, TaskSpan, Value,
+};
 
 /// Runs jobs on the calling thread in priority order.
 #[derive(Clone, Copy, Debug, Default)]
@@ -49,7 +51,12 @@ impl Scheduler for SyncScheduler {
         "sync"
     }
 
-    fn run(&self, job: &Arc<Job>, outputs: &[TaskId], events: &dyn Events) -> Result<Vec<Value>, Error> {
+    fn run(
+        &self,
+        job: &Arc<Job>,
+        outputs: &[TaskId],
+        events: &dyn Events,
+    ) -> Result<Vec<Value>, Error> {
         let plan = job.plan(outputs)?;
         events.run_start(&RunInfo {
             tasks: plan.needed(),
@@ -62,7 +69,12 @@ impl Scheduler for SyncScheduler {
     }
 }
 
-fn run(job: &Job, outputs: &[TaskId], plan: rask_core::Plan, events: &dyn Events) -> Result<Vec<Value>, Error> {
+fn run(
+    job: &Job,
+    outputs: &[TaskId],
+    plan: rask_core::Plan,
+    events: &dyn Events,
+) -> Result<Vec<Value>, Error> {
     let mut state = ExecState::from_plan(job.graph(), plan).map_err(|e| job.graph_error(e))?;
     let mut results = Results(alloc::vec![None; job.len()]);
     let timed = events.wants_tasks();
@@ -76,7 +88,11 @@ fn run(job: &Job, outputs: &[TaskId], plan: rask_core::Plan, events: &dyn Events
         };
         let outcome = job.execute(task, &results);
         if timed {
-            let span = TaskSpan { start_ns, end_ns: clock.now_ns(), result_bytes: None };
+            let span = TaskSpan {
+                start_ns,
+                end_ns: clock.now_ns(),
+                result_bytes: None,
+            };
             events.task_finish(task, 0, span);
         }
         match outcome {
@@ -99,10 +115,18 @@ fn run(job: &Job, outputs: &[TaskId], plan: rask_core::Plan, events: &dyn Events
     }
     outputs
         .iter()
-        .map(|o| results.fetch(*o).cloned().ok_or_else(|| internal(alloc::format!("output {o} has no result"))))
+        .map(|o| {
+            results
+                .fetch(*o)
+                .cloned()
+                .ok_or_else(|| internal(alloc::format!("output {o} has no result")))
+        })
         .collect()
 }
 
 fn internal(message: alloc::string::String) -> Error {
-    Error::Backend { backend: "sync", message }
+    Error::Backend {
+        backend: "sync",
+        message,
+    }
 }

@@ -5,7 +5,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use rask_core::{Arg, Fixed, Graph, LitId, OpId, TaskId};
-use rask_sched_sync::{run_fixed, FixedError};
+use rask_sched_sync::{run_fixed, FixedError, FixedOp};
 
 struct Counting;
 
@@ -45,7 +45,7 @@ fn fail(_: &[i64]) -> Result<i64, &'static str> {
     Err("refused")
 }
 
-const OPS: [fn(&[i64]) -> Result<i64, &'static str>; 4] = [lit, inc, sum, fail];
+const OPS: [FixedOp<i64>; 4] = [lit, inc, sum, fail];
 
 /// 8 chains of 30 increments from literals 0..8, summed: 8*30 + (0+...+7).
 fn chains() -> (Graph<Fixed<512>>, TaskId) {
@@ -97,8 +97,17 @@ fn fixed_errors_are_reported_without_allocating() {
         let full = g.add_task(OpId(0), &[]);
         (failed, cyclic, full)
     });
-    assert_eq!(failed, Err(FixedError::Task { task: TaskId(1), message: "refused" }));
-    assert!(matches!(cyclic, Err(FixedError::Graph(rask_core::GraphError::Cycle { .. }))));
+    assert_eq!(
+        failed,
+        Err(FixedError::Task {
+            task: TaskId(1),
+            message: "refused"
+        })
+    );
+    assert!(matches!(
+        cyclic,
+        Err(FixedError::Graph(rask_core::GraphError::Cycle { .. }))
+    ));
     assert!(full.is_err());
     assert_eq!(allocations, 0);
 }

@@ -31,7 +31,9 @@ pub struct ThreadPool {
 
 impl std::fmt::Debug for ThreadPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ThreadPool").field("workers", &self.threads.len()).finish()
+        f.debug_struct("ThreadPool")
+            .field("workers", &self.threads.len())
+            .finish()
     }
 }
 
@@ -43,7 +45,10 @@ impl ThreadPool {
             changed: Condvar::new(),
             shutdown: AtomicBool::new(false),
         });
-        let mut pool = ThreadPool { shared, threads: Vec::new() };
+        let mut pool = ThreadPool {
+            shared,
+            threads: Vec::new(),
+        };
         for index in 0..workers.max(1) {
             let shared = pool.shared.clone();
             let handle = std::thread::Builder::new()
@@ -70,7 +75,10 @@ fn worker_loop(shared: &PoolShared, index: usize) {
                 if shared.shutdown.load(Ordering::Acquire) {
                     return;
                 }
-                if let Some(joined) = runs.iter().find_map(|r| r.claim(index).map(|deque| (r.clone(), deque))) {
+                if let Some(joined) = runs
+                    .iter()
+                    .find_map(|r| r.claim(index).map(|deque| (r.clone(), deque)))
+                {
                     break joined;
                 }
                 // The timeout only bounds how long a missed wake-up could cost.
@@ -104,7 +112,12 @@ impl Scheduler for ThreadPool {
         "threads"
     }
 
-    fn run(&self, job: &Arc<Job>, outputs: &[TaskId], events: &dyn Events) -> Result<Vec<Value>, Error> {
+    fn run(
+        &self,
+        job: &Arc<Job>,
+        outputs: &[TaskId],
+        events: &dyn Events,
+    ) -> Result<Vec<Value>, Error> {
         let workers = self.threads.len();
         let plan = job.plan(outputs)?;
         // SAFETY: this function returns only after `wait_for_workers`, when

@@ -70,9 +70,15 @@ impl Run {
     /// # Safety
     /// `events` must outlive every use by the run: the caller must not let
     /// it go before [`wait_for_workers`](Self::wait_for_workers) returns.
-    pub(crate) unsafe fn new(job: Arc<Job>, plan: Plan, workers: usize, events: &dyn Events) -> Run {
+    pub(crate) unsafe fn new(
+        job: Arc<Job>,
+        plan: Plan,
+        workers: usize,
+        events: &dyn Events,
+    ) -> Run {
         // SAFETY: lifetime extension covered by this function's contract.
-        let events: &'static dyn Events = unsafe { std::mem::transmute::<&dyn Events, &'static dyn Events>(events) };
+        let events: &'static dyn Events =
+            unsafe { std::mem::transmute::<&dyn Events, &'static dyn Events>(events) };
         let n = plan.len();
         let mut ready = Vec::new();
         let mut outputs = 0;
@@ -145,7 +151,11 @@ impl Run {
         let deque = if self.is_over() {
             None
         } else {
-            self.deques.get(index)?.lock().unwrap_or_else(|e| e.into_inner()).take()
+            self.deques
+                .get(index)?
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
         };
         if deque.is_none() {
             self.leave();
@@ -163,7 +173,10 @@ impl Run {
 
     /// The calling thread works on its own run until it is over.
     pub(crate) fn work_as_owner(&self, workers: usize) {
-        let deque = self.deques[workers].lock().unwrap_or_else(|e| e.into_inner()).take();
+        let deque = self.deques[workers]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(deque) = deque {
             self.work(workers, deque);
         }
@@ -173,7 +186,11 @@ impl Run {
     pub(crate) fn wait_for_workers(&self) {
         let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         while self.active.load(Ordering::SeqCst) > 0 {
-            guard = self.wake.wait_timeout(guard, NAP).unwrap_or_else(|e| e.into_inner()).0;
+            guard = self
+                .wake
+                .wait_timeout(guard, NAP)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
         drop(guard);
         self.events.run_finish(!self.failed.load(Ordering::SeqCst));
@@ -201,7 +218,10 @@ impl Run {
         let mut next = None;
         let mut idle = 0;
         while !self.is_over() {
-            let task = next.take().or_else(|| local.pop()).or_else(|| self.steal(me, &local));
+            let task = next
+                .take()
+                .or_else(|| local.pop())
+                .or_else(|| self.steal(me, &local));
             if let Some(task) = task {
                 idle = 0;
                 next = self.execute(task, me, &local);
@@ -286,7 +306,11 @@ impl Run {
         };
         let outcome = self.job.execute(task, self);
         if self.timed {
-            let span = TaskSpan { start_ns, end_ns: self.now_ns(), result_bytes: None };
+            let span = TaskSpan {
+                start_ns,
+                end_ns: self.now_ns(),
+                result_bytes: None,
+            };
             self.events.task_finish(task, me, span);
         }
         let value = match outcome {
@@ -319,7 +343,9 @@ impl Run {
             }
         }
         for dep in self.job.graph().deps(task) {
-            if self.refs[dep.index()].fetch_sub(1, Ordering::AcqRel) == 1 && !self.plan.is_output(dep) {
+            if self.refs[dep.index()].fetch_sub(1, Ordering::AcqRel) == 1
+                && !self.plan.is_output(dep)
+            {
                 // SAFETY: this was the last reader of `dep` (see module docs).
                 drop(unsafe { (*self.slots[dep.index()].0.get()).take() });
             }
@@ -334,7 +360,10 @@ impl Run {
     }
 
     fn fail(&self, error: Error) {
-        self.error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(error);
+        self.error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(error);
         self.failed.store(true, Ordering::SeqCst);
         self.wake_all();
     }

@@ -1,0 +1,503 @@
+//! `cargo xtask bench`: the per-task overhead of every backend, in one table
+//! and as JSON lines for tools.
+//!
+//! Each (backend, graph, n) runs in a fresh `rask-bench` process built in
+//! release mode, so its peak memory is its own and one run cannot warm or
+//! pollute the next. This driver plans the runs, starts the children,
+//! collects their JSON lines and prints the table.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use xtask::flags;
+use xtask::graphs::Shape;
+use xtask::record::{Outcome, Record};
+
+use crate::command::{cargo, run, target_dir};
+
+/// Backends tried by default; those whose cargo feature is off are skipped.
+const DEFAULT_BACKENDS: &[&str] = &["sync", "threads", "processes", "distributed"];
+const DEFAULT_N: &[usize] = &[10_000, 100_000, 1_000_000];
+const QUICK_N: &[usize] = &[1_000, 10_000];
+/// `busy` tasks burn ~5 ms each: 200 of them are one second of CPU, enough
+/// to see a speedup without slowing the whole bench down.
+const BUSY_N: usize = 200;
+const QUICK_BUSY_N: usize = 16;
+/// Repetitions below and above this N, unless `--reps` says otherwise.
+const MANY_REPS_UP_TO: usize = 100_000;
+/// A child that takes longer is killed and reported as failed, so a hung
+/// scheduler shows as an error row instead of a hung bench.
+const RUN_TIMEOUT: Duration = Duration::from_secs(600);
+
+const HELP: &str = "\
+usage: cargo xtask bench [flags]
+
+  --backends a,b   schedulers to measure (default: sync,threads and every
+                   other backend compiled into `rask`)
+  --graphs a,b     merge, chain, tree, fanin, busy (default: the first four,
+                   plus busy with n=200 for the speedup)
+  --n N[,N...]     graph sizes (default: 10000,100000,1000000)
+  --workers N      workers per parallel backend (default: available cores)
+  --reps R         repetitions per run; the median is reported (default: 5,
+                   3 above n=100000)
+  --quick          CI-sized: n=1000,10000, 3 reps, no busy graph
+  --json FILE      also write one JSON line per run to FILE";
+
+/// The command line of `cargo xtask bench`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Options {
+    backends: Option<Vec<String>>,
+    graphs: Option<Vec<Shape>>,
+    ns: Option<Vec<usize>>,
+    workers: Option<usize>,
+    reps: Option<usize>,
+    quick: bool,
+    json: Option<PathBuf>,
+    help: bool,
+}
+
+impl Options {
+    /// Parses the flags after `bench`.
+    pub fn parse(args: &[String]) -> Result<Options, String> {
+        let spec = &[
+            ("backends", true),
+            ("graphs", true),
+            ("n", true),
+            ("workers", true),
+            ("reps", true),
+            ("quick", false),
+            ("json", true),
+            ("help", false),
+        ];
+        let mut o = Options::default();
+        for flag in flags::split(args, spec)? {
+            let value = flag.value.unwrap_or_default();
+            match flag.name.as_str() {
+                "backends" => {
+                    let names = flags::list(&value);
+                    if names.is_empty() {
+                        return Err("--backends needs at least one name".into());
+                    }
+                    o.backends = Some(names);
+                }
+                "graphs" => {
+                    let names = flags::list(&value);
+                    if names.is_empty() {
+                        return Err("--graphs needs at least one name".into());
+                    }
+                    o.graphs = Some(
+                        names
+                            .iter()
+                            .map(|g| Shape::from_name(g))
+                            .collect::<Result<_, _>>()?,
+                    );
+                }
+                "n" => o.ns = Some(flags::positives(&value, "--n")?),
+                "workers" => o.workers = Some(flags::positive(&value, "--workers")?),
+                "reps" => o.reps = Some(flags::positive(&value, "--reps")?),
+                "quick" => o.quick = true,
+                "json" if value.is_empty() => return Err("--json needs a file name".into()),
+                "json" => o.json = Some(PathBuf::from(value)),
+                "help" => o.help = true,
+                _ => unreachable!("flags::split only returns flags of the spec"),
+            }
+        }
+        Ok(o)
+    }
+
+    /// The runs these options ask for, grouped by graph and n so that the
+    /// backends being compared sit on adjacent rows.
+    pub fn runs(&self, default_workers: usize) -> Vec<RunSpec> {
+        let backends: Vec<String> = match &self.backends {
+            Some(names) => names.clone(),
+            None => DEFAULT_BACKENDS.iter().map(|s| s.to_string()).collect(),
+        };
+        let shapes: Vec<Shape> = match &self.graphs {
+            Some(shapes) => shapes.clone(),
+            None if self.quick => Shape::OVERHEAD.to_vec(),
+            None => Shape::ALL.to_vec(),
+        };
+        let workers = self.workers.unwrap_or(default_workers);
+        let mut runs = Vec::new();
+        for shape in shapes {
+            for n in self.sizes(shape) {
+                let reps = self.reps.unwrap_or(match () {
+                    () if self.quick => 3,
+                    () if n <= MANY_REPS_UP_TO => 5,
+                    () => 3,
+                });
+                for backend in &backends {
+                    runs.push(RunSpec {
+                        backend: backend.clone(),
+                        shape,
+                        n,
+                        workers,
+                        reps,
+                    });
+                }
+            }
+        }
+        runs
+    }
+
+    /// The sizes to run `shape` at.
+    fn sizes(&self, shape: Shape) -> Vec<usize> {
+        let busy_n = if self.quick { QUICK_BUSY_N } else { BUSY_N };
+        match (&self.ns, shape) {
+            // `--n` sizes the overhead graphs; a million busy tasks would
+            // burn 80 CPU-minutes, so busy takes `--n` only when it was
+            // asked for by name.
+            (Some(ns), Shape::Busy) if self.graphs.is_some() => ns.clone(),
+            (_, Shape::Busy) => vec![busy_n],
+            (Some(ns), _) => ns.clone(),
+            (None, _) if self.quick => QUICK_N.to_vec(),
+            (None, _) => DEFAULT_N.to_vec(),
+        }
+    }
+}
+
+/// One child run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunSpec {
+    backend: String,
+    shape: Shape,
+    n: usize,
+    workers: usize,
+    reps: usize,
+}
+
+/// `cargo xtask bench [flags]`.
+pub fn main(args: &[String]) -> Result<(), String> {
+    let options = Options::parse(args).map_err(|e| format!("{e}\n\n{HELP}"))?;
+    if options.help {
+        println!("{HELP}");
+        return Ok(());
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let runs = options.runs(cores);
+
+    run(&mut cargo(&[
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "xtask",
+        "--bin",
+        "rask-bench",
+    ]))?;
+    let exe = target_dir()
+        .join("release")
+        .join(format!("rask-bench{}", std::env::consts::EXE_SUFFIX));
+
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(runs.len());
+    for spec in &runs {
+        // A backend that is not compiled in says so on its first run; its
+        // other runs would only repeat that.
+        let skipped = outcomes
+            .iter()
+            .any(|o| matches!(o, Outcome::Skipped { backend, .. } if *backend == spec.backend));
+        if skipped {
+            continue;
+        }
+        eprint!(
+            "  {:<11} {:<6} n={:<9} ",
+            spec.backend,
+            spec.shape.name(),
+            spec.n
+        );
+        let outcome = run_child(&exe, spec);
+        eprintln!(
+            "{}",
+            match &outcome {
+                Outcome::Ran(r) => format!("{:.3} µs/task", r.us_per_task),
+                Outcome::Skipped { .. } => "skipped".to_owned(),
+                Outcome::Failed { .. } => "FAILED".to_owned(),
+            }
+        );
+        outcomes.push(outcome);
+    }
+
+    println!();
+    print!("{}", table(&outcomes));
+    for o in &outcomes {
+        if let Outcome::Skipped { backend, note, .. } = o {
+            println!("skipped {backend}: {note}");
+        }
+    }
+    for line in speedups(&outcomes) {
+        println!("{line}");
+    }
+
+    if let Some(path) = &options.json {
+        let text: String = outcomes.iter().map(|o| o.to_json() + "\n").collect();
+        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        println!("wrote {} JSON lines to {}", outcomes.len(), path.display());
+    }
+
+    let failed = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Failed { .. }))
+        .count();
+    match failed {
+        0 => Ok(()),
+        n => Err(format!("{n} of {} benchmark runs failed", outcomes.len())),
+    }
+}
+
+/// Runs one child and reads its JSON line; a crash, a hang or garbage on
+/// stdout becomes a failed outcome rather than ending the bench.
+fn run_child(exe: &std::path::Path, spec: &RunSpec) -> Outcome {
+    let failed = |error: String| Outcome::Failed {
+        backend: spec.backend.clone(),
+        graph: spec.shape.name().to_owned(),
+        n: spec.n as u64,
+        error,
+    };
+    let mut cmd = Command::new(exe);
+    cmd.args(["--backend", &spec.backend, "--graph", spec.shape.name()])
+        .args([
+            "--n",
+            &spec.n.to_string(),
+            "--workers",
+            &spec.workers.to_string(),
+        ])
+        .args(["--reps", &spec.reps.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => return failed(format!("cannot start {}: {e}", exe.display())),
+    };
+    let (status, stdout) = match wait_with_timeout(child, RUN_TIMEOUT) {
+        Ok(done) => done,
+        Err(e) => return failed(e),
+    };
+    match stdout.lines().rev().find(|l| !l.trim().is_empty()) {
+        Some(line) => Outcome::from_json(line).unwrap_or_else(failed),
+        None => failed(format!("rask-bench printed no result ({status})")),
+    }
+}
+
+/// Waits for `child` at most `limit`, reading its stdout meanwhile (so a
+/// chatty child never blocks on a full pipe); kills it past the limit.
+fn wait_with_timeout(
+    mut child: Child,
+    limit: Duration,
+) -> Result<(std::process::ExitStatus, String), String> {
+    let mut pipe = child.stdout.take().ok_or("no stdout pipe")?;
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        let _ = pipe.read_to_string(&mut out);
+        out
+    });
+    let deadline = Instant::now() + limit;
+    // Polls until the child exits or the deadline passes, whichever is first.
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "killed after {} s without finishing",
+                    limit.as_secs()
+                ));
+            }
+            Err(e) => return Err(format!("cannot wait for rask-bench: {e}")),
+        }
+    };
+    let stdout = reader.join().unwrap_or_default();
+    Ok((status, stdout))
+}
+
+/// The human table: one row per run.
+fn table(outcomes: &[Outcome]) -> String {
+    let mut out = format!(
+        "{:<11} {:<6} {:>9} {:>7} {:>9} {:>9} {:>9} {:>12} {:>9}\n",
+        "backend",
+        "graph",
+        "n",
+        "workers",
+        "µs/task",
+        "tasks/s",
+        "wall",
+        "peak RSS MiB",
+        "IR B/task"
+    );
+    for o in outcomes {
+        match o {
+            Outcome::Ran(r) => {
+                out += &format!(
+                    "{:<11} {:<6} {:>9} {:>7} {:>9.3} {:>9} {:>9} {:>12.1} {:>9.1}\n",
+                    r.backend,
+                    r.graph,
+                    r.n,
+                    r.workers,
+                    r.us_per_task,
+                    si(r.tasks_per_s),
+                    seconds(r.wall_s),
+                    r.peak_rss_bytes as f64 / (1024.0 * 1024.0),
+                    r.ir_bytes_per_task,
+                )
+            }
+            Outcome::Failed {
+                backend,
+                graph,
+                n,
+                error,
+            } => {
+                out += &format!("{backend:<11} {graph:<6} {n:>9} error: {error}\n");
+            }
+            Outcome::Skipped { .. } => {}
+        }
+    }
+    out
+}
+
+/// For each busy run of a parallel backend: its speedup over `sync` on the
+/// same graph, against the ideal (its worker count).
+fn speedups(outcomes: &[Outcome]) -> Vec<String> {
+    let ran: Vec<&Record> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Ran(r) if r.graph == Shape::Busy.name() => Some(r),
+            _ => None,
+        })
+        .collect();
+    let mut lines = Vec::new();
+    for sync in ran.iter().filter(|r| r.backend == "sync") {
+        for r in ran.iter().filter(|r| r.backend != "sync" && r.n == sync.n) {
+            lines.push(format!(
+                "speedup on busy-{} (~5 ms of CPU per task): {} is {:.2}x sync with {} workers (ideal {}x)",
+                r.n,
+                r.backend,
+                sync.wall_s / r.wall_s,
+                r.workers,
+                r.workers
+            ));
+        }
+    }
+    lines
+}
+
+/// `12.3k`, `4.56M`: rates at a glance.
+fn si(x: f64) -> String {
+    match x {
+        x if x >= 1e9 => format!("{:.2}G", x / 1e9),
+        x if x >= 1e6 => format!("{:.2}M", x / 1e6),
+        x if x >= 1e3 => format!("{:.1}k", x / 1e3),
+        x => format!("{x:.0}"),
+    }
+}
+
+/// `850 µs`, `12.3 ms`, `1.23 s`.
+fn seconds(s: f64) -> String {
+    match s {
+        s if s >= 1.0 => format!("{s:.2} s"),
+        s if s >= 1e-3 => format!("{:.1} ms", s * 1e3),
+        s => format!("{:.0} µs", s * 1e6),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Options, String> {
+        let args: Vec<String> = s.split_whitespace().map(str::to_owned).collect();
+        Options::parse(&args)
+    }
+
+    fn plan(s: &str) -> Vec<(String, &'static str, usize, usize, usize)> {
+        let runs = parse(s).unwrap().runs(4);
+        runs.into_iter()
+            .map(|r| (r.backend, r.shape.name(), r.n, r.workers, r.reps))
+            .collect()
+    }
+
+    #[test]
+    fn parses_every_flag() {
+        let o = parse("--backends sync,threads --graphs chain,tree --n 10,1_000 --workers 3 --reps 7 --quick --json out.jsonl")
+            .unwrap();
+        assert_eq!(
+            o.backends,
+            Some(vec!["sync".to_owned(), "threads".to_owned()])
+        );
+        assert_eq!(o.graphs, Some(vec![Shape::Chain, Shape::Tree]));
+        assert_eq!(o.ns, Some(vec![10, 1000]));
+        assert_eq!((o.workers, o.reps, o.quick), (Some(3), Some(7), true));
+        assert_eq!(o.json, Some(PathBuf::from("out.jsonl")));
+        assert_eq!(parse("--n=5").unwrap().ns, Some(vec![5]));
+    }
+
+    #[test]
+    fn rejects_bad_flags() {
+        for bad in [
+            "--graphs merge,nope",
+            "--n 0",
+            "--n",
+            "--workers x",
+            "--reps -1",
+            "--quick=1",
+            "--backend sync",
+            "merge",
+            "--backends ,",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn default_run_has_every_backend_overhead_graph_and_a_small_busy_run() {
+        let runs = plan("");
+        // 4 overhead graphs x 3 sizes x 4 backends, and busy at n=200 per backend.
+        assert_eq!(runs.len(), 4 * 3 * 4 + 4);
+        assert!(runs.contains(&("threads".into(), "merge", 1_000_000, 4, 3)));
+        assert!(runs.contains(&("sync".into(), "chain", 100_000, 4, 5)));
+        let busy: Vec<_> = runs.iter().filter(|r| r.1 == "busy").collect();
+        assert_eq!(busy.len(), 4);
+        assert!(busy.iter().all(|r| r.2 == BUSY_N));
+        // Backends compared on one graph and size sit on adjacent rows.
+        assert_eq!(runs[0].0, "sync");
+        assert_eq!(runs[1].0, "threads");
+        assert_eq!((runs[0].1, runs[0].2), (runs[1].1, runs[1].2));
+    }
+
+    #[test]
+    fn quick_is_small_and_leaves_busy_out() {
+        let runs = plan("--quick --backends sync");
+        assert_eq!(runs.len(), 4 * 2);
+        assert!(runs
+            .iter()
+            .all(|r| r.1 != "busy" && r.2 <= 10_000 && r.4 == 3));
+        // Asked for by name, busy stays tiny in quick mode.
+        assert_eq!(
+            plan("--quick --graphs busy --backends sync"),
+            [("sync".into(), "busy", QUICK_BUSY_N, 4, 3)]
+        );
+    }
+
+    #[test]
+    fn n_sizes_busy_only_when_busy_is_named() {
+        let runs = plan("--n 50 --backends threads --workers 2 --reps 1");
+        assert!(runs.contains(&("threads".into(), "merge", 50, 2, 1)));
+        assert!(runs.contains(&("threads".into(), "busy", BUSY_N, 2, 1)));
+        assert_eq!(
+            plan("--graphs busy --n 50 --backends sync"),
+            [("sync".into(), "busy", 50, 4, 5)]
+        );
+    }
+
+    #[test]
+    fn formats_rates_and_durations() {
+        assert_eq!(si(1_234_567.0), "1.23M");
+        assert_eq!(si(999.0), "999");
+        assert_eq!(seconds(0.0123), "12.3 ms");
+        assert_eq!(seconds(2.0), "2.00 s");
+        assert_eq!(seconds(0.000_85), "850 µs");
+    }
+}

@@ -1,0 +1,193 @@
+//! `rask-bench`: runs one benchmark — one backend, one graph, one N — and
+//! prints exactly one JSON line on stdout (see `xtask::record`).
+//!
+//! `cargo xtask bench` starts a fresh process of this binary per run, so
+//! that the peak memory it reports (`VmHWM`) belongs to that run alone and
+//! one run's heap or thread pool never skews the next.
+//!
+//! ```text
+//! rask-bench --backend threads --graph merge --n 100000 --workers 8 --reps 5
+//! ```
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use rask_core::{Error, NoEvents, Scheduler};
+use xtask::flags;
+use xtask::graphs::{self, Ops, Shape};
+use xtask::record::{Outcome, Record};
+
+/// What to run, from the command line.
+struct Run {
+    backend: String,
+    shape: Shape,
+    n: usize,
+    workers: usize,
+    reps: usize,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let run = match parse(&args) {
+        Ok(run) => run,
+        Err(e) => {
+            eprintln!("rask-bench: {e}");
+            eprintln!("usage: rask-bench --backend NAME --graph SHAPE --n N --workers W --reps R");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = measure(&run);
+    println!("{}", outcome.to_json());
+    match outcome {
+        Outcome::Failed { .. } => ExitCode::FAILURE,
+        Outcome::Ran(_) | Outcome::Skipped { .. } => ExitCode::SUCCESS,
+    }
+}
+
+fn parse(args: &[String]) -> Result<Run, String> {
+    let spec = &[
+        ("backend", true),
+        ("graph", true),
+        ("n", true),
+        ("workers", true),
+        ("reps", true),
+    ];
+    let mut run = Run {
+        backend: String::new(),
+        shape: Shape::Merge,
+        n: 0,
+        workers: 0,
+        reps: 0,
+    };
+    for flag in flags::split(args, spec)? {
+        let value = flag.value.unwrap_or_default();
+        match flag.name.as_str() {
+            "backend" => run.backend = value,
+            "graph" => run.shape = Shape::from_name(&value)?,
+            "n" => run.n = flags::positive(&value, "--n")?,
+            "workers" => run.workers = flags::positive(&value, "--workers")?,
+            "reps" => run.reps = flags::positive(&value, "--reps")?,
+            _ => unreachable!("flags::split only returns flags of the spec"),
+        }
+    }
+    if run.backend.is_empty() || run.n == 0 || run.workers == 0 || run.reps == 0 {
+        return Err("--backend, --n, --workers and --reps are all required".into());
+    }
+    Ok(run)
+}
+
+fn measure(run: &Run) -> Outcome {
+    let failed = |error: String| Outcome::Failed {
+        backend: run.backend.clone(),
+        graph: run.shape.name().to_owned(),
+        n: run.n as u64,
+        error,
+    };
+    let scheduler = match rask::scheduler_by_name(&run.backend, Some(run.workers)) {
+        Ok(s) => s,
+        Err(e @ Error::BackendDisabled { .. }) => {
+            return Outcome::Skipped {
+                backend: run.backend.clone(),
+                graph: run.shape.name().to_owned(),
+                n: run.n as u64,
+                note: e.to_string(),
+            }
+        }
+        Err(e) => return failed(e.to_string()),
+    };
+    let busy_iters = if run.shape == Shape::Busy {
+        graphs::calibrate(graphs::BUSY_TASK)
+    } else {
+        0
+    };
+    let ops = Ops::new(busy_iters);
+
+    // Warm up with a small run first: a pool starts its threads, faults in
+    // its stacks and queues, and the allocator grows its arenas here rather
+    // than inside the first measured repetition.
+    if let Err(e) = run_once(&*scheduler, Shape::Merge, 1_000, &ops) {
+        return failed(format!("warm-up failed: {e}"));
+    }
+
+    let mut walls = Vec::with_capacity(run.reps);
+    let mut builds = Vec::with_capacity(run.reps);
+    let mut tasks = 0;
+    let mut ir_bytes = 0;
+    for rep in 0..run.reps {
+        let start = Instant::now();
+        let built = graphs::build(run.shape, run.n, &ops);
+        let built_at = Instant::now();
+        let outputs = scheduler.run(&built.job, &[built.output], &NoEvents);
+        let wall = start.elapsed();
+        let checked = outputs
+            .map_err(|e| e.to_string())
+            .and_then(|values| graphs::check(run.shape, run.n, &values));
+        if let Err(e) = checked {
+            return failed(format!("repetition {}: {e}", rep + 1));
+        }
+        walls.push(wall);
+        builds.push(built_at - start);
+        if rep == 0 {
+            // The plan is what a run keeps per task besides the IR; plan
+            // once more here, outside the timed region, to weigh it.
+            tasks = built.job.len();
+            ir_bytes = match built.job.plan(&[built.output]) {
+                Ok(plan) => built.job.graph().ir_bytes() + plan.bytes(),
+                Err(e) => return failed(format!("planning failed: {e}")),
+            };
+        }
+        // The job is dropped here, after the clock stopped: freeing a
+        // million-task graph is the caller's cost, not the scheduler's.
+    }
+
+    let wall = median(&mut walls).as_secs_f64();
+    Outcome::Ran(Record {
+        backend: scheduler.name().to_owned(),
+        graph: run.shape.name().to_owned(),
+        n: run.n as u64,
+        tasks: tasks as u64,
+        // The sync scheduler runs everything on the calling thread, whatever
+        // it was asked for.
+        workers: if scheduler.name() == "sync" {
+            1
+        } else {
+            run.workers as u64
+        },
+        reps: run.reps as u64,
+        wall_s: wall,
+        us_per_task: wall * 1e6 / tasks as f64,
+        tasks_per_s: tasks as f64 / wall,
+        peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
+        ir_bytes_per_task: ir_bytes as f64 / tasks as f64,
+        build_s: median(&mut builds).as_secs_f64(),
+    })
+}
+
+/// Builds and runs `shape`-`n` once and checks the answer.
+fn run_once(scheduler: &dyn Scheduler, shape: Shape, n: usize, ops: &Ops) -> Result<(), String> {
+    let built = graphs::build(shape, n, ops);
+    let values = scheduler
+        .run(&built.job, &[built.output], &NoEvents)
+        .map_err(|e| e.to_string())?;
+    graphs::check(shape, n, &values)
+}
+
+/// The median; the upper one of the middle two for an even count.
+fn median(xs: &mut [Duration]) -> Duration {
+    xs.sort_unstable();
+    xs.get(xs.len() / 2).copied().unwrap_or_default()
+}
+
+/// This process's peak resident set size, from Linux's `/proc`.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}

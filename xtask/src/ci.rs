@@ -1,0 +1,94 @@
+//! `cargo xtask test`: every check CI makes, in order, stopping at the first
+//! failure. Running it locally gives the same answer as CI, so nothing is
+//! only discovered after a push.
+//!
+//! A step is a title and a function. Tools that a later check needs (a
+//! target, a CLI, a browser) are "ensure" steps at the front: one function
+//! each, that does nothing when the tool is already there.
+
+use std::time::Instant;
+
+use crate::bench;
+use crate::command::{cargo, run, stdout_of, succeeds, tool};
+
+/// The target that proves `rask-core` and `rask-sched-sync` build without `std`.
+const NO_STD_TARGET: &str = "thumbv7em-none-eabihf";
+
+type Step = (&'static str, fn() -> Result<(), String>);
+
+const STEPS: &[Step] = &[
+    ("ensure rustfmt and clippy", ensure_rustfmt_and_clippy),
+    ("ensure the no_std target", || ensure_target(NO_STD_TARGET)),
+    ("format", || {
+        run(&mut cargo(&["fmt", "--all", "--", "--check"]))
+    }),
+    ("lint", || {
+        run(&mut cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    }),
+    ("test", || run(&mut cargo(&["test", "--workspace"]))),
+    ("no_std build", || {
+        run(&mut cargo(&[
+            "build",
+            "-p",
+            "rask-core",
+            "-p",
+            "rask-sched-sync",
+            "--no-default-features",
+            "--target",
+            NO_STD_TARGET,
+        ]))
+    }),
+    ("bench smoke run (cargo xtask bench --quick)", || {
+        bench::main(&["--quick".to_owned()])
+    }),
+];
+
+/// Runs every step; the error names the step that failed.
+pub fn run_all() -> Result<(), String> {
+    if std::env::var_os("CI").is_some() {
+        println!("CI is set: running non-interactively");
+    }
+    let all = Instant::now();
+    for (i, (title, step)) in STEPS.iter().enumerate() {
+        println!("\n==> [{}/{}] {title}", i + 1, STEPS.len());
+        let start = Instant::now();
+        step().map_err(|e| format!("step `{title}` failed: {e}"))?;
+        println!("==> {title}: ok ({:.1} s)", start.elapsed().as_secs_f64());
+    }
+    println!(
+        "\nall {} steps passed in {:.0} s",
+        STEPS.len(),
+        all.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn ensure_rustfmt_and_clippy() -> Result<(), String> {
+    let have = |sub| succeeds(&mut cargo(&[sub, "--version"]));
+    if have("fmt") && have("clippy") {
+        println!("rustfmt and clippy are installed");
+        return Ok(());
+    }
+    run(&mut tool(
+        "rustup",
+        &["component", "add", "rustfmt", "clippy"],
+    ))
+}
+
+/// Installs the standard library for `target` unless rustup already has it.
+fn ensure_target(target: &str) -> Result<(), String> {
+    let installed =
+        stdout_of(&mut tool("rustup", &["target", "list", "--installed"])).unwrap_or_default();
+    if installed.lines().any(|l| l.trim() == target) {
+        println!("target {target} is installed");
+        return Ok(());
+    }
+    run(&mut tool("rustup", &["target", "add", target]))
+}

@@ -1,0 +1,295 @@
+//! The benchmark graphs. Their ops do (almost) nothing, so a run's time is
+//! the scheduler's per-task overhead: building the graph, planning it,
+//! handing tasks out, moving results and releasing them.
+//!
+//! Each graph's output is a count that only comes out right if every task
+//! ran and every dependency was honoured, so a benchmark also checks the
+//! scheduler's answer.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rask_core::{Arg, Inputs, Job, JobBuilder, Op, TaskId, Value};
+
+/// Tree reductions combine this many children per node, like `dask.array`'s
+/// default `split_every` for tree reductions.
+pub const TREE_FAN_IN: usize = 8;
+
+/// A benchmark graph shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// N independent null tasks into one variadic merge (N+1 tasks): the
+    /// embarrassingly parallel best case.
+    Merge,
+    /// N tasks, each depending on the previous: no parallelism at all, so it
+    /// measures the latency of handing a just-made task to a worker.
+    Chain,
+    /// N leaves reduced with fan-in [`TREE_FAN_IN`] until one root.
+    Tree,
+    /// One source used by N tasks, then one merge (N+2 tasks): many
+    /// dependents of one result.
+    Fanin,
+    /// N tasks that each burn ~5 ms of CPU, then a merge: the speedup row,
+    /// where a parallel backend should approach its worker count.
+    Busy,
+}
+
+impl Shape {
+    /// Every shape, in report order.
+    pub const ALL: [Shape; 5] = [
+        Shape::Merge,
+        Shape::Chain,
+        Shape::Tree,
+        Shape::Fanin,
+        Shape::Busy,
+    ];
+
+    /// The shapes that measure overhead only (every one but `busy`).
+    pub const OVERHEAD: [Shape; 4] = [Shape::Merge, Shape::Chain, Shape::Tree, Shape::Fanin];
+
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Merge => "merge",
+            Shape::Chain => "chain",
+            Shape::Tree => "tree",
+            Shape::Fanin => "fanin",
+            Shape::Busy => "busy",
+        }
+    }
+
+    /// The shape called `name`.
+    pub fn from_name(name: &str) -> Result<Shape, String> {
+        Shape::ALL
+            .into_iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<_> = Shape::ALL.iter().map(|s| s.name()).collect();
+                format!(
+                    "unknown graph `{name}`; expected one of {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// How long one `busy` task burns the CPU.
+pub const BUSY_TASK: Duration = Duration::from_millis(5);
+
+/// Burns the CPU for `iters` steps of a linear congruential generator. The
+/// `black_box` in the loop keeps the compiler from folding it away.
+pub fn burn(iters: u64) -> u64 {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..iters {
+        x = black_box(x)
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+    }
+    x
+}
+
+/// The number of [`burn`] steps that take about `target` on this machine.
+pub fn calibrate(target: Duration) -> u64 {
+    // Double until one measurement is long enough to trust the clock
+    // (>= 20 ms), then scale linearly. 40 doublings is far past any CPU.
+    let mut iters: u64 = 1_000;
+    for _ in 0..40 {
+        let start = Instant::now();
+        black_box(burn(black_box(iters)));
+        let took = start.elapsed();
+        if took >= Duration::from_millis(20) {
+            let per_iter = took.as_secs_f64() / iters as f64;
+            return ((target.as_secs_f64() / per_iter) as u64).max(1);
+        }
+        iters *= 2;
+    }
+    iters
+}
+
+/// The ops of every benchmark graph, made once per process: an op is an
+/// `Arc`, and the builder interns it by identity, so reusing them keeps op
+/// creation out of the measured build time.
+#[derive(Debug)]
+pub struct Ops {
+    null: Op,
+    step: Op,
+    count: Op,
+    sum: Op,
+    one: Op,
+    inc: Op,
+    busy: Op,
+}
+
+impl Ops {
+    /// The ops; a `busy` task burns `busy_iters` steps (see [`calibrate`]).
+    pub fn new(busy_iters: u64) -> Ops {
+        Ops {
+            null: Op::new("null", || ()),
+            step: Op::new("step", |_: &()| ()),
+            count: Op::new("count", |xs: Inputs<()>| xs.count_all() as u64),
+            sum: Op::new("sum", |xs: Inputs<u64>| xs.sum::<u64>()),
+            one: Op::new("one", || 1u64),
+            inc: Op::new("inc", |x: &u64| x + 1),
+            busy: Op::new("busy", move || {
+                black_box(burn(busy_iters));
+            }),
+        }
+    }
+}
+
+/// A built benchmark graph.
+#[derive(Debug)]
+pub struct Built {
+    /// The job to run.
+    pub job: Arc<Job>,
+    /// Its one output.
+    pub output: TaskId,
+}
+
+/// Builds `shape` with parameter `n` (see [`Shape`]).
+pub fn build(shape: Shape, n: usize, ops: &Ops) -> Built {
+    let mut b = JobBuilder::new();
+    let output = match shape {
+        Shape::Merge => {
+            let null = b.op(&ops.null);
+            let leaves: Vec<Arg> = (0..n).map(|_| Arg::dep(b.task(null, &[]))).collect();
+            let count = b.op(&ops.count);
+            b.task(count, &leaves)
+        }
+        Shape::Chain => {
+            let (one, inc) = (b.op(&ops.one), b.op(&ops.inc));
+            let mut last = b.task(one, &[]);
+            for _ in 1..n {
+                last = b.task(inc, &[Arg::dep(last)]);
+            }
+            last
+        }
+        Shape::Tree => {
+            let null = b.op(&ops.null);
+            let leaves: Vec<TaskId> = (0..n).map(|_| b.task(null, &[])).collect();
+            // The first level counts `()` leaves, the ones above sum counts.
+            let (count, sum) = (b.op(&ops.count), b.op(&ops.sum));
+            let mut level = reduce_level(&mut b, count, &leaves);
+            // Each level has ceil(len / 8) < len nodes, so this ends.
+            while level.len() > 1 {
+                level = reduce_level(&mut b, sum, &level);
+            }
+            level[0]
+        }
+        Shape::Fanin => {
+            let (null, step) = (b.op(&ops.null), b.op(&ops.step));
+            let source = b.task(null, &[]);
+            let users: Vec<Arg> = (0..n)
+                .map(|_| Arg::dep(b.task(step, &[Arg::dep(source)])))
+                .collect();
+            let count = b.op(&ops.count);
+            b.task(count, &users)
+        }
+        Shape::Busy => {
+            let busy = b.op(&ops.busy);
+            let tasks: Vec<Arg> = (0..n).map(|_| Arg::dep(b.task(busy, &[]))).collect();
+            let count = b.op(&ops.count);
+            b.task(count, &tasks)
+        }
+    };
+    Built {
+        job: Arc::new(b.finish()),
+        output,
+    }
+}
+
+/// One level of a tree reduction: a task of `op` per group of up to
+/// [`TREE_FAN_IN`] `inputs`.
+fn reduce_level(b: &mut JobBuilder, op: rask_core::OpId, inputs: &[TaskId]) -> Vec<TaskId> {
+    let mut args = Vec::with_capacity(TREE_FAN_IN);
+    inputs
+        .chunks(TREE_FAN_IN)
+        .map(|group| {
+            args.clear();
+            args.extend(group.iter().map(|&t| Arg::dep(t)));
+            b.task(op, &args)
+        })
+        .collect()
+}
+
+/// Checks a run's outputs: exactly one value, the count `n`.
+pub fn check(shape: Shape, n: usize, outputs: &[Value]) -> Result<(), String> {
+    let [value] = outputs else {
+        return Err(format!("expected 1 output, got {}", outputs.len()));
+    };
+    match value.downcast_ref::<u64>() {
+        Some(&got) if got == n as u64 => Ok(()),
+        Some(&got) => Err(format!("{}-{n} computed {got}, expected {n}", shape.name())),
+        None => Err(format!(
+            "{}-{n} returned a {}, expected a u64",
+            shape.name(),
+            value.type_name()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_counts_match_the_shapes() {
+        let ops = Ops::new(1);
+        let tasks = |shape, n| build(shape, n, &ops).job.len();
+        assert_eq!(tasks(Shape::Merge, 10), 11);
+        assert_eq!(tasks(Shape::Chain, 10), 10);
+        // 64 leaves, 8 nodes, 1 root; 65 leaves need a second group at each level.
+        assert_eq!(tasks(Shape::Tree, 64), 64 + 8 + 1);
+        assert_eq!(tasks(Shape::Tree, 65), 65 + 9 + 2 + 1);
+        assert_eq!(tasks(Shape::Tree, 1), 2);
+        assert_eq!(tasks(Shape::Fanin, 10), 12);
+        assert_eq!(tasks(Shape::Busy, 3), 4);
+    }
+
+    #[test]
+    fn check_rejects_wrong_answers() {
+        assert!(check(Shape::Merge, 3, &[Value::new(3u64)]).is_ok());
+        assert!(check(Shape::Merge, 3, &[Value::new(2u64)]).is_err());
+        assert!(check(Shape::Merge, 3, &[Value::new(())]).is_err());
+        assert!(check(Shape::Merge, 3, &[]).is_err());
+    }
+
+    #[test]
+    fn every_shape_computes_its_count_on_sync_and_threads() {
+        let ops = Ops::new(10);
+        for backend in ["sync", "threads"] {
+            let scheduler = rask::scheduler_by_name(backend, Some(2)).unwrap();
+            for shape in Shape::ALL {
+                for n in [1, 9, 100] {
+                    let built = build(shape, n, &ops);
+                    let values = scheduler
+                        .run(&built.job, &[built.output], &rask_core::NoEvents)
+                        .unwrap();
+                    check(shape, n, &values).unwrap_or_else(|e| panic!("{backend}: {e}"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn calibrated_burn_takes_about_the_target() {
+        let iters = calibrate(Duration::from_millis(5));
+        let start = Instant::now();
+        black_box(burn(iters));
+        let took = start.elapsed();
+        // Loose bounds: a shared CI machine can be slow, but not 10x off.
+        assert!(
+            took > Duration::from_micros(500) && took < Duration::from_millis(50),
+            "{took:?}"
+        );
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for shape in Shape::ALL {
+            assert_eq!(Shape::from_name(shape.name()), Ok(shape));
+        }
+        assert!(Shape::from_name("mege").is_err());
+    }
+}

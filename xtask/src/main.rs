@@ -1,0 +1,44 @@
+//! `cargo xtask`: rask's project tasks, written in Rust so they run the same
+//! on every machine with nothing but cargo installed.
+//!
+//! - `cargo xtask test`: everything CI checks, in order, stopping at the
+//!   first failure (see [`ci`]). `.ci/run` is just this.
+//! - `cargo xtask bench`: per-task overhead of every backend (see [`bench`]).
+//!
+//! The modules here drive things; what the `rask-bench` child shares with
+//! them (flags, graphs, the JSON line) is in the `xtask` library.
+
+mod bench;
+mod ci;
+mod command;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <task> [flags]
+
+tasks:
+  test     format, lint, test, no_std build and a quick bench: what CI runs
+  bench    per-task overhead of every backend; `cargo xtask bench --help` for flags";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") if args.len() == 1 => ci::run_all(),
+        Some("test") => Err(format!("`test` takes no flags, got {:?}", &args[1..])),
+        Some("bench") => bench::main(&args[1..]),
+        Some("help" | "-h" | "--help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown task `{other}`\n\n{USAGE}")),
+        None => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
