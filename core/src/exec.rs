@@ -204,7 +204,10 @@ pub struct ExecState<'g, S: Storage = Heap> {
     /// Dependents per task that still need its result (counts down).
     refs: S::Vec<u32>,
     state: S::Vec<State>,
-    /// Binary min-heap of ready tasks by priority.
+    /// Tasks ready from the start, sorted by priority, best last: popped
+    /// in O(1), which matters because wide graphs start with most tasks ready.
+    roots: S::Vec<TaskId>,
+    /// Binary min-heap by priority of tasks that became ready later.
     ready: S::Vec<TaskId>,
     done: u32,
     running: u32,
@@ -217,7 +220,7 @@ impl<S: Storage> fmt::Debug for ExecState<'_, S> {
             .field("needed", &self.plan.needed)
             .field("done", &self.done)
             .field("running", &self.running)
-            .field("ready", &self.ready.len())
+            .field("ready", &self.ready_len())
             .field("failed", &self.failed)
             .finish()
     }
@@ -244,6 +247,7 @@ impl<'g, S: Storage> ExecState<'g, S> {
             waiting,
             refs,
             state,
+            roots: S::Vec::empty(),
             ready: S::Vec::empty(),
             done: 0,
             running: 0,
@@ -259,11 +263,15 @@ impl<'g, S: Storage> ExecState<'g, S> {
             this.refs[i] = this.plan.dependents(t).len() as u32;
             if this.waiting[i] == 0 {
                 this.state[i] = State::Ready;
-                this.push_ready(t)?;
+                this.roots.try_push(t)?;
             } else {
                 this.state[i] = State::Waiting;
             }
         }
+        // Ids mostly come in priority order; the sort finds such runs in O(n).
+        let prio = &this.plan.priority;
+        this.roots
+            .sort_unstable_by_key(|t| core::cmp::Reverse(prio[t.index()]));
         Ok(this)
     }
 
@@ -280,13 +288,24 @@ impl<'g, S: Storage> ExecState<'g, S> {
     /// The highest-priority runnable task, now marked running; `None` when
     /// nothing is ready or the run has failed.
     pub fn pop_ready(&mut self) -> Option<TaskId> {
-        if self.failed.is_some() || self.ready.is_empty() {
+        if self.failed.is_some() {
             return None;
         }
-        let last = self.ready.len() - 1;
-        self.ready.swap(0, last);
-        let task = self.ready.pop_last()?;
-        self.sift_down(0);
+        let prio = &self.plan.priority;
+        let from_roots = match (self.roots.last(), self.ready.first()) {
+            (Some(r), Some(h)) => prio[r.index()] < prio[h.index()],
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        let task = if from_roots {
+            self.roots.pop_last()?
+        } else {
+            let last = self.ready.len().checked_sub(1)?;
+            self.ready.swap(0, last);
+            let task = self.ready.pop_last()?;
+            self.sift_down(0);
+            task
+        };
         self.state[task.index()] = State::Running;
         self.running += 1;
         Some(task)
@@ -370,7 +389,7 @@ impl<'g, S: Storage> ExecState<'g, S> {
 
     /// Tasks ready to run.
     pub fn ready_len(&self) -> usize {
-        self.ready.len()
+        self.roots.len() + self.ready.len()
     }
 
     /// Needed tasks that completed.
@@ -391,10 +410,6 @@ impl<'g, S: Storage> ExecState<'g, S> {
             }
             _ => Err(ExecError::NotRunning { task }),
         }
-    }
-
-    fn push_ready(&mut self, task: TaskId) -> Result<(), GraphError> {
-        push_heap::<S>(&mut self.ready, &self.plan.priority, task).map_err(GraphError::from)
     }
 
     fn sift_down(&mut self, mut i: usize) {

@@ -145,7 +145,7 @@ where
     F::Output: Serialize + DeserializeOwned,
 {
     DelayedFn {
-        op: Op::new(short_name::<F>(), f),
+        op: cached_op(f, |f| Op::new(short_name::<F>(), f)),
         _marker: PhantomData,
     }
 }
@@ -153,9 +153,30 @@ where
 /// Like [`delayed`], for result types that stay in this process.
 pub fn delayed_local<M, F: IntoOp<M>>(f: F) -> DelayedFn<M, F::Output> {
     DelayedFn {
-        op: Op::local(short_name::<F>(), f),
+        op: cached_op(f, |f| Op::local(short_name::<F>(), f)),
         _marker: PhantomData,
     }
+}
+
+/// The op of `f`. A function item or a closure that captures nothing is a
+/// zero-sized type: every value of it is the same function, so its op is
+/// made once and shared. `(0..n).map(|i| delayed(f).call((i,)))` then adds
+/// one op to the graph, not `n`.
+fn cached_op<F: 'static>(f: F, make: impl FnOnce(F) -> Op) -> Op {
+    use std::any::TypeId;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<TypeId, Op>>> = OnceLock::new();
+    if std::mem::size_of::<F>() != 0 {
+        return make(f);
+    }
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    cache
+        .entry(TypeId::of::<F>())
+        .or_insert_with(|| make(f))
+        .clone()
 }
 
 /// Wraps a function over any number of inputs of one type (a `sum`).
@@ -234,14 +255,23 @@ impl<T: Any + Send + Sync> IntoInput<T> for Local<T> {
     }
 }
 
+/// The op that gathers list arguments (named fns keep op names readable).
+fn list<T: Clone + Any>(xs: rask_core::Inputs<'_, T>) -> Vec<T> {
+    xs.cloned().collect()
+}
+
+/// The op of [`Delayed::value`].
+fn value<T: Clone>(x: &T) -> T {
+    x.clone()
+}
+
 /// A list of delayed values as one `Vec` argument (an extra task gathers them).
 impl<T> IntoInput<Vec<T>> for Vec<Delayed<T>>
 where
     T: Clone + Serialize + DeserializeOwned + Any + Send + Sync,
 {
     fn into_input(self) -> Input {
-        let gather =
-            delayed_many(|xs: rask_core::Inputs<T>| xs.cloned().collect::<Vec<T>>()).name("list");
+        let gather = delayed_many(list::<T>);
         gather.call(self).into_input()
     }
 }
@@ -297,7 +327,7 @@ impl<T: Any + Send + Sync> Delayed<T> {
     where
         T: Clone + Serialize + DeserializeOwned,
     {
-        delayed(|x: &T| x.clone()).name("value").call((value,))
+        delayed(self::value::<T>).call((value,))
     }
 
     /// A delayed `f(self)`: chain a step, or reach into a field or index

@@ -454,8 +454,8 @@ mod tests {
     #[test]
     fn default_run_has_every_backend_overhead_graph_and_a_small_busy_run() {
         let runs = plan("");
-        // 4 overhead graphs x 3 sizes x 4 backends, and busy at n=200 per backend.
-        assert_eq!(runs.len(), 4 * 3 * 4 + 4);
+        // 5 overhead graphs x 3 sizes x 4 backends, and busy at n=200 per backend.
+        assert_eq!(runs.len(), 5 * 3 * 4 + 4);
         assert!(runs.contains(&("threads".into(), "merge", 1_000_000, 4, 3)));
         assert!(runs.contains(&("sync".into(), "chain", 100_000, 4, 5)));
         let busy: Vec<_> = runs.iter().filter(|r| r.1 == "busy").collect();
@@ -470,7 +470,7 @@ mod tests {
     #[test]
     fn quick_is_small_and_leaves_busy_out() {
         let runs = plan("--quick --backends sync");
-        assert_eq!(runs.len(), 4 * 2);
+        assert_eq!(runs.len(), 5 * 2);
         assert!(runs
             .iter()
             .all(|r| r.1 != "busy" && r.2 <= 10_000 && r.4 == 3));
