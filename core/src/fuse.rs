@@ -125,7 +125,7 @@ fn chain_op(job: &Job, chain: &[TaskId]) -> Op {
     let steps = Arc::new(steps);
     let codec = steps.last().and_then(|s| s.op.codec());
     let name = steps.last().map_or("fused", |s| s.op.name()).to_string();
-    Op::raw(name, codec, move |args: &Args<'_>| {
+    Op::raw(&name, codec, move |args: &Args<'_>| {
         let mut prev: Option<Value> = None;
         for (i, step) in steps.iter().enumerate() {
             let result = match &prev {

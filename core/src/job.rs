@@ -214,7 +214,7 @@ impl Job {
 pub struct JobBuilder {
     job: Job,
     /// Interned ops, by the identity of their function.
-    op_ids: BTreeMap<(usize, usize), OpId>,
+    op_ids: BTreeMap<usize, OpId>,
 }
 
 impl JobBuilder {

@@ -11,6 +11,7 @@
 //! its result type, so a result is encoded only when it must cross a
 //! process, network or worker boundary.
 
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
@@ -275,137 +276,154 @@ where
 }
 
 /// Encodes and decodes values of one type with postcard, for crossing
-/// process, network and worker boundaries.
+/// process, network and worker boundaries. One pointer wide.
 #[derive(Clone, Copy)]
-pub struct Codec {
-    type_name: &'static str,
+pub struct Codec(&'static CodecFns);
+
+struct CodecFns {
+    type_name: fn() -> &'static str,
     encode: fn(&Value, &mut Vec<u8>) -> Result<(), TaskError>,
     decode: fn(&[u8]) -> Result<Value, TaskError>,
 }
 
+/// The codec functions of `T`, as a constant so that `Codec::of` can hand
+/// out a `'static` reference to them.
+struct PostcardCodec<T>(PhantomData<T>);
+
+impl<T: Serialize + DeserializeOwned + Any + Send + Sync> PostcardCodec<T> {
+    const FNS: CodecFns = CodecFns {
+        type_name: core::any::type_name::<T>,
+        encode: Self::encode,
+        decode: Self::decode,
+    };
+
+    fn encode(value: &Value, out: &mut Vec<u8>) -> Result<(), TaskError> {
+        let v = value.downcast_ref::<T>().ok_or_else(|| {
+            TaskError::new(alloc::format!(
+                "cannot encode a {} as {}",
+                value.type_name(),
+                core::any::type_name::<T>()
+            ))
+        })?;
+        let bytes = postcard::to_allocvec(v)
+            .map_err(|e| TaskError::new(alloc::format!("encoding failed: {e}")))?;
+        out.extend_from_slice(&bytes);
+        Ok(())
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Value, TaskError> {
+        postcard::from_bytes::<T>(bytes).map(Value::new).map_err(|e| {
+            TaskError::new(alloc::format!(
+                "cannot decode a {}: {e}",
+                core::any::type_name::<T>()
+            ))
+        })
+    }
+}
+
 impl fmt::Debug for Codec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Codec<{}>", self.type_name)
+        write!(f, "Codec<{}>", self.type_name())
     }
 }
 
 impl Codec {
     /// The postcard codec of `T`.
     pub fn of<T: Serialize + DeserializeOwned + Any + Send + Sync>() -> Codec {
-        Codec {
-            type_name: core::any::type_name::<T>(),
-            encode: |value, out| {
-                let v = value.downcast_ref::<T>().ok_or_else(|| {
-                    TaskError::new(alloc::format!(
-                        "cannot encode a {} as {}",
-                        value.type_name(),
-                        core::any::type_name::<T>()
-                    ))
-                })?;
-                let bytes = postcard::to_allocvec(v).map_err(|e| TaskError::new(alloc::format!("encoding failed: {e}")))?;
-                out.extend_from_slice(&bytes);
-                Ok(())
-            },
-            decode: |bytes| {
-                postcard::from_bytes::<T>(bytes)
-                    .map(Value::new)
-                    .map_err(|e| {
-                        TaskError::new(alloc::format!(
-                            "cannot decode a {}: {e}",
-                            core::any::type_name::<T>()
-                        ))
-                    })
-            },
-        }
+        Codec(&PostcardCodec::<T>::FNS)
     }
     /// The type this codec handles.
     pub fn type_name(&self) -> &'static str {
-        self.type_name
+        (self.0.type_name)()
     }
     /// Appends the encoding of `value` to `out`.
     pub fn encode(&self, value: &Value, out: &mut Vec<u8>) -> Result<(), TaskError> {
-        (self.encode)(value, out)
+        (self.0.encode)(value, out)
     }
     /// Decodes a value.
     pub fn decode(&self, bytes: &[u8]) -> Result<Value, TaskError> {
-        (self.decode)(bytes)
+        (self.0.decode)(bytes)
     }
 }
 
 type OpFn = dyn Fn(&Args<'_>) -> Result<Value, TaskError> + Send + Sync;
 
 /// A named operation: a function over values, with the codec of its result
-/// where the result type can be encoded. Cloning is cheap (shared).
+/// where the result type can be encoded. Cloning is one reference count.
 #[derive(Clone)]
-pub struct Op {
-    name: Arc<str>,
+pub struct Op(Arc<OpInner>);
+
+struct OpInner {
+    name: Box<str>,
     func: Arc<OpFn>,
     codec: Option<Codec>,
 }
 
 impl fmt::Debug for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Op({})", self.name)
+        write!(f, "Op({})", self.0.name)
     }
 }
 
 impl Op {
     /// An op whose result can cross process boundaries.
-    pub fn new<M, F>(name: impl Into<Arc<str>>, f: F) -> Op
+    pub fn new<M, F>(name: &str, f: F) -> Op
     where
         F: IntoOp<M>,
         F::Output: Serialize + DeserializeOwned,
     {
-        let mut op = Op::local(name, f);
-        op.codec = Some(Codec::of::<F::Output>());
-        op
+        Op::with_codec(name, Some(Codec::of::<F::Output>()), f)
     }
 
     /// An op whose result stays in the process that made it (no codec).
-    pub fn local<M, F: IntoOp<M>>(name: impl Into<Arc<str>>, f: F) -> Op {
-        Op {
-            name: name.into(),
-            func: Arc::new(move |args: &Args<'_>| f.call(args).map(Value::new)),
-            codec: None,
-        }
+    pub fn local<M, F: IntoOp<M>>(name: &str, f: F) -> Op {
+        Op::with_codec(name, None, f)
+    }
+
+    fn with_codec<M, F: IntoOp<M>>(name: &str, codec: Option<Codec>, f: F) -> Op {
+        Op::raw(name, codec, move |args: &Args<'_>| f.call(args).map(Value::new))
     }
 
     /// An op straight over type-erased arguments.
     pub fn raw(
-        name: impl Into<Arc<str>>,
+        name: &str,
         codec: Option<Codec>,
         f: impl Fn(&Args<'_>) -> Result<Value, TaskError> + Send + Sync + 'static,
     ) -> Op {
-        Op {
+        Op(Arc::new(OpInner {
             name: name.into(),
             func: Arc::new(f),
             codec,
-        }
+        }))
     }
 
     /// The same function under another name.
     pub fn renamed(&self, name: &str) -> Op {
-        Op { name: name.into(), ..self.clone() }
+        Op(Arc::new(OpInner {
+            name: name.into(),
+            func: self.0.func.clone(),
+            codec: self.0.codec,
+        }))
     }
 
     /// The op's name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.0.name
     }
 
     /// The codec of the op's result type, if it has one.
     pub fn codec(&self) -> Option<Codec> {
-        self.codec
+        self.0.codec
     }
 
-    /// True if both are the same registered function.
+    /// True if both run the same function.
     pub fn same_as(&self, other: &Op) -> bool {
-        Arc::ptr_eq(&self.func, &other.func)
+        Arc::ptr_eq(&self.0.func, &other.0.func)
     }
 
-    /// Identity of the function, for interning.
-    pub(crate) fn identity(&self) -> (usize, usize) {
-        (Arc::as_ptr(&self.func) as *const () as usize, Arc::as_ptr(&self.name) as *const u8 as usize)
+    /// Identity of this op (name and function), for interning.
+    pub(crate) fn identity(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
     }
 
     /// Runs the op. With `std`, a panic is caught and becomes a task error
@@ -414,12 +432,12 @@ impl Op {
     pub fn call(&self, args: &Args<'_>) -> Result<Value, TaskError> {
         #[cfg(feature = "std")]
         {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.func)(args)))
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.0.func)(args)))
                 .unwrap_or_else(|payload| Err(TaskError::new(panic_message(payload.as_ref()))))
         }
         #[cfg(not(feature = "std"))]
         {
-            (self.func)(args)
+            (self.0.func)(args)
         }
     }
 }
@@ -470,7 +488,7 @@ impl Registry {
 
     /// Registers a ready-made op under its own name.
     pub fn insert(&mut self, op: Op) -> Op {
-        self.ops.insert(op.name.clone(), op.clone());
+        self.ops.insert(op.name().into(), op.clone());
         op
     }
 

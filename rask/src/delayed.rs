@@ -145,7 +145,7 @@ where
     F::Output: Serialize + DeserializeOwned,
 {
     DelayedFn {
-        op: cached_op(f, |f| Op::new(short_name::<F>(), f)),
+        op: cached_op(f, |f| Op::new(&short_name::<F>(), f)),
         _marker: PhantomData,
     }
 }
@@ -153,7 +153,7 @@ where
 /// Like [`delayed`], for result types that stay in this process.
 pub fn delayed_local<M, F: IntoOp<M>>(f: F) -> DelayedFn<M, F::Output> {
     DelayedFn {
-        op: cached_op(f, |f| Op::local(short_name::<F>(), f)),
+        op: cached_op(f, |f| Op::local(&short_name::<F>(), f)),
         _marker: PhantomData,
     }
 }
