@@ -4,9 +4,10 @@
 //! publishes a [`run`](crate::run) to the pool; idle workers join it, each
 //! with its own LIFO deque, and steal from the run's injector (seeded with
 //! the first ready tasks in priority order) and from each other when their
-//! deque runs dry. The thread that called `run` works on its own run too, so
-//! a compute started from inside a task always makes progress, even when
-//! every pool thread is busy: nested computes cannot deadlock.
+//! deque runs dry, so exactly `num_workers` threads execute tasks. A compute
+//! started from inside a task (on a pool thread) works on its own run, so it
+//! makes progress even when every other pool thread is busy: nested computes
+//! cannot deadlock.
 //!
 //! The hot path holds no lock and allocates only the task's result: each
 //! task has an atomic count of inputs still missing and of dependents still

@@ -1,5 +1,6 @@
 //! The persistent pool: threads that wait for runs and join them.
 
+use std::cell::Cell;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -65,9 +66,15 @@ impl ThreadPool {
     }
 }
 
+thread_local! {
+    /// True on pool threads: a compute started there comes from inside a task.
+    static IN_POOL: Cell<bool> = const { Cell::new(false) };
+}
+
 /// A pool thread: waits for a run it has not joined yet, works on it until
 /// it ends, and goes back to waiting.
 fn worker_loop(shared: &PoolShared, index: usize) {
+    IN_POOL.with(|p| p.set(true));
     loop {
         let (run, deque) = {
             let mut runs = shared.runs.lock().unwrap_or_else(|e| e.into_inner());
@@ -128,7 +135,15 @@ impl Scheduler for ThreadPool {
             runs.push(run.clone());
             self.shared.changed.notify_all();
         }
-        run.work_as_owner(workers);
+        if IN_POOL.with(Cell::get) {
+            // A compute from inside a task: this pool thread would otherwise
+            // sit idle, and if every pool thread did the same nothing would
+            // run. Working on its own run keeps `workers` threads busy and
+            // guarantees progress.
+            run.work_as_owner(workers);
+        } else {
+            run.wait_until_over();
+        }
         // No thread can join once the run is off the list; then wait for
         // those inside to leave before `events` goes out of scope.
         self.shared

@@ -48,7 +48,10 @@ pub(crate) struct Run {
     active: CachePadded<AtomicUsize>,
     sleepers: CachePadded<AtomicUsize>,
     lock: Mutex<()>,
+    /// Idle workers sleep here.
     wake: Condvar,
+    /// The run's owner waits here for the end of the run and of its workers.
+    ended: Condvar,
     events: &'static dyn Events,
     timed: bool,
     start: Instant,
@@ -130,6 +133,7 @@ impl Run {
             sleepers: CachePadded::new(AtomicUsize::new(0)),
             lock: Mutex::new(()),
             wake: Condvar::new(),
+            ended: Condvar::new(),
             events,
             timed,
             start: Instant::now(),
@@ -167,7 +171,7 @@ impl Run {
     pub(crate) fn leave(&self) {
         if self.active.fetch_sub(1, Ordering::SeqCst) == 1 {
             let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-            self.wake.notify_all();
+            self.ended.notify_all();
         }
     }
 
@@ -179,6 +183,18 @@ impl Run {
             .take();
         if let Some(deque) = deque {
             self.work(workers, deque);
+        }
+    }
+
+    /// Blocks the calling (non-pool) thread until the run is over.
+    pub(crate) fn wait_until_over(&self) {
+        let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        while !self.is_over() {
+            guard = self
+                .ended
+                .wait_timeout(guard, NAP)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 
@@ -285,6 +301,7 @@ impl Run {
     fn wake_all(&self) {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         self.wake.notify_all();
+        self.ended.notify_all();
     }
 
     fn now_ns(&self) -> u64 {
