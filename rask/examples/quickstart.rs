@@ -30,7 +30,9 @@ fn random_chunk(seed: &u64, len: &usize) -> Vec<f64> {
         .collect()
 }
 
-/// `sum(arcsin(x) + arccos(y))` over one pair of chunks.
+/// `sum(arcsin(x) + arccos(y))` over one pair of chunks. Ops borrow the
+/// values their inputs produced, so the parameter is `&Vec`, not `&[f64]`.
+#[allow(clippy::ptr_arg)]
 fn asin_plus_acos_sum(x: &Vec<f64>, y: &Vec<f64>) -> f64 {
     x.iter().zip(y).map(|(a, b)| a.asin() + b.acos()).sum()
 }
