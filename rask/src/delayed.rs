@@ -122,13 +122,19 @@ impl<M, R> std::fmt::Debug for DelayedFn<M, R> {
     }
 }
 
-/// A short name for a function type: `crate::module::read_csv` → `read_csv`.
+/// A short name for a function type: `crate::module::read_csv` →
+/// `read_csv`; a closure defined in `main` → `main-closure`; a
+/// [`fallible`](rask_core::fallible) wrapper is seen through.
 fn short_name<F>() -> String {
     let full = std::any::type_name::<F>();
-    let trimmed = full.trim_end_matches("::{{closure}}");
+    let inner = full
+        .strip_prefix("rask_core::op::Fallible<")
+        .and_then(|s| s.strip_suffix('>'))
+        .unwrap_or(full);
+    let trimmed = inner.trim_end_matches("::{{closure}}");
     let base = trimmed.split('<').next().unwrap_or(trimmed);
     let name = base.rsplit("::").next().unwrap_or(base);
-    if trimmed.len() != full.len() {
+    if trimmed.len() != inner.len() {
         format!("{name}-closure")
     } else {
         name.to_owned()
@@ -472,4 +478,25 @@ fn build_job(roots: &[&Arc<Node>]) -> (Arc<Job>, Vec<TaskId>) {
     }
     let outputs = roots.iter().map(|r| ids[&addr(r)]).collect();
     (Arc::new(b.finish()), outputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_csv(_: &String) -> u64 {
+        0
+    }
+
+    #[test]
+    fn op_names_are_short() {
+        assert_eq!(delayed(read_csv).op.name(), "read_csv");
+        assert_eq!(
+            delayed(|x: &i64| *x).op.name(),
+            "op_names_are_short-closure"
+        );
+        let parse = delayed(rask_core::fallible(|s: &String| s.parse::<i64>()));
+        assert_eq!(parse.op.name(), "op_names_are_short-closure");
+        assert_eq!(Delayed::value(3u8).node.op.name(), "value");
+    }
 }

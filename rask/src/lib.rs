@@ -22,6 +22,11 @@
 //! Crates: `rask-core` (graph IR, `ExecState`, ops), `rask-sched-sync`,
 //! `rask-sched-threads` (feature `threads`, on by default).
 
+/// The README's example is compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExample;
+
 mod compute;
 mod delayed;
 mod profiler;
