@@ -106,6 +106,11 @@ impl Job {
         TaskKey { job: self, task }
     }
 
+    /// The key `task` was given explicitly, if any.
+    pub fn explicit_key(&self, task: TaskId) -> Option<&str> {
+        self.keys.get(&task).map(|k| &**k)
+    }
+
     /// The task with the explicit key `key`.
     pub fn task_by_key(&self, key: &str) -> Option<TaskId> {
         self.by_key.get(key).copied()
@@ -258,13 +263,29 @@ impl JobBuilder {
         self.job.graph.add_task(op, args).expect("a graph holds at most 2^31 tasks")
     }
 
+    /// A new task to be defined later with [`define`](Self::define).
+    ///
+    /// # Panics
+    /// Past 2^31 tasks.
+    pub fn reserve(&mut self) -> TaskId {
+        self.job.graph.reserve().expect("a graph holds at most 2^31 tasks")
+    }
+
+    /// Sets the op and arguments of a reserved (or any existing) task; an id
+    /// this builder never handed out is ignored.
+    pub fn define(&mut self, task: TaskId, op: OpId, args: &[Arg]) {
+        // Heap storage never runs out of capacity, so the only error is an
+        // id outside the graph.
+        let _ = self.job.graph.define(task, op, args);
+    }
+
     /// The task named `key`: the existing one, or a new forward reference
     /// to be defined by [`keyed_task`](Self::keyed_task).
     pub fn key(&mut self, key: &str) -> TaskId {
         if let Some(&t) = self.job.by_key.get(key) {
             return t;
         }
-        let t = self.job.graph.reserve().expect("a graph holds at most 2^31 tasks");
+        let t = self.reserve();
         self.name(t, key);
         t
     }

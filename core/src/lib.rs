@@ -72,16 +72,16 @@ pub use storage::{Buf, CapacityError, Fixed, Heap, Storage};
 
 cfg_alloc! {
     mod error;
-    mod fuse;
     mod job;
     mod op;
+    mod rewrite;
     mod scheduler;
     mod value;
 }
 
 cfg_alloc! {
     pub use error::Error;
-    pub use fuse::fuse;
+    pub use rewrite::{cull, fuse};
     pub use job::{Job, JobBuilder, Lit};
     pub use op::{fallible, Args, Codec, Fallible, Fetch, Inputs, IntoOp, Op, Registry, TaskError};
     #[doc(hidden)]

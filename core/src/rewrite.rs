@@ -1,3 +1,7 @@
+//! Graph rewrites: [`cull`] drops what the outputs do not need; [`fuse`]
+//! also merges linear chains. Both keep every task's key, so errors and
+//! profiles name the tasks the user built.
+//!
 //! Linear fusion: a chain of tasks, each the only user of the one before,
 //! becomes one task that runs the chain's ops in sequence. Fewer tasks means
 //! less scheduling and, out of process, fewer crossings.
@@ -27,9 +31,19 @@ impl Fetch for Previous<'_> {
     }
 }
 
-/// Fuses the linear chains of `job` that `outputs` need. Returns the fused
+/// The tasks of `job` that `outputs` need, as a job of its own. Returns it
+/// and the outputs' ids in it.
+pub fn cull(job: &Job, outputs: &[TaskId]) -> Result<(Job, Vec<TaskId>), Error> {
+    rewrite(job, outputs, false)
+}
+
+/// Culls `job` to `outputs` and fuses its linear chains. Returns the fused
 /// job and the outputs' ids in it.
 pub fn fuse(job: &Job, outputs: &[TaskId]) -> Result<(Job, Vec<TaskId>), Error> {
+    rewrite(job, outputs, true)
+}
+
+fn rewrite(job: &Job, outputs: &[TaskId], fuse_chains: bool) -> Result<(Job, Vec<TaskId>), Error> {
     let plan = job.plan(outputs)?;
     let graph = job.graph();
     let n = graph.len();
@@ -37,7 +51,8 @@ pub fn fuse(job: &Job, outputs: &[TaskId]) -> Result<(Job, Vec<TaskId>), Error> 
     let absorbed: Vec<bool> = graph
         .task_ids()
         .map(|t| {
-            plan.is_needed(t)
+            fuse_chains
+                && plan.is_needed(t)
                 && !plan.is_output(t)
                 && plan.dependents(t).len() == 1
                 && plan.dep_count(plan.dependents(t)[0]) == 1
@@ -48,7 +63,11 @@ pub fn fuse(job: &Job, outputs: &[TaskId]) -> Result<(Job, Vec<TaskId>), Error> 
     let mut new_id: Vec<Option<TaskId>> = alloc::vec![None; n];
     let heads: Vec<TaskId> = graph.task_ids().filter(|&t| plan.is_needed(t) && !absorbed[t.index()]).collect();
     for &h in &heads {
-        new_id[h.index()] = Some(b.key(&job.key(h).to_string()));
+        // Explicit keys carry over; other tasks are named after their new id.
+        new_id[h.index()] = Some(match job.explicit_key(h) {
+            Some(key) => b.key(key),
+            None => b.reserve(),
+        });
     }
     for &head in &heads {
         // Walk back from the head to the chain's first task.
@@ -80,9 +99,9 @@ pub fn fuse(job: &Job, outputs: &[TaskId]) -> Result<(Job, Vec<TaskId>), Error> 
             }
         }
         let op_id = b.op(&op);
-        let key = job.key(head).to_string();
-        let t = b.keyed_task(&key, op_id, &args);
-        debug_assert_eq!(Some(t), new_id[head.index()]);
+        if let Some(t) = new_id[head.index()] {
+            b.define(t, op_id, &args);
+        }
     }
     let outs = outputs.iter().map(|o| new_id[o.index()].unwrap_or(*o)).collect();
     Ok((b.finish(), outs))
@@ -191,6 +210,23 @@ mod tests {
         let f = run(&fused, &outs).unwrap()[0].downcast_ref::<i64>().copied();
         assert_eq!(a, Some(1200));
         assert_eq!(a, f);
+    }
+
+    #[test]
+    fn cull_keeps_what_the_outputs_need_with_their_keys() {
+        let inc = Op::new("inc", |x: &i64| x + 1);
+        let mut b = JobBuilder::new();
+        let i = b.op(&inc);
+        let one = b.lit(1i64);
+        let a = b.keyed_task("a", i, &[one]);
+        let _unused = b.keyed_task("unused", i, &[Arg::dep(a)]);
+        let c = b.keyed_task("c", i, &[Arg::dep(a)]);
+        let job = b.finish();
+        let (culled, outs) = cull(&job, &[c]).unwrap();
+        assert_eq!(culled.len(), 2);
+        assert_eq!(culled.key(outs[0]).to_string(), "c");
+        assert!(culled.task_by_key("unused").is_none());
+        assert_eq!(run(&culled, &outs).unwrap()[0].downcast_ref::<i64>(), Some(&3));
     }
 
     #[test]
