@@ -9,7 +9,13 @@
 use std::time::Instant;
 
 use crate::bench;
-use crate::command::{cargo, run, stdout_of, succeeds, tool};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::command::{cargo, run, run_tests, stdout_of, succeeds, tool};
+
+/// Test counts of the `test` step, for the closing line.
+static TESTS_PASSED: AtomicU64 = AtomicU64::new(0);
+static TESTS_FAILED: AtomicU64 = AtomicU64::new(0);
 
 /// The target that proves `rask-core` and `rask-sched-sync` build without `std`.
 const NO_STD_TARGET: &str = "thumbv7em-none-eabihf";
@@ -32,7 +38,12 @@ const STEPS: &[Step] = &[
             "warnings",
         ]))
     }),
-    ("test", || run(&mut cargo(&["test", "--workspace"]))),
+    ("test", || {
+        let (passed, failed) = run_tests(&mut cargo(&["test", "--workspace"]))?;
+        TESTS_PASSED.store(passed, Ordering::Relaxed);
+        TESTS_FAILED.store(failed, Ordering::Relaxed);
+        Ok(())
+    }),
     ("no_std build", || {
         run(&mut cargo(&[
             "build",
@@ -66,6 +77,12 @@ pub fn run_all() -> Result<(), String> {
         "\nall {} steps passed in {:.0} s",
         STEPS.len(),
         all.elapsed().as_secs_f64()
+    );
+    // The plain closing line CI readers look for.
+    println!(
+        "tests: {} passed, {} failed",
+        TESTS_PASSED.load(Ordering::Relaxed),
+        TESTS_FAILED.load(Ordering::Relaxed)
     );
     Ok(())
 }

@@ -48,6 +48,49 @@ pub fn run(cmd: &mut Command) -> Result<(), String> {
     }
 }
 
+/// Runs `cargo test`-like `cmd`, streaming its stdout through, and adds up
+/// its `test result:` lines: (passed, failed).
+pub fn run_tests(cmd: &mut Command) -> Result<(u64, u64), String> {
+    use std::io::{BufRead, BufReader};
+    println!("$ {}", show(cmd));
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start `{}`: {e}", show(cmd)))?;
+    let (mut passed, mut failed) = (0, 0);
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            println!("{line}");
+            if let Some((p, f)) = test_counts(&line) {
+                passed += p;
+                failed += f;
+            }
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("`{}` vanished: {e}", show(cmd)))?;
+    if status.success() {
+        Ok((passed, failed))
+    } else {
+        Err(format!(
+            "`{}` failed ({status}): {passed} passed, {failed} failed",
+            show(cmd)
+        ))
+    }
+}
+
+/// The counts of a `test result: ok. 3 passed; 0 failed; ...` line.
+fn test_counts(line: &str) -> Option<(u64, u64)> {
+    let rest = line.trim().strip_prefix("test result: ")?;
+    let count = |word: &str| {
+        rest.split(';')
+            .find_map(|part| part.trim().strip_suffix(word))
+            .and_then(|n| n.trim().rsplit(' ').next()?.parse::<u64>().ok())
+    };
+    Some((count(" passed")?, count(" failed")?))
+}
+
 /// Runs `cmd` quietly: true if it starts and succeeds. For probes.
 pub fn succeeds(cmd: &mut Command) -> bool {
     cmd.stdout(Stdio::null())
@@ -77,4 +120,18 @@ fn show(cmd: &Command) -> String {
         .chain(args)
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_counts;
+
+    #[test]
+    fn reads_cargo_test_summaries() {
+        let line = "test result: ok. 12 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.33s";
+        assert_eq!(test_counts(line), Some((12, 0)));
+        let line = "test result: FAILED. 4 passed; 1 failed; 0 ignored; 0 measured";
+        assert_eq!(test_counts(line), Some((4, 1)));
+        assert_eq!(test_counts("running 3 tests"), None);
+    }
 }
