@@ -1,11 +1,10 @@
 //! The one JSON line a `rask-bench` child prints, and how `xtask` reads it
-//! back. The fields are flat strings and numbers, so a few lines of
-//! hand-written JSON replace a serialization crate.
+//! back (serde; the same lines go to `--json` for other tools).
 
-use std::fmt::Write as _;
+use serde::{Deserialize, Serialize};
 
 /// The measurements of one (backend, graph, n) run.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// Scheduler name.
     pub backend: String,
@@ -33,18 +32,12 @@ pub struct Record {
     pub build_s: f64,
 }
 
-/// What one child reports.
-#[derive(Clone, Debug, PartialEq)]
+/// What one child reports. On the wire the three kinds are told apart by
+/// their fields (`error`, `skipped`, or the measurements), so every line is
+/// one flat object.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
 pub enum Outcome {
-    /// The run worked.
-    Ran(Record),
-    /// The backend is not compiled in; `note` says how to enable it.
-    Skipped {
-        backend: String,
-        graph: String,
-        n: u64,
-        note: String,
-    },
     /// The run failed: a scheduler error, a wrong answer, a crash.
     Failed {
         backend: String,
@@ -52,6 +45,16 @@ pub enum Outcome {
         n: u64,
         error: String,
     },
+    /// The backend is not compiled in; `note` says how to enable it.
+    Skipped {
+        backend: String,
+        graph: String,
+        n: u64,
+        #[serde(rename = "skipped")]
+        note: String,
+    },
+    /// The run worked.
+    Ran(Record),
 }
 
 impl Outcome {
@@ -70,272 +73,13 @@ impl Outcome {
 
     /// One JSON object on one line, without the newline.
     pub fn to_json(&self) -> String {
-        let mut line = JsonLine::default();
-        let (backend, graph, n) = self.key();
-        line.str("backend", backend)
-            .str("graph", graph)
-            .num("n", n as f64);
-        match self {
-            Outcome::Ran(r) => {
-                line.num("tasks", r.tasks as f64)
-                    .num("workers", r.workers as f64)
-                    .num("reps", r.reps as f64)
-                    .num("wall_s", r.wall_s)
-                    .num("us_per_task", r.us_per_task)
-                    .num("tasks_per_s", r.tasks_per_s)
-                    .num("peak_rss_bytes", r.peak_rss_bytes as f64)
-                    .num("ir_bytes_per_task", r.ir_bytes_per_task)
-                    .num("build_s", r.build_s);
-            }
-            Outcome::Skipped { note, .. } => {
-                line.str("skipped", note);
-            }
-            Outcome::Failed { error, .. } => {
-                line.str("error", error);
-            }
-        }
-        line.finish()
+        // Plain strings and numbers always serialize.
+        serde_json::to_string(self).unwrap_or_default()
     }
 
     /// Reads a line written by [`to_json`](Self::to_json).
     pub fn from_json(line: &str) -> Result<Outcome, String> {
-        let fields = parse_flat_object(line)?;
-        let get = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| v);
-        let text = |key: &str| match get(key) {
-            Some(Json::Str(s)) => Ok(s.clone()),
-            _ => Err(format!(
-                "field `{key}` is missing or not a string in {line}"
-            )),
-        };
-        let num = |key: &str| match get(key) {
-            Some(Json::Num(x)) => Ok(*x),
-            _ => Err(format!(
-                "field `{key}` is missing or not a number in {line}"
-            )),
-        };
-        let (backend, graph, n) = (text("backend")?, text("graph")?, num("n")? as u64);
-        if let Ok(error) = text("error") {
-            return Ok(Outcome::Failed {
-                backend,
-                graph,
-                n,
-                error,
-            });
-        }
-        if let Ok(note) = text("skipped") {
-            return Ok(Outcome::Skipped {
-                backend,
-                graph,
-                n,
-                note,
-            });
-        }
-        Ok(Outcome::Ran(Record {
-            backend,
-            graph,
-            n,
-            tasks: num("tasks")? as u64,
-            workers: num("workers")? as u64,
-            reps: num("reps")? as u64,
-            wall_s: num("wall_s")?,
-            us_per_task: num("us_per_task")?,
-            tasks_per_s: num("tasks_per_s")?,
-            peak_rss_bytes: num("peak_rss_bytes")? as u64,
-            ir_bytes_per_task: num("ir_bytes_per_task")?,
-            build_s: num("build_s")?,
-        }))
-    }
-}
-
-/// Writes `{"k":v,...}` field by field.
-#[derive(Default)]
-struct JsonLine {
-    out: String,
-}
-
-impl JsonLine {
-    fn key(&mut self, key: &str) {
-        self.out.push(if self.out.is_empty() { '{' } else { ',' });
-        quote(key, &mut self.out);
-        self.out.push(':');
-    }
-
-    fn str(&mut self, key: &str, value: &str) -> &mut Self {
-        self.key(key);
-        quote(value, &mut self.out);
-        self
-    }
-
-    fn num(&mut self, key: &str, value: f64) -> &mut Self {
-        self.key(key);
-        // JSON has no NaN or infinity; `{}` never writes an exponent, so a
-        // finite f64 always prints as a valid JSON number.
-        if value.is_finite() {
-            let _ = write!(self.out, "{value}");
-        } else {
-            self.out.push_str("null");
-        }
-        self
-    }
-
-    fn finish(mut self) -> String {
-        if self.out.is_empty() {
-            self.out.push('{');
-        }
-        self.out.push('}');
-        self.out
-    }
-}
-
-fn quote(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// A value in a flat JSON object.
-#[derive(Clone, Debug, PartialEq)]
-enum Json {
-    Str(String),
-    Num(f64),
-    Null,
-}
-
-/// Parses `{"key": "text" | number | null, ...}`: enough for [`Outcome`] lines.
-fn parse_flat_object(line: &str) -> Result<Vec<(String, Json)>, String> {
-    let bad = |why: &str| format!("malformed JSON line ({why}): {line}");
-    let mut p = Parser {
-        chars: line.trim().chars().collect(),
-        at: 0,
-    };
-    if !p.eat('{') {
-        return Err(bad("no `{`"));
-    }
-    let mut fields = Vec::new();
-    if p.eat('}') {
-        return p
-            .at_end()
-            .then_some(fields)
-            .ok_or_else(|| bad("text after `}`"));
-    }
-    // Each iteration consumes at least one field, or returns.
-    loop {
-        let key = p.string().ok_or_else(|| bad("expected a key"))?;
-        if !p.eat(':') {
-            return Err(bad("expected `:`"));
-        }
-        let value = if p.peek() == Some('"') {
-            Json::Str(p.string().ok_or_else(|| bad("unterminated string"))?)
-        } else {
-            let token = p.token();
-            match token.as_str() {
-                "null" => Json::Null,
-                _ => Json::Num(
-                    token
-                        .parse()
-                        .map_err(|_| bad(&format!("`{token}` is not a number")))?,
-                ),
-            }
-        };
-        fields.push((key, value));
-        if p.eat('}') {
-            return p
-                .at_end()
-                .then_some(fields)
-                .ok_or_else(|| bad("text after `}`"));
-        }
-        if !p.eat(',') {
-            return Err(bad("expected `,` or `}`"));
-        }
-    }
-}
-
-struct Parser {
-    chars: Vec<char>,
-    at: usize,
-}
-
-impl Parser {
-    fn skip_space(&mut self) {
-        while self.chars.get(self.at).is_some_and(|c| c.is_whitespace()) {
-            self.at += 1;
-        }
-    }
-
-    fn peek(&mut self) -> Option<char> {
-        self.skip_space();
-        self.chars.get(self.at).copied()
-    }
-
-    fn eat(&mut self, c: char) -> bool {
-        let hit = self.peek() == Some(c);
-        self.at += usize::from(hit);
-        hit
-    }
-
-    fn at_end(&mut self) -> bool {
-        self.peek().is_none()
-    }
-
-    /// A number or literal: everything up to the next `,`, `}` or space.
-    fn token(&mut self) -> String {
-        self.skip_space();
-        let start = self.at;
-        while self
-            .chars
-            .get(self.at)
-            .is_some_and(|&c| c != ',' && c != '}' && !c.is_whitespace())
-        {
-            self.at += 1;
-        }
-        self.chars[start..self.at].iter().collect()
-    }
-
-    /// A quoted string with JSON escapes; `None` if malformed.
-    fn string(&mut self) -> Option<String> {
-        if !self.eat('"') {
-            return None;
-        }
-        let mut s = String::new();
-        // Each iteration consumes at least one char; the end of input returns.
-        loop {
-            let c = *self.chars.get(self.at)?;
-            self.at += 1;
-            match c {
-                '"' => return Some(s),
-                '\\' => {
-                    let e = *self.chars.get(self.at)?;
-                    self.at += 1;
-                    s.push(match e {
-                        'n' => '\n',
-                        'r' => '\r',
-                        't' => '\t',
-                        'b' => '\u{8}',
-                        'f' => '\u{c}',
-                        'u' => {
-                            let hex: String =
-                                self.chars.get(self.at..self.at + 4)?.iter().collect();
-                            self.at += 4;
-                            char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?
-                        }
-                        other => other,
-                    });
-                }
-                c => s.push(c),
-            }
-        }
+        serde_json::from_str(line).map_err(|e| format!("bad result line {line:?}: {e}"))
     }
 }
 
@@ -405,7 +149,7 @@ mod tests {
                 "{key} missing from {line}"
             );
         }
-        assert!(line.contains(r#""build_s":0.0000000015}"#), "{line}");
+        assert!(line.contains(r#""build_s":1.5e-9}"#), "{line}");
     }
 
     #[test]
@@ -418,13 +162,11 @@ mod tests {
             "{\"a\":1} trailing",
             "{\"a\" 1}",
         ] {
-            assert!(parse_flat_object(line).is_err(), "{line:?} parsed");
+            assert!(Outcome::from_json(line).is_err(), "{line:?} parsed");
         }
         assert!(Outcome::from_json(r#"{"backend":"sync","graph":"merge"}"#).is_err());
-        assert_eq!(parse_flat_object(" { } ").unwrap(), []);
-        assert_eq!(
-            parse_flat_object(r#"{"x": null}"#).unwrap(),
-            [("x".to_owned(), Json::Null)]
+        assert!(
+            Outcome::from_json(r#"{"backend":"sync","graph":"merge","n":1,"tasks":2}"#).is_err()
         );
     }
 }
