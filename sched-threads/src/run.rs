@@ -156,10 +156,8 @@ impl Run {
             None
         } else {
             self.deques
-                .get(index)?
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take()
+                .get(index)
+                .and_then(|d| d.lock().unwrap_or_else(|e| e.into_inner()).take())
         };
         if deque.is_none() {
             self.leave();
