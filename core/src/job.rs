@@ -146,11 +146,14 @@ impl Job {
 
     /// The error a run ends with when `task` failed with `error`.
     pub fn task_failed(&self, task: TaskId, error: TaskError) -> Error {
-        Error::TaskFailed {
-            key: self.key(task).to_string(),
-            op: self.op(task).map_or_else(String::new, |op| op.name().to_string()),
-            message: error.message().to_string(),
-        }
+        let (key, op) = match error.origin() {
+            Some((key, op)) => (key.to_string(), op.to_string()),
+            None => (
+                self.key(task).to_string(),
+                self.op(task).map_or_else(String::new, |op| op.name().to_string()),
+            ),
+        };
+        Error::TaskFailed { key, op, message: error.message().to_string() }
     }
 
     /// A structural error, with task ids turned into keys.

@@ -32,16 +32,29 @@ use crate::value::Value;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaskError {
     message: String,
+    /// The task (key, op) that really failed, when it ran inside another
+    /// task (a fused chain): errors then name it, as if it ran alone.
+    origin: Option<(String, String)>,
 }
 
 impl TaskError {
     /// An error with this message.
     pub fn new(message: impl Into<String>) -> TaskError {
-        TaskError { message: message.into() }
+        TaskError { message: message.into(), origin: None }
+    }
+    /// This error, raised by the task `key` running op `op` inside another
+    /// task. An origin already set (a nested chain) is kept.
+    pub fn within(self, key: &str, op: &str) -> TaskError {
+        let origin = self.origin.or_else(|| Some((key.into(), op.into())));
+        TaskError { origin, ..self }
     }
     /// The message.
     pub fn message(&self) -> &str {
         &self.message
+    }
+    /// The (key, op) of the task that raised it, when not the task that ran.
+    pub fn origin(&self) -> Option<(&str, &str)> {
+        self.origin.as_ref().map(|(k, o)| (k.as_str(), o.as_str()))
     }
 }
 

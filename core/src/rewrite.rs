@@ -9,9 +9,8 @@
 //! A task is folded into its dependent when that dependent is its only user,
 //! it is not an output, and it is the dependent's only dependency. The fused
 //! task keeps the key of the chain's last task, so outputs keep their names;
-//! an error inside the chain names the inner task in its message.
+//! an error inside the chain names the inner task, as if it ran alone.
 
-use alloc::format;
 use alloc::string::ToString;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -152,7 +151,7 @@ fn chain_op(job: &Job, chain: &[TaskId]) -> Op {
                 Some(p) => step.op.call(&Args::new(&step.args, &step.lits, &Previous(p))),
                 None => Err(TaskError::new("fused chain lost its intermediate result")),
             };
-            prev = Some(result.map_err(|e| TaskError::new(format!("in `{}`: {}", step.key, e.message())))?);
+            prev = Some(result.map_err(|e| e.within(&step.key, step.op.name()))?);
         }
         prev.ok_or_else(|| TaskError::new("empty fused chain"))
     })
@@ -244,7 +243,8 @@ mod tests {
         let job = b.finish();
         let (fused, outs) = fuse(&job, &[t5]).unwrap();
         assert_eq!(fused.len(), 1);
-        let err = run(&fused, &outs).unwrap_err().to_string();
-        assert!(err.contains("in `bad`: panicked: too big"), "{err}");
+        let err = run(&fused, &outs).unwrap_err();
+        assert_eq!(err, run(&job, &[t5]).unwrap_err(), "the same error as unfused");
+        assert_eq!(err.to_string(), "task `bad` (op `boom`) failed: panicked: too big");
     }
 }
