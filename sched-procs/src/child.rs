@@ -1,0 +1,150 @@
+//! A forked child: serves one run's frames until the parent closes the
+//! socket, then exits without running the parent's destructors.
+
+use std::io::{BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Instant;
+
+use rask_core::{Fetch, Job, TaskId, Value};
+
+use crate::frame::{parse, push_frame, read_frame, ToChild, ToParent};
+
+/// Results this child holds, by task id.
+struct Store(Vec<Option<Value>>);
+
+impl Fetch for Store {
+    fn fetch(&self, task: TaskId) -> Option<&Value> {
+        self.0.get(task.index())?.as_ref()
+    }
+}
+
+/// The child's whole life. Never returns: it ends with `_exit`, so nothing
+/// inherited from the parent (buffers, destructors, atexit handlers) runs.
+pub fn main(socket: UnixStream, job: &Job, timed: bool, start: Instant) -> ! {
+    let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        serve(&socket, job, timed, start)
+    })) {
+        Ok(Ok(())) => 0,
+        Ok(Err(_)) => 71,
+        Err(_) => 70,
+    };
+    // SAFETY: `_exit` ends the process at once; it is what a forked child
+    // of a multi-threaded parent must use.
+    unsafe { nix::libc::_exit(code) }
+}
+
+fn serve(socket: &UnixStream, job: &Job, timed: bool, start: Instant) -> std::io::Result<()> {
+    let mut reader = BufReader::with_capacity(1 << 16, socket);
+    let mut writer = socket;
+    let mut store = Store(vec![None; job.len()]);
+    let mut frame = Vec::new();
+    let mut out = Vec::new();
+    let now = || {
+        if timed {
+            start.elapsed().as_nanos() as u64
+        } else {
+            0
+        }
+    };
+    loop {
+        // Answers go out in one write, when there is nothing left to read
+        // without blocking: one system call per batch, not per task.
+        if !out.is_empty() && reader.buffer().is_empty() {
+            writer.write_all(&out)?;
+            out.clear();
+        }
+        if read_frame(&mut reader, &mut frame)?.is_none() {
+            return Ok(());
+        }
+        let (message, tail) = parse::<ToChild>(&frame).map_err(std::io::Error::other)?;
+        let sent = match message {
+            ToChild::Run { task } => {
+                let t = TaskId(task);
+                let start_ns = now();
+                let outcome = job.execute(t, &store);
+                let end_ns = now();
+                match outcome {
+                    Ok(value) => {
+                        store.0[t.index()] = Some(value);
+                        push_frame(
+                            &mut out,
+                            &ToParent::Done {
+                                task,
+                                start_ns,
+                                end_ns,
+                            },
+                            |_| Ok(()),
+                        )
+                    }
+                    Err(e) => {
+                        let origin = e.origin().map(|(k, o)| (k.to_owned(), o.to_owned()));
+                        let message = e.message().to_owned();
+                        let failed = ToParent::Failed {
+                            task,
+                            start_ns,
+                            end_ns,
+                            message,
+                            origin,
+                        };
+                        push_frame(&mut out, &failed, |_| Ok(()))
+                    }
+                }
+            }
+            ToChild::Put { task } => {
+                let t = TaskId(task);
+                let codec = job.op(t).and_then(|op| op.codec());
+                match codec.map(|c| c.decode(tail)) {
+                    Some(Ok(value)) => {
+                        store.0[t.index()] = Some(value);
+                        Ok(())
+                    }
+                    Some(Err(e)) => broken(
+                        &mut out,
+                        format!("cannot decode the result of `{}`: {e}", job.key(t)),
+                    ),
+                    None => broken(
+                        &mut out,
+                        format!("the result of `{}` has no codec", job.key(t)),
+                    ),
+                }
+            }
+            ToChild::Get { task } => {
+                let t = TaskId(task);
+                let value = store.fetch(t);
+                let codec = job.op(t).and_then(|op| op.codec());
+                match (value, codec) {
+                    (Some(value), Some(codec)) => {
+                        let mark = out.len();
+                        let sent = push_frame(&mut out, &ToParent::Value { task }, |o| {
+                            codec.encode(value, o).map_err(|e| e.message().to_owned())
+                        });
+                        if let Err(e) = sent {
+                            out.truncate(mark);
+                            broken(
+                                &mut out,
+                                format!("cannot send the result of `{}`: {e}", job.key(t)),
+                            )
+                        } else {
+                            Ok(())
+                        }
+                    }
+                    _ => broken(
+                        &mut out,
+                        format!("the result of `{}` is not here", job.key(t)),
+                    ),
+                }
+            }
+            ToChild::Release { task } => {
+                if let Some(slot) = store.0.get_mut(task as usize) {
+                    *slot = None;
+                }
+                Ok(())
+            }
+        };
+        sent.map_err(std::io::Error::other)?;
+    }
+}
+
+fn broken(out: &mut Vec<u8>, message: String) -> Result<(), String> {
+    push_frame(out, &ToParent::Broken { message }, |_| Ok(()))
+}

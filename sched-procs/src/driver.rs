@@ -1,0 +1,361 @@
+//! The parent's side of a run: it owns the [`ExecState`], places each ready
+//! task on a child, relays the inputs a child lacks, and collects outputs.
+//!
+//! Placement follows Dask's "earliest start" rule: a task goes to the child
+//! where it would start soonest, estimating the queue ahead of it (tasks in
+//! flight × the mean task time measured so far) plus the cost of moving the
+//! inputs that child lacks (a fixed cost per transfer plus the bytes, with a
+//! result's size known once it has crossed and assumed 64 KiB before). So a
+//! task runs where its inputs are unless that child is backed up.
+
+use std::collections::HashMap;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use rask_core::{Error, Events, ExecState, Job, Plan, TaskError, TaskId, TaskSpan, Value};
+use std::os::fd::AsFd;
+
+use crate::children::Children;
+use crate::frame::{parse, push_frame, ToChild, ToParent};
+
+/// Fixed cost of relaying one value child → parent → child.
+const TRANSFER_NS: f64 = 30_000.0;
+/// Relay cost per byte (pipes move about a gigabyte per second).
+const NS_PER_BYTE: f64 = 1.0;
+/// Assumed size of a result that has never crossed.
+const UNKNOWN_BYTES: f64 = 65_536.0;
+
+pub struct Driver<'j, 'e> {
+    job: &'j Job,
+    state: ExecState<'j>,
+    children: Children,
+    events: &'e dyn Events,
+    /// Children holding each task's result, as bits.
+    holders: Vec<u64>,
+    /// Encoded size of each result that has crossed (0: unknown).
+    size: Vec<u64>,
+    /// Values asked of a holder, with the children that wait for them.
+    fetching: HashMap<u32, Vec<usize>>,
+    /// Tasks waiting for a value in transit, per value.
+    waiting_on: HashMap<u32, Vec<u32>>,
+    /// Per blocked task: its child and how many inputs are still in transit.
+    blocked: HashMap<u32, (usize, u32)>,
+    outputs: HashMap<u32, Vec<u8>>,
+    outputs_missing: usize,
+    mean_task_ns: f64,
+    released: Vec<TaskId>,
+}
+
+impl<'j, 'e> Driver<'j, 'e> {
+    pub fn new(
+        job: &'j Job,
+        plan: Plan,
+        children: Children,
+        events: &'e dyn Events,
+    ) -> Result<Self, Error> {
+        let n = job.len();
+        let outputs_missing = job
+            .graph()
+            .task_ids()
+            .filter(|&t| plan.is_output(t))
+            .count();
+        let state = ExecState::from_plan(job.graph(), plan).map_err(|e| job.graph_error(e))?;
+        Ok(Driver {
+            job,
+            state,
+            children,
+            events,
+            holders: vec![0; n],
+            size: vec![0; n],
+            fetching: HashMap::new(),
+            waiting_on: HashMap::new(),
+            blocked: HashMap::new(),
+            outputs: HashMap::new(),
+            outputs_missing,
+            mean_task_ns: 1_000.0,
+            released: Vec::new(),
+        })
+    }
+
+    /// Runs to the end; returns the outputs' encodings by task.
+    pub fn run(mut self) -> Result<HashMap<u32, Vec<u8>>, Error> {
+        loop {
+            while let Some(task) = self.state.pop_ready() {
+                self.place(task);
+            }
+            if self.state.is_finished() && self.outputs_missing == 0 {
+                return Ok(std::mem::take(&mut self.outputs));
+            }
+            self.pump()?;
+        }
+    }
+
+    /// Where `task` would start soonest.
+    fn place(&mut self, task: TaskId) {
+        let job = self.job;
+        let mut best = (f64::INFINITY, 0);
+        for (c, child) in self.children.0.iter().enumerate() {
+            let mut cost = child.load() as f64 * self.mean_task_ns;
+            for dep in job.graph().deps(task) {
+                if self.holders[dep.index()] & (1 << c) == 0 {
+                    let bytes = match self.size[dep.index()] {
+                        0 => UNKNOWN_BYTES,
+                        known => known as f64,
+                    };
+                    cost += TRANSFER_NS + bytes * NS_PER_BYTE;
+                }
+            }
+            if cost < best.0 {
+                best = (cost, c);
+            }
+        }
+        let c = best.1;
+        let mut missing = 0;
+        for dep in job.graph().deps(task) {
+            let d = dep.0;
+            if self.holders[dep.index()] & (1 << c) != 0 {
+                continue;
+            }
+            let waiters = self.waiting_on.entry(d).or_default();
+            if waiters.contains(&task.0) {
+                continue; // the same input twice
+            }
+            waiters.push(task.0);
+            missing += 1;
+            self.fetch(d, Some(c));
+        }
+        self.events.task_start(task, c);
+        if missing == 0 {
+            self.send_run(c, task.0);
+        } else {
+            self.children.0[c].blocked += 1;
+            self.blocked.insert(task.0, (c, missing));
+        }
+    }
+
+    /// Asks a holder for `task`'s value, for child `to` (or for the parent).
+    fn fetch(&mut self, task: u32, to: Option<usize>) {
+        if let Some(targets) = self.fetching.get_mut(&task) {
+            if let Some(c) = to {
+                if !targets.contains(&c) {
+                    targets.push(c);
+                }
+            }
+            return;
+        }
+        self.fetching.insert(task, to.into_iter().collect());
+        let holder = self.holders[task as usize].trailing_zeros() as usize;
+        self.send(holder, &ToChild::Get { task }, None);
+    }
+
+    fn send_run(&mut self, c: usize, task: u32) {
+        self.children.0[c].sent.push_back(task);
+        self.send(c, &ToChild::Run { task }, None);
+    }
+
+    fn send(&mut self, c: usize, message: &ToChild, tail: Option<&[u8]>) {
+        // Encoding a message into a Vec cannot fail; the tail is plain bytes.
+        let _ = push_frame(&mut self.children.0[c].out, message, |o| {
+            o.extend_from_slice(tail.unwrap_or_default());
+            Ok(())
+        });
+    }
+
+    /// Writes what is pending, waits for traffic, handles what arrived.
+    fn pump(&mut self) -> Result<(), Error> {
+        for c in 0..self.children.0.len() {
+            if let Err(e) = self.children.0[c].flush() {
+                return Err(self.died(c, Some(e)));
+            }
+        }
+        let ready: Vec<(bool, bool)> = {
+            let mut fds: Vec<PollFd> = self
+                .children
+                .0
+                .iter()
+                .map(|child| {
+                    let mut flags = PollFlags::POLLIN;
+                    if child.wants_write() {
+                        flags |= PollFlags::POLLOUT;
+                    }
+                    PollFd::new(child.socket.as_fd(), flags)
+                })
+                .collect();
+            match poll(&mut fds, PollTimeout::from(1000u16)) {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => return Ok(()),
+                Err(e) => return Err(backend(format!("poll failed: {e}"))),
+            }
+            fds.iter()
+                .map(|fd| {
+                    let r = fd.revents().unwrap_or(PollFlags::empty());
+                    let readable =
+                        r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR);
+                    (readable, r.contains(PollFlags::POLLOUT))
+                })
+                .collect()
+        };
+        for (c, &(readable, writable)) in ready.iter().enumerate() {
+            if readable {
+                let open = self.children.0[c].receive();
+                self.handle_frames(c)?;
+                match open {
+                    Ok(true) => {}
+                    Ok(false) => return Err(self.died(c, None)),
+                    Err(e) => return Err(self.died(c, Some(e))),
+                }
+            }
+            if writable {
+                if let Err(e) = self.children.0[c].flush() {
+                    return Err(self.died(c, Some(e)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn handle_frames(&mut self, c: usize) -> Result<(), Error> {
+        let mut inbox = std::mem::take(&mut self.children.0[c].inbox);
+        let mut result = Ok(());
+        while let Some(frame) = inbox.next_frame() {
+            result = self.handle(c, frame);
+            if result.is_err() {
+                break;
+            }
+        }
+        inbox.compact();
+        self.children.0[c].inbox = inbox;
+        result
+    }
+
+    fn handle(&mut self, c: usize, frame: &[u8]) -> Result<(), Error> {
+        let (message, tail) = parse::<ToParent>(frame).map_err(backend)?;
+        match message {
+            ToParent::Done {
+                task,
+                start_ns,
+                end_ns,
+            } => {
+                self.children.0[c].sent.pop_front();
+                let t = TaskId(task);
+                self.holders[t.index()] |= 1 << c;
+                let took = end_ns.saturating_sub(start_ns) as f64;
+                self.mean_task_ns = 0.9 * self.mean_task_ns + 0.1 * took;
+                self.events.task_finish(
+                    t,
+                    c,
+                    TaskSpan {
+                        start_ns,
+                        end_ns,
+                        result_bytes: None,
+                    },
+                );
+                let mut released = std::mem::take(&mut self.released);
+                self.state
+                    .complete(t, |r| released.push(r))
+                    .map_err(|e| backend(e.to_string()))?;
+                for r in released.drain(..) {
+                    let mut holders = std::mem::take(&mut self.holders[r.index()]);
+                    while holders != 0 {
+                        let h = holders.trailing_zeros() as usize;
+                        holders &= holders - 1;
+                        self.send(h, &ToChild::Release { task: r.0 }, None);
+                    }
+                }
+                self.released = released;
+                if self.state.plan().is_output(t) {
+                    self.fetch(task, None);
+                }
+                Ok(())
+            }
+            ToParent::Failed {
+                task,
+                start_ns,
+                end_ns,
+                message,
+                origin,
+            } => {
+                let t = TaskId(task);
+                self.events.task_finish(
+                    t,
+                    c,
+                    TaskSpan {
+                        start_ns,
+                        end_ns,
+                        result_bytes: None,
+                    },
+                );
+                let mut error = TaskError::new(message);
+                if let Some((key, op)) = origin {
+                    error = error.within(&key, &op);
+                }
+                Err(self.job.task_failed(t, error))
+            }
+            ToParent::Value { task } => {
+                self.size[task as usize] = tail.len() as u64;
+                for target in self.fetching.remove(&task).unwrap_or_default() {
+                    self.holders[task as usize] |= 1 << target;
+                    self.send(target, &ToChild::Put { task }, Some(tail));
+                }
+                for waiting in self.waiting_on.remove(&task).unwrap_or_default() {
+                    if let Some((child, missing)) = self.blocked.get_mut(&waiting) {
+                        *missing -= 1;
+                        if *missing == 0 {
+                            let child = *child;
+                            self.blocked.remove(&waiting);
+                            self.children.0[child].blocked -= 1;
+                            self.send_run(child, waiting);
+                        }
+                    }
+                }
+                if self.state.plan().is_output(TaskId(task)) && !self.outputs.contains_key(&task) {
+                    self.outputs.insert(task, tail.to_vec());
+                    self.outputs_missing -= 1;
+                }
+                Ok(())
+            }
+            ToParent::Broken { message } => Err(backend(message)),
+        }
+    }
+
+    /// The error for child `c` having gone: it names the task it was running.
+    fn died(&mut self, c: usize, io: Option<std::io::Error>) -> Error {
+        let child = &mut self.children.0[c];
+        let pid = child.pid;
+        let how = child.reap(io.is_some());
+        match child.sent.front() {
+            Some(&task) => self.job.task_failed(
+                TaskId(task),
+                TaskError::new(format!("its worker process (pid {pid}) {how}")),
+            ),
+            None => backend(format!("worker process {pid} {how} while idle")),
+        }
+    }
+}
+
+fn backend(message: impl Into<String>) -> Error {
+    Error::Backend {
+        backend: "processes",
+        message: message.into(),
+    }
+}
+
+/// Decodes the outputs' encodings with their ops' codecs.
+pub fn decode_outputs(
+    job: &Job,
+    outputs: &[TaskId],
+    bytes: &HashMap<u32, Vec<u8>>,
+) -> Result<Vec<Value>, Error> {
+    outputs
+        .iter()
+        .map(|&o| {
+            let codec = job.op(o).and_then(|op| op.codec());
+            let data = bytes
+                .get(&o.0)
+                .ok_or_else(|| backend(format!("output `{}` never arrived", job.key(o))))?;
+            codec
+                .ok_or_else(|| backend(format!("output `{}` has no codec", job.key(o))))?
+                .decode(data)
+                .map_err(|e| backend(format!("output `{}`: {e}", job.key(o))))
+        })
+        .collect()
+}
