@@ -225,10 +225,7 @@ pub fn scheduler(
     match backend {
         Backend::Sync => Ok(Arc::new(rask_sched_sync::SyncScheduler)),
         Backend::Threads => threads(num_workers),
-        Backend::Processes => Err(Error::BackendDisabled {
-            backend: "processes",
-            feature: "procs",
-        }),
+        Backend::Processes => processes(num_workers),
         Backend::Distributed => Err(Error::BackendDisabled {
             backend: "distributed",
             feature: "net",
@@ -244,20 +241,48 @@ pub fn scheduler_by_name(
     scheduler(name.parse()?, num_workers)
 }
 
+#[cfg(all(feature = "procs", unix))]
+fn processes(num_workers: Option<usize>) -> Result<Arc<dyn Scheduler>, Error> {
+    use rask_sched_procs::ProcessScheduler;
+    Ok(Arc::new(match num_workers {
+        Some(n) => ProcessScheduler::new(n),
+        None => ProcessScheduler::default(),
+    }))
+}
+
+#[cfg(not(all(feature = "procs", unix)))]
+fn processes(_: Option<usize>) -> Result<Arc<dyn Scheduler>, Error> {
+    Err(Error::BackendDisabled {
+        backend: "processes",
+        feature: "procs",
+    })
+}
+
 #[cfg(feature = "threads")]
 fn threads(num_workers: Option<usize>) -> Result<Arc<dyn Scheduler>, Error> {
     use rask_sched_threads::ThreadPool;
-    static POOLS: Mutex<Vec<Arc<ThreadPool>>> = Mutex::new(Vec::new());
+    // Pools belong to the process that started them: a forked worker
+    // process inherits the list but not the threads, so it starts its own.
+    static POOLS: Mutex<Vec<(u32, Arc<ThreadPool>)>> = Mutex::new(Vec::new());
     let n = num_workers.unwrap_or_else(rask_sched_threads::default_workers);
+    let pid = std::process::id();
     let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(pool) = pools.iter().find(|p| p.workers() == n) {
+    if let Some((_, pool)) = pools
+        .iter()
+        .find(|(p, pool)| *p == pid && pool.workers() == n)
+    {
         return Ok(pool.clone());
     }
     let pool = Arc::new(ThreadPool::new(n).map_err(|e| Error::Backend {
         backend: "threads",
         message: format!("cannot start {n} worker threads: {e}"),
     })?);
-    pools.push(pool.clone());
+    // A parent's pools are forgotten here, never dropped: dropping one would
+    // join threads that do not exist in this process.
+    for (_, foreign) in pools.extract_if(.., |(p, _)| *p != pid) {
+        std::mem::forget(foreign);
+    }
+    pools.push((pid, pool.clone()));
     Ok(pool)
 }
 

@@ -150,7 +150,13 @@ fn check(seed: u64, n: usize, with_failure: bool) {
     let spec = random_spec(seed, n, with_failure);
     let (job, outputs) = build(&spec);
     let expected = evaluate(&spec);
-    for (backend, workers) in [("sync", None), ("threads", Some(2)), ("threads", Some(4))] {
+    for (backend, workers) in [
+        ("sync", None),
+        ("threads", Some(2)),
+        ("threads", Some(4)),
+        ("processes", Some(2)),
+        ("processes", Some(3)),
+    ] {
         let got = run(backend, workers, &job, &outputs);
         match (&expected, &got) {
             (Ok(e), Ok(g)) => assert_eq!(e, g, "{backend} x{workers:?}, seed {seed}"),

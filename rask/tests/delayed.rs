@@ -1,6 +1,5 @@
 //! `delayed` end to end on every in-process backend.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use rask::{
@@ -8,7 +7,7 @@ use rask::{
     Options, Profiler,
 };
 
-const BACKENDS: [&str; 2] = ["sync", "threads"];
+const BACKENDS: [&str; 3] = ["sync", "threads", "processes"];
 
 fn on(backend: &str) -> Options<'static> {
     Options::new().scheduler(backend).num_workers(2)
@@ -64,24 +63,50 @@ fn chaining_fields_and_indexes() {
     }
 }
 
+/// Counts calls across processes: each call appends one byte to a file.
+struct CallLog(std::path::PathBuf);
+
+impl CallLog {
+    fn new(name: &str) -> CallLog {
+        let path = std::env::temp_dir().join(format!("rask-{name}-{}", std::process::id()));
+        std::fs::write(&path, b"").unwrap();
+        CallLog(path)
+    }
+    fn record(path: &std::path::Path) {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+        f.write_all(b"x").unwrap();
+    }
+    fn take(&self) -> usize {
+        let n = std::fs::read(&self.0).unwrap().len();
+        std::fs::write(&self.0, b"").unwrap();
+        n
+    }
+}
+
+impl Drop for CallLog {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 #[test]
 fn shared_inputs_run_once() {
-    let runs = Arc::new(AtomicUsize::new(0));
-    let r = runs.clone();
+    let log = CallLog::new("shared");
+    let path = log.0.clone();
     let shared = delayed(move |x: &i64| {
-        r.fetch_add(1, Ordering::SeqCst);
+        CallLog::record(&path);
         x * 10
     })
     .call((4,));
     let a = shared.map(|x| x + 1);
     let b = shared.map(|x| x + 2);
     for backend in BACKENDS {
-        runs.store(0, Ordering::SeqCst);
         assert_eq!(
             compute_many(&[a.clone(), b.clone()], &on(backend)).unwrap(),
             [41, 42]
         );
-        assert_eq!(runs.load(Ordering::SeqCst), 1, "{backend}");
+        assert_eq!(log.take(), 1, "{backend}");
     }
 }
 
@@ -125,21 +150,23 @@ fn errors_name_the_task_and_the_op() {
 
 #[test]
 fn same_key_same_task() {
-    let runs = Arc::new(AtomicUsize::new(0));
-    let r = runs.clone();
+    let log = CallLog::new("same-key");
+    let path = log.0.clone();
     let f = delayed(move |x: &i64| {
-        r.fetch_add(1, Ordering::SeqCst);
+        CallLog::record(&path);
         *x
     });
     let a = f.call((1,)).named("x");
     let b = f.call((1,)).named("x");
     let both = delayed(|a: &i64, b: &i64| a + b).call((a, b));
-    assert_eq!(both.compute_with(&on("sync")).unwrap(), 2);
-    assert_eq!(
-        runs.load(Ordering::SeqCst),
-        1,
-        "two calls with key `x` are one task"
-    );
+    for backend in BACKENDS {
+        assert_eq!(both.compute_with(&on(backend)).unwrap(), 2);
+        assert_eq!(
+            log.take(),
+            1,
+            "{backend}: two calls with key `x` are one task"
+        );
+    }
 }
 
 #[test]
@@ -148,10 +175,23 @@ fn local_values_stay_in_process() {
     let make = delayed_local(|x: &i64| Arc::new(Handle(std::sync::Mutex::new(*x))));
     let read = delayed(|h: &Arc<Handle>, extra: &i64| *h.0.lock().unwrap() + extra);
     let h = make.call((Local(40i64),));
-    let r = read.call((h, 2));
+    let r = read.call((&h, 2));
     for backend in BACKENDS {
-        assert_eq!(r.compute_with(&on(backend)).unwrap(), 42);
+        // With processes, `make` and `read` fuse into one task: the local
+        // value never has to leave the child that made it.
+        assert_eq!(r.compute_with(&on(backend)).unwrap(), 42, "{backend}");
     }
+    // Used by two tasks, it might have to cross: refused before any fork.
+    let both = [r.clone(), read.call((&h, 3))];
+    assert_eq!(compute_many(&both, &on("threads")).unwrap(), [42, 43]);
+    let err = compute_many(&both, &on("processes"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("returns a value with no codec"), "{err}");
+    assert!(
+        err.contains("local_values_stay_in_process-closure"),
+        "{err}"
+    );
 }
 
 #[test]
