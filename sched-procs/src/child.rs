@@ -8,6 +8,7 @@ use std::time::Instant;
 use rask_core::{Fetch, Job, TaskId, Value};
 
 use crate::frame::{parse, push_frame, read_frame, ToChild, ToParent};
+use crate::running::Running;
 
 /// Results this child holds, by task id.
 struct Store(Vec<Option<Value>>);
@@ -20,9 +21,16 @@ impl Fetch for Store {
 
 /// The child's whole life. Never returns: it ends with `_exit`, so nothing
 /// inherited from the parent (buffers, destructors, atexit handlers) runs.
-pub fn main(socket: UnixStream, job: &Job, timed: bool, start: Instant) -> ! {
+pub fn main(
+    socket: UnixStream,
+    job: &Job,
+    running: &Running,
+    me: usize,
+    timed: bool,
+    start: Instant,
+) -> ! {
     let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        serve(&socket, job, timed, start)
+        serve(&socket, job, running, me, timed, start)
     })) {
         Ok(Ok(())) => 0,
         Ok(Err(_)) => 71,
@@ -33,7 +41,14 @@ pub fn main(socket: UnixStream, job: &Job, timed: bool, start: Instant) -> ! {
     unsafe { nix::libc::_exit(code) }
 }
 
-fn serve(socket: &UnixStream, job: &Job, timed: bool, start: Instant) -> std::io::Result<()> {
+fn serve(
+    socket: &UnixStream,
+    job: &Job,
+    running: &Running,
+    me: usize,
+    timed: bool,
+    start: Instant,
+) -> std::io::Result<()> {
     let mut reader = BufReader::with_capacity(1 << 16, socket);
     let mut writer = socket;
     let mut store = Store(vec![None; job.len()]);
@@ -60,9 +75,11 @@ fn serve(socket: &UnixStream, job: &Job, timed: bool, start: Instant) -> std::io
         let sent = match message {
             ToChild::Run { task } => {
                 let t = TaskId(task);
+                running.set(me, Some(task));
                 let start_ns = now();
                 let outcome = job.execute(t, &store);
                 let end_ns = now();
+                running.set(me, None);
                 match outcome {
                     Ok(value) => {
                         store.0[t.index()] = Some(value);

@@ -11,8 +11,10 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 use rask_core::Job;
+use std::sync::Arc;
 
 use crate::frame::Inbox;
+use crate::running::Running;
 
 /// One forked child, seen from the parent.
 #[derive(Debug)]
@@ -116,15 +118,21 @@ impl Child {
     }
 }
 
-/// The children of one run.
+/// The children of one run, and what each is running.
 #[derive(Debug)]
-pub struct Children(pub Vec<Child>);
+pub struct Children {
+    pub list: Vec<Child>,
+    pub running: Arc<Running>,
+}
 
 impl Children {
     /// Forks `n` children, each serving `job` over its own socket pair.
     pub fn fork(n: usize, job: &Job, timed: bool, start: Instant) -> io::Result<Children> {
-        let mut children = Children(Vec::with_capacity(n));
-        for _ in 0..n {
+        let mut children = Children {
+            list: Vec::with_capacity(n),
+            running: Arc::new(Running::new(n)?),
+        };
+        for index in 0..n {
             let (parent_end, child_end) = UnixStream::pair()?;
             // SAFETY: the child only runs `crate::child::main`, which serves
             // frames with the job it inherited and ends with `_exit`.
@@ -132,16 +140,16 @@ impl Children {
                 ForkResult::Child => {
                     // Sockets of earlier children would keep them from ever
                     // seeing the parent hang up.
-                    for sibling in &children.0 {
+                    for sibling in &children.list {
                         let _ = nix::unistd::close(sibling.socket.as_raw_fd());
                     }
                     let _ = nix::unistd::close(parent_end.as_raw_fd());
-                    crate::child::main(child_end, job, timed, start);
+                    crate::child::main(child_end, job, &children.running, index, timed, start);
                 }
                 ForkResult::Parent { child } => {
                     drop(child_end);
                     parent_end.set_nonblocking(true)?;
-                    children.0.push(Child {
+                    children.list.push(Child {
                         pid: child,
                         socket: parent_end,
                         out: Vec::new(),
@@ -161,7 +169,7 @@ impl Children {
 impl Drop for Children {
     /// Kills and reaps every child still there: no zombie, no orphan.
     fn drop(&mut self) {
-        for child in &mut self.0 {
+        for child in &mut self.list {
             child.reap(true);
         }
     }

@@ -93,7 +93,7 @@ impl<'j, 'e> Driver<'j, 'e> {
     fn place(&mut self, task: TaskId) {
         let job = self.job;
         let mut best = (f64::INFINITY, 0);
-        for (c, child) in self.children.0.iter().enumerate() {
+        for (c, child) in self.children.list.iter().enumerate() {
             let mut cost = child.load() as f64 * self.mean_task_ns;
             for dep in job.graph().deps(task) {
                 if self.holders[dep.index()] & (1 << c) == 0 {
@@ -127,7 +127,7 @@ impl<'j, 'e> Driver<'j, 'e> {
         if missing == 0 {
             self.send_run(c, task.0);
         } else {
-            self.children.0[c].blocked += 1;
+            self.children.list[c].blocked += 1;
             self.blocked.insert(task.0, (c, missing));
         }
     }
@@ -148,13 +148,13 @@ impl<'j, 'e> Driver<'j, 'e> {
     }
 
     fn send_run(&mut self, c: usize, task: u32) {
-        self.children.0[c].sent.push_back(task);
+        self.children.list[c].sent.push_back(task);
         self.send(c, &ToChild::Run { task }, None);
     }
 
     fn send(&mut self, c: usize, message: &ToChild, tail: Option<&[u8]>) {
         // Encoding a message into a Vec cannot fail; the tail is plain bytes.
-        let _ = push_frame(&mut self.children.0[c].out, message, |o| {
+        let _ = push_frame(&mut self.children.list[c].out, message, |o| {
             o.extend_from_slice(tail.unwrap_or_default());
             Ok(())
         });
@@ -162,15 +162,15 @@ impl<'j, 'e> Driver<'j, 'e> {
 
     /// Writes what is pending, waits for traffic, handles what arrived.
     fn pump(&mut self) -> Result<(), Error> {
-        for c in 0..self.children.0.len() {
-            if let Err(e) = self.children.0[c].flush() {
+        for c in 0..self.children.list.len() {
+            if let Err(e) = self.children.list[c].flush() {
                 return Err(self.died(c, Some(e)));
             }
         }
         let ready: Vec<(bool, bool)> = {
             let mut fds: Vec<PollFd> = self
                 .children
-                .0
+                .list
                 .iter()
                 .map(|child| {
                     let mut flags = PollFlags::POLLIN;
@@ -196,7 +196,7 @@ impl<'j, 'e> Driver<'j, 'e> {
         };
         for (c, &(readable, writable)) in ready.iter().enumerate() {
             if readable {
-                let open = self.children.0[c].receive();
+                let open = self.children.list[c].receive();
                 self.handle_frames(c)?;
                 match open {
                     Ok(true) => {}
@@ -205,7 +205,7 @@ impl<'j, 'e> Driver<'j, 'e> {
                 }
             }
             if writable {
-                if let Err(e) = self.children.0[c].flush() {
+                if let Err(e) = self.children.list[c].flush() {
                     return Err(self.died(c, Some(e)));
                 }
             }
@@ -214,7 +214,7 @@ impl<'j, 'e> Driver<'j, 'e> {
     }
 
     fn handle_frames(&mut self, c: usize) -> Result<(), Error> {
-        let mut inbox = std::mem::take(&mut self.children.0[c].inbox);
+        let mut inbox = std::mem::take(&mut self.children.list[c].inbox);
         let mut result = Ok(());
         while let Some(frame) = inbox.next_frame() {
             result = self.handle(c, frame);
@@ -223,7 +223,7 @@ impl<'j, 'e> Driver<'j, 'e> {
             }
         }
         inbox.compact();
-        self.children.0[c].inbox = inbox;
+        self.children.list[c].inbox = inbox;
         result
     }
 
@@ -235,7 +235,7 @@ impl<'j, 'e> Driver<'j, 'e> {
                 start_ns,
                 end_ns,
             } => {
-                self.children.0[c].sent.pop_front();
+                self.children.list[c].sent.pop_front();
                 let t = TaskId(task);
                 self.holders[t.index()] |= 1 << c;
                 let took = end_ns.saturating_sub(start_ns) as f64;
@@ -302,7 +302,7 @@ impl<'j, 'e> Driver<'j, 'e> {
                         if *missing == 0 {
                             let child = *child;
                             self.blocked.remove(&waiting);
-                            self.children.0[child].blocked -= 1;
+                            self.children.list[child].blocked -= 1;
                             self.send_run(child, waiting);
                         }
                     }
@@ -319,11 +319,11 @@ impl<'j, 'e> Driver<'j, 'e> {
 
     /// The error for child `c` having gone: it names the task it was running.
     fn died(&mut self, c: usize, io: Option<std::io::Error>) -> Error {
-        let child = &mut self.children.0[c];
+        let child = &mut self.children.list[c];
         let pid = child.pid;
         let how = child.reap(io.is_some());
-        match child.sent.front() {
-            Some(&task) => self.job.task_failed(
+        match self.children.running.get(c) {
+            Some(task) => self.job.task_failed(
                 TaskId(task),
                 TaskError::new(format!("its worker process (pid {pid}) {how}")),
             ),

@@ -46,6 +46,7 @@ mod child;
 mod children;
 mod driver;
 pub mod frame;
+mod running;
 
 use std::sync::Arc;
 use std::time::Instant;
