@@ -68,6 +68,9 @@ fn serve(
             writer.write_all(&out)?;
             out.clear();
         }
+        if reader.buffer().is_empty() {
+            spin_until_readable(socket);
+        }
         if read_frame(&mut reader, &mut frame)?.is_none() {
             return Ok(());
         }
@@ -161,6 +164,25 @@ fn serve(
         sent.map_err(std::io::Error::other)?;
     }
 }
+
+/// Waits a few microseconds for the next frame before blocking: the parent
+/// usually answers that fast, and a sleeping process takes much longer to
+/// wake than that.
+fn spin_until_readable(socket: &UnixStream) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let deadline = Instant::now() + SPIN;
+    while Instant::now() < deadline {
+        let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLIN)];
+        if poll(&mut fds, PollTimeout::ZERO).unwrap_or(1) > 0 {
+            return;
+        }
+        std::hint::spin_loop();
+    }
+}
+
+/// How long a child or the parent spins before sleeping.
+pub const SPIN: std::time::Duration = std::time::Duration::from_micros(30);
 
 fn broken(out: &mut Vec<u8>, message: String) -> Result<(), String> {
     push_frame(out, &ToParent::Broken { message }, |_| Ok(()))

@@ -180,10 +180,22 @@ impl<'j, 'e> Driver<'j, 'e> {
                     PollFd::new(child.socket.as_fd(), flags)
                 })
                 .collect();
-            match poll(&mut fds, PollTimeout::from(1000u16)) {
-                Ok(_) => {}
-                Err(nix::errno::Errno::EINTR) => return Ok(()),
-                Err(e) => return Err(backend(format!("poll failed: {e}"))),
+            // Spin briefly first: answers usually come within microseconds,
+            // and waking from a blocking poll costs more than that.
+            let deadline = std::time::Instant::now() + crate::child::SPIN;
+            let mut timeout = PollTimeout::ZERO;
+            loop {
+                match poll(&mut fds, timeout) {
+                    Ok(0) if timeout == PollTimeout::ZERO => {
+                        if std::time::Instant::now() >= deadline {
+                            timeout = PollTimeout::from(1000u16);
+                        }
+                        std::hint::spin_loop();
+                    }
+                    Ok(_) => break,
+                    Err(nix::errno::Errno::EINTR) => return Ok(()),
+                    Err(e) => return Err(backend(format!("poll failed: {e}"))),
+                }
             }
             fds.iter()
                 .map(|fd| {

@@ -76,6 +76,18 @@ fn parse(args: &[String]) -> Result<Run, String> {
     Ok(run)
 }
 
+/// The scheduler a backend name stands for: every name `rask` knows, and
+/// `processes-unfused` (processes without chain fusion, to measure what
+/// one assignment round trip costs).
+fn scheduler(name: &str, workers: usize) -> Result<std::sync::Arc<dyn rask::Scheduler>, Error> {
+    #[cfg(unix)]
+    if name == "processes-unfused" {
+        let procs = rask_sched_procs::ProcessScheduler::new(workers).with_fusion(false);
+        return Ok(std::sync::Arc::new(procs));
+    }
+    rask::scheduler_by_name(name, Some(workers))
+}
+
 fn measure(run: &Run) -> Outcome {
     let failed = |error: String| Outcome::Failed {
         backend: run.backend.clone(),
@@ -83,7 +95,7 @@ fn measure(run: &Run) -> Outcome {
         n: run.n as u64,
         error,
     };
-    let scheduler = match rask::scheduler_by_name(&run.backend, Some(run.workers)) {
+    let scheduler = match scheduler(&run.backend, run.workers) {
         Ok(s) => s,
         Err(e @ Error::BackendDisabled { .. }) => {
             return Outcome::Skipped {
@@ -142,7 +154,7 @@ fn measure(run: &Run) -> Outcome {
 
     let wall = median(&mut walls).as_secs_f64();
     Outcome::Ran(Record {
-        backend: scheduler.name().to_owned(),
+        backend: run.backend.clone(),
         graph: run.shape.name().to_owned(),
         n: run.n as u64,
         tasks: tasks as u64,
