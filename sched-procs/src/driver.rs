@@ -4,8 +4,9 @@
 //! Placement follows Dask's "earliest start" rule: a task goes to the child
 //! where it would start soonest, estimating the queue ahead of it (tasks in
 //! flight × the mean task time measured so far) plus the cost of moving the
-//! inputs that child lacks (a fixed cost per transfer plus the bytes, with a
-//! result's size known once it has crossed and assumed 64 KiB before). So a
+//! inputs that child lacks (a fixed cost per transfer plus the bytes). A
+//! result's size is known once it has crossed; before that it is estimated
+//! from the results of the same op that crossed, or assumed 64 KiB. So a
 //! task runs where its inputs are unless that child is backed up.
 
 use std::collections::HashMap;
@@ -33,6 +34,9 @@ pub struct Driver<'j, 'e> {
     holders: Vec<u64>,
     /// Encoded size of each result that has crossed (0: unknown).
     size: Vec<u64>,
+    /// Mean encoded size of the results of each op that crossed (0: none
+    /// yet): the estimate for its other results.
+    op_size: Vec<u64>,
     /// Values asked of a holder, with the children that wait for them.
     fetching: HashMap<u32, Vec<usize>>,
     /// Tasks waiting for a value in transit, per value.
@@ -66,6 +70,7 @@ impl<'j, 'e> Driver<'j, 'e> {
             events,
             holders: vec![0; n],
             size: vec![0; n],
+            op_size: vec![0; job.ops().len()],
             fetching: HashMap::new(),
             waiting_on: HashMap::new(),
             blocked: HashMap::new(),
@@ -97,10 +102,7 @@ impl<'j, 'e> Driver<'j, 'e> {
             let mut cost = child.load() as f64 * self.mean_task_ns;
             for dep in job.graph().deps(task) {
                 if self.holders[dep.index()] & (1 << c) == 0 {
-                    let bytes = match self.size[dep.index()] {
-                        0 => UNKNOWN_BYTES,
-                        known => known as f64,
-                    };
+                    let bytes = self.estimated_size(dep);
                     cost += TRANSFER_NS + bytes * NS_PER_BYTE;
                 }
             }
@@ -129,6 +131,20 @@ impl<'j, 'e> Driver<'j, 'e> {
         } else {
             self.children.list[c].blocked += 1;
             self.blocked.insert(task.0, (c, missing));
+        }
+    }
+
+    /// The size of `task`'s result: known if it crossed, else the mean of
+    /// its op's results that crossed, else a guess.
+    fn estimated_size(&self, task: TaskId) -> f64 {
+        let op = self.job.graph().op(task).map_or(0, |op| op.0 as usize);
+        match (
+            self.size[task.index()],
+            self.op_size.get(op).copied().unwrap_or(0),
+        ) {
+            (0, 0) => UNKNOWN_BYTES,
+            (0, typical) => typical as f64,
+            (known, _) => known as f64,
         }
     }
 
@@ -303,7 +319,16 @@ impl<'j, 'e> Driver<'j, 'e> {
                 Err(self.job.task_failed(t, error))
             }
             ToParent::Value { task } => {
-                self.size[task as usize] = tail.len() as u64;
+                let bytes = tail.len() as u64;
+                self.size[task as usize] = bytes;
+                if let Some(op) = self.job.graph().op(TaskId(task)) {
+                    let typical = &mut self.op_size[op.0 as usize];
+                    *typical = if *typical == 0 {
+                        bytes
+                    } else {
+                        (*typical + bytes) / 2
+                    };
+                }
                 for target in self.fetching.remove(&task).unwrap_or_default() {
                     self.holders[task as usize] |= 1 << target;
                     self.send(target, &ToChild::Put { task }, Some(tail));

@@ -23,8 +23,6 @@ const DEFAULT_N: &[usize] = &[10_000, 100_000, 1_000_000];
 const QUICK_N: &[usize] = &[1_000, 10_000];
 /// `busy` tasks burn ~5 ms each: 200 of them are one second of CPU, enough
 /// to see a speedup without slowing the whole bench down.
-const BUSY_N: usize = 200;
-const QUICK_BUSY_N: usize = 16;
 /// Repetitions below and above this N, unless `--reps` says otherwise.
 const MANY_REPS_UP_TO: usize = 100_000;
 /// A child that takes longer is killed and reported as failed, so a hung
@@ -144,14 +142,13 @@ impl Options {
 
     /// The sizes to run `shape` at.
     fn sizes(&self, shape: Shape) -> Vec<usize> {
-        let busy_n = if self.quick { QUICK_BUSY_N } else { BUSY_N };
-        match (&self.ns, shape) {
+        match (&self.ns, shape.fixed_n(self.quick)) {
             // `--n` sizes the overhead graphs; a million busy tasks would
-            // burn 80 CPU-minutes, so busy takes `--n` only when it was
+            // burn 80 CPU-minutes, so busy and bigdata take `--n` only when
             // asked for by name.
-            (Some(ns), Shape::Busy) if self.graphs.is_some() => ns.clone(),
-            (_, Shape::Busy) => vec![busy_n],
-            (Some(ns), _) => ns.clone(),
+            (Some(ns), Some(_)) if self.graphs.is_some() => ns.clone(),
+            (_, Some(n)) => vec![n],
+            (Some(ns), None) => ns.clone(),
             (None, _) if self.quick => QUICK_N.to_vec(),
             (None, _) => DEFAULT_N.to_vec(),
         }
@@ -202,7 +199,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
             continue;
         }
         eprint!(
-            "  {:<11} {:<6} n={:<9} ",
+            "  {:<17} {:<7} n={:<9} ",
             spec.backend,
             spec.shape.name(),
             spec.n
@@ -317,7 +314,7 @@ fn wait_with_timeout(
 /// The human table: one row per run.
 fn table(outcomes: &[Outcome]) -> String {
     let mut out = format!(
-        "{:<11} {:<6} {:>9} {:>7} {:>9} {:>9} {:>9} {:>12} {:>9}\n",
+        "{:<17} {:<7} {:>9} {:>7} {:>9} {:>9} {:>9} {:>12} {:>9}\n",
         "backend",
         "graph",
         "n",
@@ -325,14 +322,14 @@ fn table(outcomes: &[Outcome]) -> String {
         "µs/task",
         "tasks/s",
         "wall",
-        "peak RSS MiB",
+        "peak RSS MiB", // the bench process or its largest worker process, whichever is larger
         "IR B/task"
     );
     for o in outcomes {
         match o {
             Outcome::Ran(r) => {
                 out += &format!(
-                    "{:<11} {:<6} {:>9} {:>7} {:>9.3} {:>9} {:>9} {:>12.1} {:>9.1}\n",
+                    "{:<17} {:<7} {:>9} {:>7} {:>9.3} {:>9} {:>9} {:>12.1} {:>9.1}\n",
                     r.backend,
                     r.graph,
                     r.n,
@@ -340,7 +337,7 @@ fn table(outcomes: &[Outcome]) -> String {
                     r.us_per_task,
                     si(r.tasks_per_s),
                     seconds(r.wall_s),
-                    r.peak_rss_bytes as f64 / (1024.0 * 1024.0),
+                    r.peak_rss_bytes.max(r.children_peak_rss_bytes) as f64 / (1024.0 * 1024.0),
                     r.ir_bytes_per_task,
                 )
             }
@@ -350,7 +347,7 @@ fn table(outcomes: &[Outcome]) -> String {
                 n,
                 error,
             } => {
-                out += &format!("{backend:<11} {graph:<6} {n:>9} error: {error}\n");
+                out += &format!("{backend:<17} {graph:<7} {n:>9} error: {error}\n");
             }
             Outcome::Skipped { .. } => {}
         }
@@ -454,13 +451,15 @@ mod tests {
     #[test]
     fn default_run_has_every_backend_overhead_graph_and_a_small_busy_run() {
         let runs = plan("");
-        // 5 overhead graphs x 3 sizes x 4 backends, and busy at n=200 per backend.
-        assert_eq!(runs.len(), 5 * 3 * 4 + 4);
+        // 5 overhead graphs x 3 sizes x 4 backends, then busy (n=200) and
+        // bigdata (n=100) once per backend.
+        assert_eq!(runs.len(), 5 * 3 * 4 + 4 + 4);
         assert!(runs.contains(&("threads".into(), "merge", 1_000_000, 4, 3)));
         assert!(runs.contains(&("sync".into(), "chain", 100_000, 4, 5)));
         let busy: Vec<_> = runs.iter().filter(|r| r.1 == "busy").collect();
         assert_eq!(busy.len(), 4);
-        assert!(busy.iter().all(|r| r.2 == BUSY_N));
+        assert!(busy.iter().all(|r| r.2 == 200));
+        assert!(runs.iter().filter(|r| r.1 == "bigdata").all(|r| r.2 == 100));
         // Backends compared on one graph and size sit on adjacent rows.
         assert_eq!(runs[0].0, "sync");
         assert_eq!(runs[1].0, "threads");
@@ -477,7 +476,7 @@ mod tests {
         // Asked for by name, busy stays tiny in quick mode.
         assert_eq!(
             plan("--quick --graphs busy --backends sync"),
-            [("sync".into(), "busy", QUICK_BUSY_N, 4, 3)]
+            [("sync".into(), "busy", 16, 4, 3)]
         );
     }
 
@@ -485,7 +484,7 @@ mod tests {
     fn n_sizes_busy_only_when_busy_is_named() {
         let runs = plan("--n 50 --backends threads --workers 2 --reps 1");
         assert!(runs.contains(&("threads".into(), "merge", 50, 2, 1)));
-        assert!(runs.contains(&("threads".into(), "busy", BUSY_N, 2, 1)));
+        assert!(runs.contains(&("threads".into(), "busy", 200, 2, 1)));
         assert_eq!(
             plan("--graphs busy --n 50 --backends sync"),
             [("sync".into(), "busy", 50, 4, 5)]

@@ -33,6 +33,11 @@ pub enum Shape {
     /// N tasks that each burn ~5 ms of CPU, then a merge: the speedup row,
     /// where a parallel backend should approach its worker count.
     Busy,
+    /// Chains of 10 tasks passing 10 MB vectors along (make, 8 steps that
+    /// each produce a new vector, a last step that returns a count), then a
+    /// merge: N chain tasks in all. Shows what moving data costs, and that a
+    /// backend keeps a chain's data where it is.
+    Bigdata,
     /// `merge` built the way users build it: N calls of a `rask::delayed`
     /// function summed by a `delayed_many`, then `to_job`. Shows that a
     /// fan-in of N delayed values costs O(N) to build.
@@ -41,13 +46,14 @@ pub enum Shape {
 
 impl Shape {
     /// Every shape, in report order.
-    pub const ALL: [Shape; 6] = [
+    pub const ALL: [Shape; 7] = [
         Shape::Merge,
         Shape::Chain,
         Shape::Tree,
         Shape::Fanin,
         Shape::Delayed,
         Shape::Busy,
+        Shape::Bigdata,
     ];
 
     /// The shapes that measure overhead only (every one but `busy`).
@@ -59,6 +65,16 @@ impl Shape {
         Shape::Delayed,
     ];
 
+    /// The one size a shape runs at unless `--n` names it: shapes of real
+    /// work, whose cost grows too fast for the overhead sizes.
+    pub fn fixed_n(self, quick: bool) -> Option<usize> {
+        match self {
+            Shape::Busy => Some(if quick { 16 } else { 200 }),
+            Shape::Bigdata => Some(if quick { 20 } else { 100 }),
+            _ => None,
+        }
+    }
+
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {
@@ -68,6 +84,7 @@ impl Shape {
             Shape::Fanin => "fanin",
             Shape::Busy => "busy",
             Shape::Delayed => "delayed",
+            Shape::Bigdata => "bigdata",
         }
     }
 
@@ -131,7 +148,15 @@ pub struct Ops {
     one: Op,
     inc: Op,
     busy: Op,
+    make: Op,
+    step_data: Op,
+    finish: Op,
 }
+
+/// Bytes in each vector of the `bigdata` shape.
+pub const BIGDATA_BYTES: usize = 10 << 20;
+/// Tasks per chain of the `bigdata` shape.
+pub const BIGDATA_CHAIN: usize = 10;
 
 impl Ops {
     /// The ops; a `busy` task burns `busy_iters` steps (see [`calibrate`]).
@@ -145,6 +170,14 @@ impl Ops {
             inc: Op::new("inc", |x: &u64| x + 1),
             busy: Op::new("busy", move || {
                 black_box(burn(busy_iters));
+            }),
+            make: Op::new("make", || vec![1u8; BIGDATA_BYTES]),
+            step_data: Op::new("step", |v: &Vec<u8>| {
+                v.iter().map(|x| x.wrapping_add(1)).collect::<Vec<u8>>()
+            }),
+            finish: Op::new("finish", |v: &Vec<u8>, len: &u64| {
+                black_box(v.len());
+                *len
             }),
         }
     }
@@ -203,6 +236,32 @@ pub fn build(shape: Shape, n: usize, ops: &Ops) -> Built {
             let calls: Vec<_> = (0..n as u64).map(|i| one.call((i,))).collect();
             let (job, output) = rask::delayed_many(sum_all).call(calls).to_job();
             return Built { job, output };
+        }
+        Shape::Bigdata => {
+            let (make, step, finish, one) = (
+                b.op(&ops.make),
+                b.op(&ops.step_data),
+                b.op(&ops.finish),
+                b.op(&ops.one),
+            );
+            let mut ends = Vec::new();
+            let mut left = n;
+            while left > 0 {
+                let len = left.min(BIGDATA_CHAIN);
+                left -= len;
+                if len == 1 {
+                    ends.push(Arg::dep(b.task(one, &[])));
+                    continue;
+                }
+                let mut t = b.task(make, &[]);
+                for _ in 2..len {
+                    t = b.task(step, &[Arg::dep(t)]);
+                }
+                let count = b.lit(len as u64);
+                ends.push(Arg::dep(b.task(finish, &[Arg::dep(t), count])));
+            }
+            let sum = b.op(&ops.sum);
+            b.task(sum, &ends)
         }
         Shape::Busy => {
             let busy = b.op(&ops.busy);
@@ -275,6 +334,11 @@ mod tests {
         assert_eq!(tasks(Shape::Busy, 3), 4);
         assert_eq!(tasks(Shape::Delayed, 10), 11);
         assert_eq!(
+            tasks(Shape::Bigdata, 21),
+            22,
+            "two chains of 10, one of 1, a merge"
+        );
+        assert_eq!(
             build(Shape::Delayed, 1000, &ops).job.ops().len(),
             2,
             "one op per function"
@@ -295,7 +359,13 @@ mod tests {
         for backend in ["sync", "threads"] {
             let scheduler = rask::scheduler_by_name(backend, Some(2)).unwrap();
             for shape in Shape::ALL {
-                for n in [1, 9, 100] {
+                // Bigdata moves 10 MB per task: keep it small in a debug build.
+                let sizes: &[usize] = if shape == Shape::Bigdata {
+                    &[1, 2]
+                } else {
+                    &[1, 9, 100]
+                };
+                for &n in sizes {
                     let built = build(shape, n, &ops);
                     let values = scheduler
                         .run(&built.job, &[built.output], &rask_core::NoEvents)

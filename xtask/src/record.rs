@@ -24,8 +24,12 @@ pub struct Record {
     pub us_per_task: f64,
     /// Tasks per second of wall time.
     pub tasks_per_s: f64,
-    /// Peak resident memory of the child process (`VmHWM`).
+    /// Peak resident memory of the bench process (`VmHWM`).
     pub peak_rss_bytes: u64,
+    /// Peak resident memory of the largest worker process the backend
+    /// forked (0 for in-process backends).
+    #[serde(default)]
+    pub children_peak_rss_bytes: u64,
     /// Graph IR plus per-run plan state, per task.
     pub ir_bytes_per_task: f64,
     /// Median time to build the graph alone, in seconds.
@@ -99,6 +103,7 @@ mod tests {
             us_per_task: 0.123,
             tasks_per_s: 8.13e6,
             peak_rss_bytes: 52_428_800,
+            children_peak_rss_bytes: 0,
             ir_bytes_per_task: 41.5,
             build_s: 1.5e-9,
         }

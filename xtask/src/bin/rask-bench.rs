@@ -170,6 +170,7 @@ fn measure(run: &Run) -> Outcome {
         us_per_task: wall * 1e6 / tasks as f64,
         tasks_per_s: tasks as f64 / wall,
         peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
+        children_peak_rss_bytes: children_peak_rss_bytes(),
         ir_bytes_per_task: ir_bytes as f64 / tasks as f64,
         build_s: median(&mut builds).as_secs_f64(),
     })
@@ -188,6 +189,20 @@ fn run_once(scheduler: &dyn Scheduler, shape: Shape, n: usize, ops: &Ops) -> Res
 fn median(xs: &mut [Duration]) -> Duration {
     xs.sort_unstable();
     xs.get(xs.len() / 2).copied().unwrap_or_default()
+}
+
+/// The peak resident set size of the largest waited-for child process.
+fn children_peak_rss_bytes() -> u64 {
+    #[cfg(unix)]
+    {
+        use nix::sys::resource::{getrusage, UsageWho};
+        // Linux reports `ru_maxrss` in KiB.
+        getrusage(UsageWho::RUSAGE_CHILDREN).map_or(0, |u| u.max_rss().max(0) as u64 * 1024)
+    }
+    #[cfg(not(unix))]
+    {
+        0
+    }
 }
 
 /// This process's peak resident set size, from Linux's `/proc`.
