@@ -35,19 +35,21 @@ fn names_aliases_and_precedence() {
     // A backend whose crate is not compiled in names the feature to enable.
     let d = delayed(|x: &i64| x + 1).call((1,));
     let err = d
-        .compute_with(&Options::new().scheduler("processes"))
+        .compute_with(&Options::new().scheduler("distributed"))
         .unwrap_err();
     assert_eq!(
         err,
         Error::BackendDisabled {
-            backend: "processes",
-            feature: "procs"
+            backend: "distributed",
+            feature: "net"
         }
     );
     assert!(
-        err.to_string().contains("enable the `procs` feature"),
+        err.to_string().contains("enable the `net` feature"),
         "{err}"
     );
+    let procs = Options::new().scheduler("multiprocessing").num_workers(2);
+    assert_eq!(d.compute_with(&procs).unwrap(), 2);
 
     // Precedence: default < environment < process-wide < scoped < per call.
     std::env::remove_var("RASK_SCHEDULER");

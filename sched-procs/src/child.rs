@@ -21,6 +21,19 @@ impl Fetch for Store {
 
 /// The child's whole life. Never returns: it ends with `_exit`, so nothing
 /// inherited from the parent (buffers, destructors, atexit handlers) runs.
+/// Hands the free memory inherited from the parent back to the kernel.
+/// Otherwise the allocator reuses it, and every first write to a reused
+/// page copies the parent's page (copy-on-write) instead of mapping a
+/// fresh zero page.
+fn forget_inherited_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` only releases free memory of this process's
+    // allocator; this thread is the only one in the child.
+    unsafe {
+        nix::libc::malloc_trim(0);
+    }
+}
+
 pub fn main(
     socket: UnixStream,
     job: &Job,
@@ -29,6 +42,7 @@ pub fn main(
     timed: bool,
     start: Instant,
 ) -> ! {
+    forget_inherited_free_memory();
     let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         serve(&socket, job, running, me, timed, start)
     })) {

@@ -7,7 +7,10 @@
 //! inputs that child lacks (a fixed cost per transfer plus the bytes). A
 //! result's size is known once it has crossed; before that it is estimated
 //! from the results of the same op that crossed, or assumed 64 KiB. So a
-//! task runs where its inputs are unless that child is backed up.
+//! task runs where its inputs are unless that child is backed up. A task
+//! is also drawn to where the other inputs of its dependents were placed
+//! (for small fan-ins), so the two chunks one kernel combines are made on
+//! the same child — the co-assignment Dask does for root tasks.
 
 use std::collections::HashMap;
 
@@ -24,6 +27,10 @@ const TRANSFER_NS: f64 = 30_000.0;
 const NS_PER_BYTE: f64 = 1.0;
 /// Assumed size of a result that has never crossed.
 const UNKNOWN_BYTES: f64 = 65_536.0;
+/// Sibling affinity looks at this many dependents of a task...
+const SIBLING_DEPENDENTS: usize = 4;
+/// ...whose fan-in is at most this.
+const SIBLING_FAN_IN: u32 = 8;
 
 pub struct Driver<'j, 'e> {
     job: &'j Job,
@@ -32,6 +39,8 @@ pub struct Driver<'j, 'e> {
     events: &'e dyn Events,
     /// Children holding each task's result, as bits.
     holders: Vec<u64>,
+    /// The child each placed task went to.
+    placed: Vec<Option<u8>>,
     /// Encoded size of each result that has crossed (0: unknown).
     size: Vec<u64>,
     /// Mean encoded size of the results of each op that crossed (0: none
@@ -69,6 +78,7 @@ impl<'j, 'e> Driver<'j, 'e> {
             children,
             events,
             holders: vec![0; n],
+            placed: vec![None; n],
             size: vec![0; n],
             op_size: vec![0; job.ops().len()],
             fetching: HashMap::new(),
@@ -97,20 +107,53 @@ impl<'j, 'e> Driver<'j, 'e> {
     /// Where `task` would start soonest.
     fn place(&mut self, task: TaskId) {
         let job = self.job;
-        let mut best = (f64::INFINITY, 0);
+        let n = self.children.list.len();
+        let mut cost = [0.0f64; crate::MAX_WORKERS];
         for (c, child) in self.children.list.iter().enumerate() {
-            let mut cost = child.load() as f64 * self.mean_task_ns;
-            for dep in job.graph().deps(task) {
+            cost[c] = child.load() as f64 * self.mean_task_ns;
+        }
+        // Inputs the chosen child lacks must be moved now...
+        for dep in job.graph().deps(task) {
+            let moving = TRANSFER_NS + self.estimated_size(dep) * NS_PER_BYTE;
+            for (c, slot) in cost.iter_mut().enumerate().take(n) {
                 if self.holders[dep.index()] & (1 << c) == 0 {
-                    let bytes = self.estimated_size(dep);
-                    cost += TRANSFER_NS + bytes * NS_PER_BYTE;
+                    *slot += moving;
                 }
             }
-            if cost < best.0 {
-                best = (cost, c);
+        }
+        // ...and this result will have to meet its siblings (the other
+        // inputs of its dependents) wherever those went. Only small fan-ins:
+        // for a merge of thousands every child is as good as another.
+        for &dependent in self
+            .state
+            .plan()
+            .dependents(task)
+            .iter()
+            .take(SIBLING_DEPENDENTS)
+        {
+            if self.state.plan().dep_count(dependent) > SIBLING_FAN_IN {
+                continue;
+            }
+            for sibling in job.graph().deps(dependent).filter(|&s| s != task) {
+                let Some(there) = self.placed[sibling.index()] else {
+                    continue;
+                };
+                let moving = TRANSFER_NS + self.estimated_size(task) * NS_PER_BYTE;
+                for (c, slot) in cost.iter_mut().enumerate().take(n) {
+                    if c != usize::from(there) {
+                        *slot += moving;
+                    }
+                }
+            }
+        }
+        let mut best = (f64::INFINITY, 0);
+        for (c, &slot) in cost.iter().enumerate().take(n) {
+            if slot < best.0 {
+                best = (slot, c);
             }
         }
         let c = best.1;
+        self.placed[task.index()] = Some(c as u8);
         let mut missing = 0;
         for dep in job.graph().deps(task) {
             let d = dep.0;
