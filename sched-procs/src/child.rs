@@ -34,17 +34,10 @@ fn forget_inherited_free_memory() {
     }
 }
 
-pub fn main(
-    socket: UnixStream,
-    job: &Job,
-    running: &Running,
-    me: usize,
-    timed: bool,
-    start: Instant,
-) -> ! {
+pub fn main(socket: UnixStream, job: &Job, running: &Running, me: usize, start: Instant) -> ! {
     forget_inherited_free_memory();
     let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        serve(&socket, job, running, me, timed, start)
+        serve(&socket, job, running, me, start)
     })) {
         Ok(Ok(())) => 0,
         Ok(Err(_)) => 71,
@@ -60,7 +53,6 @@ fn serve(
     job: &Job,
     running: &Running,
     me: usize,
-    timed: bool,
     start: Instant,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::with_capacity(1 << 16, socket);
@@ -68,13 +60,9 @@ fn serve(
     let mut store = Store(vec![None; job.len()]);
     let mut frame = Vec::new();
     let mut out = Vec::new();
-    let now = || {
-        if timed {
-            start.elapsed().as_nanos() as u64
-        } else {
-            0
-        }
-    };
+    // Always timed: the parent's placement needs task durations even when
+    // no events sink listens.
+    let now = || start.elapsed().as_nanos() as u64;
     loop {
         // Answers go out in one write, when there is nothing left to read
         // without blocking: one system call per batch, not per task.

@@ -127,7 +127,7 @@ pub struct Children {
 
 impl Children {
     /// Forks `n` children, each serving `job` over its own socket pair.
-    pub fn fork(n: usize, job: &Job, timed: bool, start: Instant) -> io::Result<Children> {
+    pub fn fork(n: usize, job: &Job, start: Instant) -> io::Result<Children> {
         let mut children = Children {
             list: Vec::with_capacity(n),
             running: Arc::new(Running::new(n)?),
@@ -144,7 +144,7 @@ impl Children {
                         let _ = nix::unistd::close(sibling.socket.as_raw_fd());
                     }
                     let _ = nix::unistd::close(parent_end.as_raw_fd());
-                    crate::child::main(child_end, job, &children.running, index, timed, start);
+                    crate::child::main(child_end, job, &children.running, index, start);
                 }
                 ForkResult::Parent { child } => {
                     drop(child_end);

@@ -7,8 +7,8 @@
 //! inputs that child lacks (a fixed cost per transfer plus the bytes). A
 //! result's size is known once it has crossed; before that it is estimated
 //! from the results of the same op that crossed, or assumed 64 KiB. So a
-//! task runs where its inputs are unless that child is backed up. A task
-//! is also drawn to where the other inputs of its dependents were placed
+//! task runs where its inputs are unless that child is backed up. A root
+//! task is drawn to where the other inputs of its dependents were placed
 //! (for small fan-ins), so the two chunks one kernel combines are made on
 //! the same child — the co-assignment Dask does for root tasks.
 
@@ -112,7 +112,7 @@ impl<'j, 'e> Driver<'j, 'e> {
         for (c, child) in self.children.list.iter().enumerate() {
             cost[c] = child.load() as f64 * self.mean_task_ns;
         }
-        // Inputs the chosen child lacks must be moved now...
+        // Inputs the chosen child lacks must be moved.
         for dep in job.graph().deps(task) {
             let moving = TRANSFER_NS + self.estimated_size(dep) * NS_PER_BYTE;
             for (c, slot) in cost.iter_mut().enumerate().take(n) {
@@ -121,27 +121,31 @@ impl<'j, 'e> Driver<'j, 'e> {
                 }
             }
         }
-        // ...and this result will have to meet its siblings (the other
-        // inputs of its dependents) wherever those went. Only small fan-ins:
-        // for a merge of thousands every child is as good as another.
-        for &dependent in self
-            .state
-            .plan()
-            .dependents(task)
-            .iter()
-            .take(SIBLING_DEPENDENTS)
-        {
-            if self.state.plan().dep_count(dependent) > SIBLING_FAN_IN {
-                continue;
-            }
-            for sibling in job.graph().deps(dependent).filter(|&s| s != task) {
-                let Some(there) = self.placed[sibling.index()] else {
+        // A root task (no inputs, so no locality of its own) goes where the
+        // other inputs of its dependents went, so that what one task
+        // combines is made on one child. Only small fan-ins: for a merge of
+        // thousands every child is as good as another. (A task with inputs
+        // stays with them: moving it would only move the transfer.)
+        if job.graph().args(task).iter().all(|a| a.as_dep().is_none()) {
+            for &dependent in self
+                .state
+                .plan()
+                .dependents(task)
+                .iter()
+                .take(SIBLING_DEPENDENTS)
+            {
+                if self.state.plan().dep_count(dependent) > SIBLING_FAN_IN {
                     continue;
-                };
-                let moving = TRANSFER_NS + self.estimated_size(task) * NS_PER_BYTE;
-                for (c, slot) in cost.iter_mut().enumerate().take(n) {
-                    if c != usize::from(there) {
-                        *slot += moving;
+                }
+                for sibling in job.graph().deps(dependent).filter(|&s| s != task) {
+                    let Some(there) = self.placed[sibling.index()] else {
+                        continue;
+                    };
+                    let moving = TRANSFER_NS + self.estimated_size(task) * NS_PER_BYTE;
+                    for (c, slot) in cost.iter_mut().enumerate().take(n) {
+                        if c != usize::from(there) {
+                            *slot += moving;
+                        }
                     }
                 }
             }

@@ -34,7 +34,7 @@ pub enum ToChild {
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub enum ToParent {
     /// The task succeeded; its result stays here. Times are nanoseconds
-    /// since the run started (zero when nobody listens for task events).
+    /// since the run started.
     Done {
         task: u32,
         start_ns: u64,

@@ -136,11 +136,10 @@ fn run(
     events: &dyn Events,
 ) -> Result<Vec<Value>, Error> {
     let start = Instant::now();
-    let children =
-        Children::fork(workers, job, events.wants_tasks(), start).map_err(|e| Error::Backend {
-            backend: "processes",
-            message: format!("cannot start {workers} worker processes: {e}"),
-        })?;
+    let children = Children::fork(workers, job, start).map_err(|e| Error::Backend {
+        backend: "processes",
+        message: format!("cannot start {workers} worker processes: {e}"),
+    })?;
     // The driver owns the children: when it is dropped, on any path, they
     // are killed and reaped.
     let bytes = Driver::new(job, plan, children, events)?.run()?;
