@@ -146,3 +146,60 @@ fn inputs_on_different_children_are_moved_and_results_stay_put() {
         "the two chains ran on different children"
     );
 }
+
+/// A value whose drop, in whatever process, appends a line to a file.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Tracked {
+    value: u64,
+    log: String,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(&self.log) {
+            let _ = writeln!(f, "{}", self.value);
+        }
+    }
+}
+
+#[test]
+fn children_drop_what_the_state_machine_releases() {
+    let log = std::env::temp_dir().join(format!("rask-procs-drops-{}", std::process::id()));
+    std::fs::write(&log, "").unwrap();
+    let path = log.to_string_lossy().into_owned();
+    let start = Op::new("start", move || Tracked {
+        value: 0,
+        log: path.clone(),
+    });
+    let step = Op::new("step", |t: &Tracked| Tracked {
+        value: t.value + 1,
+        log: t.log.clone(),
+    });
+    let mut b = JobBuilder::new();
+    let (start, step) = (b.op(&start), b.op(&step));
+    let mut t = b.task(start, &[]);
+    for _ in 0..20 {
+        t = b.task(step, &[Arg::dep(t)]);
+    }
+    let job = Arc::new(b.finish());
+    // One child, no fusion: all 21 results are made in that child, and the
+    // 20 intermediates must be dropped there as the run goes. The output is
+    // encoded and sent home; the parent drops its decoded copy below.
+    let procs = ProcessScheduler::new(1).with_fusion(false);
+    let out = procs.run(&job, &[t], &NoEvents).unwrap();
+    assert_eq!(out[0].downcast_ref::<Tracked>().map(|t| t.value), Some(20));
+    let dropped_in_children = std::fs::read_to_string(&log).unwrap();
+    let mut values: Vec<u64> = dropped_in_children
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    values.sort_unstable();
+    assert_eq!(
+        values,
+        (0..20).collect::<Vec<u64>>(),
+        "each intermediate dropped once, in the child"
+    );
+    drop(out);
+    std::fs::remove_file(&log).unwrap();
+}
