@@ -56,6 +56,8 @@ pub struct Driver<'j, 'e> {
     outputs_missing: usize,
     mean_task_ns: f64,
     released: Vec<TaskId>,
+    /// Scratch for `place`: the inputs the chosen child lacks.
+    missing: Vec<u32>,
 }
 
 impl<'j, 'e> Driver<'j, 'e> {
@@ -88,6 +90,7 @@ impl<'j, 'e> Driver<'j, 'e> {
             outputs_missing,
             mean_task_ns: 1_000.0,
             released: Vec::new(),
+            missing: Vec::new(),
         })
     }
 
@@ -158,26 +161,29 @@ impl<'j, 'e> Driver<'j, 'e> {
         }
         let c = best.1;
         self.placed[task.index()] = Some(c as u8);
-        let mut missing = 0;
-        for dep in job.graph().deps(task) {
-            let d = dep.0;
-            if self.holders[dep.index()] & (1 << c) != 0 {
-                continue;
-            }
-            let waiters = self.waiting_on.entry(d).or_default();
-            if waiters.contains(&task.0) {
-                continue; // the same input twice
-            }
-            waiters.push(task.0);
-            missing += 1;
+        let mut missing = std::mem::take(&mut self.missing);
+        missing.clear();
+        missing.extend(
+            job.graph()
+                .deps(task)
+                .filter(|dep| self.holders[dep.index()] & (1 << c) == 0)
+                .map(|dep| dep.0),
+        );
+        // A task may use one input twice; it waits for it once.
+        missing.sort_unstable();
+        missing.dedup();
+        for &d in &missing {
+            self.waiting_on.entry(d).or_default().push(task.0);
             self.fetch(d, Some(c));
         }
+        let missing_count = missing.len() as u32;
+        self.missing = missing;
         self.events.task_start(task, c);
-        if missing == 0 {
+        if missing_count == 0 {
             self.send_run(c, task.0);
         } else {
             self.children.list[c].blocked += 1;
-            self.blocked.insert(task.0, (c, missing));
+            self.blocked.insert(task.0, (c, missing_count));
         }
     }
 
