@@ -233,3 +233,20 @@ fn the_profiler_records_every_task_and_writes_a_chrome_trace() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+#[test]
+fn a_task_in_a_worker_process_can_compute_on_threads() {
+    // The parent's pool exists before the fork; the child inherits the
+    // pool list but not its threads, and must start a pool of its own.
+    let warm = delayed(square).call((3,));
+    assert_eq!(warm.compute_with(&on("threads")).unwrap(), 9);
+    let inner = delayed(|n: &i64| {
+        let parts: Vec<Delayed<i64>> = (0..*n).map(|i| delayed(square).call((i,))).collect();
+        let total = delayed_many(|xs: Inputs<i64>| xs.sum::<i64>()).call(parts);
+        total.compute_with(&on("threads")).unwrap_or(-1)
+    });
+    let outer: Vec<Delayed<i64>> = (1..5).map(|n| inner.call((n * 10,))).collect();
+    let sums = compute_many(&outer, &on("processes")).unwrap();
+    let expected: Vec<i64> = (1..5).map(|n| (0..n * 10).map(|i| i * i).sum()).collect();
+    assert_eq!(sums, expected);
+}
