@@ -34,8 +34,25 @@ fn forget_inherited_free_memory() {
     }
 }
 
-pub fn main(socket: UnixStream, job: &Job, running: &Running, me: usize, start: Instant) -> ! {
+pub fn main(
+    socket: UnixStream,
+    job: &Job,
+    running: &Running,
+    me: usize,
+    parent: u32,
+    start: Instant,
+) -> ! {
     forget_inherited_free_memory();
+    // If the parent dies without reaping us, we die too: no orphan. (Had it
+    // died before this call, our parent is already someone else.)
+    #[cfg(target_os = "linux")]
+    {
+        let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+        if nix::unistd::getppid().as_raw() as u32 != parent {
+            // SAFETY: as below.
+            unsafe { nix::libc::_exit(72) }
+        }
+    }
     let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         serve(&socket, job, running, me, start)
     })) {

@@ -2,7 +2,7 @@
 //! Every child is killed and reaped when the run ends, however it ends.
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
@@ -47,8 +47,17 @@ impl Child {
 
     /// Writes as much as the socket takes without blocking.
     pub fn flush(&mut self) -> io::Result<()> {
+        use nix::sys::socket::{send, MsgFlags};
         while self.written < self.out.len() {
-            match self.socket.write(&self.out[self.written..]) {
+            // `send` with MSG_NOSIGNAL: a child that died makes this an
+            // EPIPE error, never a SIGPIPE that would kill the parent.
+            let sent = send(
+                self.socket.as_raw_fd(),
+                &self.out[self.written..],
+                MsgFlags::MSG_NOSIGNAL,
+            )
+            .map_err(io::Error::from);
+            match sent {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.written += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
@@ -128,6 +137,7 @@ pub struct Children {
 impl Children {
     /// Forks `n` children, each serving `job` over its own socket pair.
     pub fn fork(n: usize, job: &Job, start: Instant) -> io::Result<Children> {
+        let parent = std::process::id();
         let mut children = Children {
             list: Vec::with_capacity(n),
             running: Arc::new(Running::new(n)?),
@@ -144,7 +154,7 @@ impl Children {
                         let _ = nix::unistd::close(sibling.socket.as_raw_fd());
                     }
                     let _ = nix::unistd::close(parent_end.as_raw_fd());
-                    crate::child::main(child_end, job, &children.running, index, start);
+                    crate::child::main(child_end, job, &children.running, index, parent, start);
                 }
                 ForkResult::Parent { child } => {
                     drop(child_end);
