@@ -11,6 +11,11 @@
 //! task is drawn to where the other inputs of its dependents were placed
 //! (for small fan-ins), so the two chunks one kernel combines are made on
 //! the same child — the co-assignment Dask does for root tasks.
+//!
+//! Each child is given only about half a millisecond of work ahead (by the
+//! mean task time measured so far); other ready tasks wait in the parent in
+//! priority order and go to whichever child frees up first, so one slow
+//! child does not hold back the end of the run.
 
 use std::collections::HashMap;
 
@@ -27,6 +32,11 @@ const TRANSFER_NS: f64 = 30_000.0;
 const NS_PER_BYTE: f64 = 1.0;
 /// Assumed size of a result that has never crossed.
 const UNKNOWN_BYTES: f64 = 65_536.0;
+/// Work a child is given ahead, in nanoseconds: enough to batch tiny tasks,
+/// little enough that a child that runs slow does not hold back the end.
+const QUEUED_NS: f64 = 500_000.0;
+/// At most this many tasks queued on one child.
+const MAX_DEPTH: f64 = 4096.0;
 /// Sibling affinity looks at this many dependents of a task...
 const SIBLING_DEPENDENTS: usize = 4;
 /// ...whose fan-in is at most this.
@@ -55,6 +65,8 @@ pub struct Driver<'j, 'e> {
     outputs: HashMap<u32, Vec<u8>>,
     outputs_missing: usize,
     mean_task_ns: f64,
+    /// Ready tasks, in priority order, that no child had room for yet.
+    waiting: std::collections::VecDeque<TaskId>,
     released: Vec<TaskId>,
     /// Scratch for `place`: the inputs the chosen child lacks.
     missing: Vec<u32>,
@@ -88,7 +100,9 @@ impl<'j, 'e> Driver<'j, 'e> {
             blocked: HashMap::new(),
             outputs: HashMap::new(),
             outputs_missing,
-            mean_task_ns: 1_000.0,
+            // Pessimistic until measured: few tasks per child at first.
+            mean_task_ns: 100_000.0,
+            waiting: std::collections::VecDeque::new(),
             released: Vec::new(),
             missing: Vec::new(),
         })
@@ -97,14 +111,34 @@ impl<'j, 'e> Driver<'j, 'e> {
     /// Runs to the end; returns the outputs' encodings by task.
     pub fn run(mut self) -> Result<HashMap<u32, Vec<u8>>, Error> {
         loop {
-            while let Some(task) = self.state.pop_ready() {
+            // Hand out ready tasks, best first, while some child has room;
+            // the rest wait here and go to whichever child frees up first.
+            while self.has_room() {
+                let Some(task) = self.waiting.pop_front().or_else(|| self.state.pop_ready()) else {
+                    break;
+                };
                 self.place(task);
+            }
+            while let Some(task) = self.state.pop_ready() {
+                self.waiting.push_back(task);
             }
             if self.state.is_finished() && self.outputs_missing == 0 {
                 return Ok(std::mem::take(&mut self.outputs));
             }
             self.pump()?;
         }
+    }
+
+    /// How many tasks a child may hold: about [`QUEUED_NS`] of work at the
+    /// mean task time measured so far, at least two so a child never idles
+    /// between one task and the next.
+    fn depth(&self) -> usize {
+        (QUEUED_NS / self.mean_task_ns.max(1.0)).clamp(2.0, MAX_DEPTH) as usize
+    }
+
+    fn has_room(&self) -> bool {
+        let depth = self.depth();
+        self.children.list.iter().any(|c| c.load() < depth)
     }
 
     /// Where `task` would start soonest.
@@ -153,9 +187,10 @@ impl<'j, 'e> Driver<'j, 'e> {
                 }
             }
         }
+        let depth = self.depth();
         let mut best = (f64::INFINITY, 0);
         for (c, &slot) in cost.iter().enumerate().take(n) {
-            if slot < best.0 {
+            if slot < best.0 && self.children.list[c].load() < depth {
                 best = (slot, c);
             }
         }

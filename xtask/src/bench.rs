@@ -188,6 +188,14 @@ pub fn main(args: &[String]) -> Result<(), String> {
         .join("release")
         .join(format!("rask-bench{}", std::env::consts::EXE_SUFFIX));
 
+    // Calibrate the busy loop once, in the release binary, so that every
+    // backend's busy run does the same work and the speedups compare like
+    // with like.
+    let busy_iters = match runs.iter().any(|r| r.shape == Shape::Busy) {
+        true => Some(calibrate_busy(&exe)?),
+        false => None,
+    };
+
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(runs.len());
     for spec in &runs {
         // A backend that is not compiled in says so on its first run; its
@@ -204,7 +212,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
             spec.shape.name(),
             spec.n
         );
-        let outcome = run_child(&exe, spec);
+        let outcome = run_child(&exe, spec, busy_iters);
         eprintln!(
             "{}",
             match &outcome {
@@ -243,9 +251,22 @@ pub fn main(args: &[String]) -> Result<(), String> {
     }
 }
 
+/// Asks the release bench binary how many busy-loop steps take ~5 ms.
+fn calibrate_busy(exe: &std::path::Path) -> Result<u64, String> {
+    let out = Command::new(exe)
+        .arg("--calibrate")
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .map_err(|e| format!("calibration printed no number: {e}"))
+}
+
 /// Runs one child and reads its JSON line; a crash, a hang or garbage on
 /// stdout becomes a failed outcome rather than ending the bench.
-fn run_child(exe: &std::path::Path, spec: &RunSpec) -> Outcome {
+fn run_child(exe: &std::path::Path, spec: &RunSpec, busy_iters: Option<u64>) -> Outcome {
     let failed = |error: String| Outcome::Failed {
         backend: spec.backend.clone(),
         graph: spec.shape.name().to_owned(),
@@ -261,6 +282,12 @@ fn run_child(exe: &std::path::Path, spec: &RunSpec) -> Outcome {
             &spec.workers.to_string(),
         ])
         .args(["--reps", &spec.reps.to_string()])
+        .args(
+            busy_iters
+                .map(|i| ["--busy-iters".to_owned(), i.to_string()])
+                .into_iter()
+                .flatten(),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

@@ -24,10 +24,18 @@ struct Run {
     n: usize,
     workers: usize,
     reps: usize,
+    /// Steps of the `busy` loop per task, calibrated once by the parent so
+    /// that every backend's run does the same work.
+    busy_iters: Option<u64>,
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // `rask-bench --calibrate`: how many busy-loop steps take ~5 ms here.
+    if args == ["--calibrate"] {
+        println!("{}", graphs::calibrate(graphs::BUSY_TASK));
+        return ExitCode::SUCCESS;
+    }
     let run = match parse(&args) {
         Ok(run) => run,
         Err(e) => {
@@ -51,6 +59,7 @@ fn parse(args: &[String]) -> Result<Run, String> {
         ("n", true),
         ("workers", true),
         ("reps", true),
+        ("busy-iters", true),
     ];
     let mut run = Run {
         backend: String::new(),
@@ -58,6 +67,7 @@ fn parse(args: &[String]) -> Result<Run, String> {
         n: 0,
         workers: 0,
         reps: 0,
+        busy_iters: None,
     };
     for flag in flags::split(args, spec)? {
         let value = flag.value.unwrap_or_default();
@@ -67,6 +77,7 @@ fn parse(args: &[String]) -> Result<Run, String> {
             "n" => run.n = flags::positive(&value, "--n")?,
             "workers" => run.workers = flags::positive(&value, "--workers")?,
             "reps" => run.reps = flags::positive(&value, "--reps")?,
+            "busy-iters" => run.busy_iters = Some(flags::positive(&value, "--busy-iters")? as u64),
             _ => unreachable!("flags::split only returns flags of the spec"),
         }
     }
@@ -107,10 +118,10 @@ fn measure(run: &Run) -> Outcome {
         }
         Err(e) => return failed(e.to_string()),
     };
-    let busy_iters = if run.shape == Shape::Busy {
-        graphs::calibrate(graphs::BUSY_TASK)
-    } else {
-        0
+    let busy_iters = match (run.shape, run.busy_iters) {
+        (Shape::Busy, Some(iters)) => iters,
+        (Shape::Busy, None) => graphs::calibrate(graphs::BUSY_TASK),
+        _ => 0,
     };
     let ops = Ops::new(busy_iters);
 
