@@ -14,8 +14,9 @@
 //!
 //! Each child is given only about half a millisecond of work ahead (by the
 //! mean task time measured so far); other ready tasks wait in the parent in
-//! priority order and go to whichever child frees up first, so one slow
-//! child does not hold back the end of the run.
+//! priority order until the child where they would start soonest has room,
+//! so one slow child does not hold back the end of the run, and a task does
+//! not leave its inputs just because their child is busy for a moment.
 
 use std::collections::HashMap;
 
@@ -37,6 +38,8 @@ const UNKNOWN_BYTES: f64 = 65_536.0;
 const QUEUED_NS: f64 = 500_000.0;
 /// At most this many tasks queued on one child.
 const MAX_DEPTH: f64 = 4096.0;
+/// Waiting tasks whose best child is full that one assignment pass looks past.
+const MAX_PASSED: usize = 64;
 /// Sibling affinity looks at this many dependents of a task...
 const SIBLING_DEPENDENTS: usize = 4;
 /// ...whose fan-in is at most this.
@@ -111,17 +114,10 @@ impl<'j, 'e> Driver<'j, 'e> {
     /// Runs to the end; returns the outputs' encodings by task.
     pub fn run(mut self) -> Result<HashMap<u32, Vec<u8>>, Error> {
         loop {
-            // Hand out ready tasks, best first, while some child has room;
-            // the rest wait here and go to whichever child frees up first.
-            while self.has_room() {
-                let Some(task) = self.waiting.pop_front().or_else(|| self.state.pop_ready()) else {
-                    break;
-                };
-                self.place(task);
-            }
             while let Some(task) = self.state.pop_ready() {
                 self.waiting.push_back(task);
             }
+            self.assign();
             if self.state.is_finished() && self.outputs_missing == 0 {
                 return Ok(std::mem::take(&mut self.outputs));
             }
@@ -141,8 +137,27 @@ impl<'j, 'e> Driver<'j, 'e> {
         self.children.list.iter().any(|c| c.load() < depth)
     }
 
+    /// Hands out waiting tasks, best first, each to the child where it would
+    /// start soonest, if that child has room; otherwise the task keeps
+    /// waiting (sending it elsewhere would be slower, by the same estimate).
+    /// Looks past at most [`MAX_PASSED`] such tasks per call.
+    fn assign(&mut self) {
+        let depth = self.depth();
+        let mut i = 0;
+        while i < self.waiting.len() && i < MAX_PASSED && self.has_room() {
+            let task = self.waiting[i];
+            let c = self.best_child(task);
+            if self.children.list[c].load() < depth {
+                self.waiting.remove(i);
+                self.place(task, c);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
     /// Where `task` would start soonest.
-    fn place(&mut self, task: TaskId) {
+    fn best_child(&self, task: TaskId) -> usize {
         let job = self.job;
         let n = self.children.list.len();
         let mut cost = [0.0f64; crate::MAX_WORKERS];
@@ -187,14 +202,18 @@ impl<'j, 'e> Driver<'j, 'e> {
                 }
             }
         }
-        let depth = self.depth();
         let mut best = (f64::INFINITY, 0);
         for (c, &slot) in cost.iter().enumerate().take(n) {
-            if slot < best.0 && self.children.list[c].load() < depth {
+            if slot < best.0 {
                 best = (slot, c);
             }
         }
-        let c = best.1;
+        best.1
+    }
+
+    /// Sends `task` to child `c`, asking for the inputs it lacks first.
+    fn place(&mut self, task: TaskId, c: usize) {
+        let job = self.job;
         self.placed[task.index()] = Some(c as u8);
         let mut missing = std::mem::take(&mut self.missing);
         missing.clear();
