@@ -18,7 +18,8 @@
 //! so one slow child does not hold back the end of the run, and a task does
 //! not leave its inputs just because their child is busy for a moment.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use rask_core::{Error, Events, ExecState, Job, Plan, TaskError, TaskId, TaskSpan, Value};
@@ -68,8 +69,8 @@ pub struct Driver<'j, 'e> {
     outputs: HashMap<u32, Vec<u8>>,
     outputs_missing: usize,
     mean_task_ns: f64,
-    /// Ready tasks, in priority order, that no child had room for yet.
-    waiting: std::collections::VecDeque<TaskId>,
+    /// Ready tasks that no child had room for yet, best priority first.
+    waiting: BinaryHeap<Reverse<(u32, TaskId)>>,
     released: Vec<TaskId>,
     /// Scratch for `place`: the inputs the chosen child lacks.
     missing: Vec<u32>,
@@ -105,7 +106,7 @@ impl<'j, 'e> Driver<'j, 'e> {
             outputs_missing,
             // Pessimistic until measured: few tasks per child at first.
             mean_task_ns: 100_000.0,
-            waiting: std::collections::VecDeque::new(),
+            waiting: BinaryHeap::new(),
             released: Vec::new(),
             missing: Vec::new(),
         })
@@ -115,7 +116,8 @@ impl<'j, 'e> Driver<'j, 'e> {
     pub fn run(mut self) -> Result<HashMap<u32, Vec<u8>>, Error> {
         loop {
             while let Some(task) = self.state.pop_ready() {
-                self.waiting.push_back(task);
+                let priority = self.state.plan().priority(task);
+                self.waiting.push(Reverse((priority, task)));
             }
             self.assign();
             if self.state.is_finished() && self.outputs_missing == 0 {
@@ -143,17 +145,19 @@ impl<'j, 'e> Driver<'j, 'e> {
     /// Looks past at most [`MAX_PASSED`] such tasks per call.
     fn assign(&mut self) {
         let depth = self.depth();
-        let mut i = 0;
-        while i < self.waiting.len() && i < MAX_PASSED && self.has_room() {
-            let task = self.waiting[i];
+        let mut passed = Vec::new();
+        while passed.len() < MAX_PASSED && self.has_room() {
+            let Some(Reverse((priority, task))) = self.waiting.pop() else {
+                break;
+            };
             let c = self.best_child(task);
             if self.children.list[c].load() < depth {
-                self.waiting.remove(i);
                 self.place(task, c);
             } else {
-                i += 1;
+                passed.push(Reverse((priority, task)));
             }
         }
+        self.waiting.extend(passed);
     }
 
     /// Where `task` would start soonest.
