@@ -86,6 +86,6 @@ cfg_alloc! {
     pub use op::{fallible, Args, Codec, Fallible, Fetch, Inputs, IntoOp, Op, Registry, TaskError};
     #[doc(hidden)]
     pub use op::{FallibleMarker, VariadicMarker};
-    pub use scheduler::Scheduler;
+    pub use scheduler::{report_run, Scheduler};
     pub use value::Value;
 }

@@ -51,7 +51,7 @@ mod running;
 use std::sync::Arc;
 use std::time::Instant;
 
-use rask_core::{Error, Events, Job, RunInfo, Scheduler, TaskId, Value};
+use rask_core::{report_run, Error, Events, Job, RunInfo, Scheduler, TaskId, Value};
 
 use crate::children::Children;
 use crate::driver::{decode_outputs, Driver};
@@ -117,14 +117,12 @@ impl Scheduler for ProcessScheduler {
             return Ok(Vec::new());
         }
         let workers = self.workers.min(plan.needed());
-        events.run_start(&RunInfo {
+        let info = RunInfo {
             tasks: plan.needed(),
             workers,
             job: Some(job.clone()),
-        });
-        let result = run(&job, &outputs, plan, workers, events);
-        events.run_finish(result.is_ok());
-        result
+        };
+        report_run(events, info, || run(&job, &outputs, plan, workers, events))
     }
 }
 

@@ -8,29 +8,11 @@ use std::sync::Arc;
 use rask_core::{Arg, Error, Inputs, Job, JobBuilder, NoEvents, Op, Scheduler, TaskId};
 use rask_sched_procs::ProcessScheduler;
 
+mod common;
+
 /// Children of this process still in the process table (alive or zombie).
 fn children_of_this_process() -> Vec<(u32, char)> {
-    let me = std::process::id();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // After the command name in parentheses: state, then parent pid.
-        let Some(after) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
-            continue;
-        };
-        let mut fields = after.split_whitespace();
-        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
-        let ppid: u32 = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        if ppid == me {
-            found.push((pid, state));
-        }
-    }
-    found
+    common::children_of(std::process::id())
 }
 
 fn open_fds() -> usize {

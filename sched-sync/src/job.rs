@@ -4,7 +4,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use rask_core::{
-    Error, Events, ExecState, Fetch, Job, RunInfo, Scheduler, TaskId, TaskSpan, Value,
+    report_run, Error, Events, ExecState, Fetch, Job, RunInfo, Scheduler, TaskId, TaskSpan, Value,
 };
 
 /// Runs jobs on the calling thread in priority order.
@@ -58,14 +58,12 @@ impl Scheduler for SyncScheduler {
         events: &dyn Events,
     ) -> Result<Vec<Value>, Error> {
         let plan = job.plan(outputs)?;
-        events.run_start(&RunInfo {
+        let info = RunInfo {
             tasks: plan.needed(),
             workers: 1,
             job: Some(job.clone()),
-        });
-        let result = run(job, outputs, plan, events);
-        events.run_finish(result.is_ok());
-        result
+        };
+        report_run(events, info, || run(job, outputs, plan, events))
     }
 }
 
