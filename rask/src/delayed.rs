@@ -401,19 +401,86 @@ pub fn compute_many<T: Any + Send + Sync + Clone>(
     options: &Options<'_>,
 ) -> Result<Vec<T>, Error> {
     let nodes: Vec<&Arc<Node>> = items.iter().map(|d| &d.node).collect();
-    let (job, outputs) = build_job(&nodes);
-    let values = compute_job(&job, &outputs, options)?;
+    let Computed {
+        job,
+        outputs,
+        values,
+    } = compute_nodes(&nodes, options)?;
     values
         .into_iter()
         .zip(&outputs)
-        .map(|(v, &task)| {
-            v.take::<T>().map_err(|v| Error::OutputType {
-                key: job.key(task).to_string(),
-                expected: std::any::type_name::<T>(),
-                found: v.type_name(),
-            })
-        })
+        .map(|(v, &task)| take_output(&job, task, v))
         .collect()
+}
+
+/// Computes a tuple of delayed values of different types over one shared
+/// graph, as Dask's `compute(a, b)`: `rask::compute_all((&a, &b), &options)`.
+pub fn compute_all<T: DelayedTuple>(items: T, options: &Options<'_>) -> Result<T::Output, Error> {
+    items.compute_all(options)
+}
+
+/// A tuple of `&Delayed` values (2 to 4) computed together by [`compute_all`].
+pub trait DelayedTuple {
+    /// The tuple of their values.
+    type Output;
+    /// Computes them over one graph.
+    fn compute_all(self, options: &Options<'_>) -> Result<Self::Output, Error>;
+}
+
+macro_rules! impl_delayed_tuple {
+    ($($T:ident $i:tt),+) => {
+        impl<$($T: Any + Send + Sync + Clone),+> DelayedTuple for ($(&Delayed<$T>,)+) {
+            type Output = ($($T,)+);
+            fn compute_all(self, options: &Options<'_>) -> Result<Self::Output, Error> {
+                let nodes = [$(&self.$i.node),+];
+                let Computed { job, outputs, values } = compute_nodes(&nodes, options)?;
+                let mut values = values.into_iter();
+                Ok(($(
+                    take_output::<$T>(&job, outputs[$i], values.next().ok_or_else(missing_output)?)?,
+                )+))
+            }
+        }
+    };
+}
+
+impl_delayed_tuple!(A 0, B 1);
+impl_delayed_tuple!(A 0, B 1, C 2);
+impl_delayed_tuple!(A 0, B 1, C 2, D 3);
+
+/// The outputs of one compute, with the job that names them.
+struct Computed {
+    job: Arc<Job>,
+    outputs: Vec<TaskId>,
+    values: Vec<Value>,
+}
+
+fn compute_nodes(nodes: &[&Arc<Node>], options: &Options<'_>) -> Result<Computed, Error> {
+    let (job, outputs) = build_job(nodes);
+    let values = compute_job(&job, &outputs, options)?;
+    Ok(Computed {
+        job,
+        outputs,
+        values,
+    })
+}
+
+fn take_output<T: Any + Send + Sync + Clone>(
+    job: &Job,
+    task: TaskId,
+    value: Value,
+) -> Result<T, Error> {
+    value.take::<T>().map_err(|v| Error::OutputType {
+        key: job.key(task).to_string(),
+        expected: std::any::type_name::<T>(),
+        found: v.type_name(),
+    })
+}
+
+fn missing_output() -> Error {
+    Error::Backend {
+        backend: "rask",
+        message: "a scheduler returned fewer outputs than asked".into(),
+    }
 }
 
 /// Hashes node addresses (already well spread) with one multiply.

@@ -36,8 +36,8 @@ pub mod schedulers;
 
 pub use compute::{compute_job, EventsList};
 pub use delayed::{
-    compute_many, delayed, delayed_local, delayed_many, Delayed, DelayedFn, Input, IntoArgs,
-    IntoInput, Local,
+    compute_all, compute_many, delayed, delayed_local, delayed_many, Delayed, DelayedFn,
+    DelayedTuple, Input, IntoArgs, IntoInput, Local,
 };
 pub use profiler::{Profiler, TaskRecord};
 #[cfg(feature = "progress")]

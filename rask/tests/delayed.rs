@@ -250,3 +250,22 @@ fn a_task_in_a_worker_process_can_compute_on_threads() {
     let expected: Vec<i64> = (1..5).map(|n| (0..n * 10).map(|i| i * i).sum()).collect();
     assert_eq!(sums, expected);
 }
+
+#[test]
+fn values_of_different_types_share_one_graph() {
+    let log = CallLog::new("tuple");
+    let path = log.0.clone();
+    let data = delayed(move |n: &u64| {
+        CallLog::record(&path);
+        (1..=*n).collect::<Vec<u64>>()
+    })
+    .call((4u64,));
+    let total = data.map(|v| v.iter().sum::<u64>());
+    let label = data.map(|v| format!("{} values", v.len()));
+    let mean = data.map(|v| v.iter().sum::<u64>() as f64 / v.len() as f64);
+    for backend in BACKENDS {
+        let (t, l, m) = rask::compute_all((&total, &label, &mean), &on(backend)).unwrap();
+        assert_eq!((t, l.as_str(), m), (10, "4 values", 2.5), "{backend}");
+        assert_eq!(log.take(), 1, "{backend}: the shared input ran once");
+    }
+}
