@@ -55,44 +55,33 @@ impl Events for NoEvents {
     }
 }
 
-impl<A: Events, B: Events> Events for (A, B) {
-    fn wants_tasks(&self) -> bool {
-        self.0.wants_tasks() || self.1.wants_tasks()
-    }
-    fn run_start(&self, info: &RunInfo) {
-        self.0.run_start(info);
-        self.1.run_start(info);
-    }
-    fn task_start(&self, task: TaskId, worker: usize) {
-        self.0.task_start(task, worker);
-        self.1.task_start(task, worker);
-    }
-    fn task_finish(&self, task: TaskId, worker: usize, span: TaskSpan) {
-        self.0.task_finish(task, worker, span);
-        self.1.task_finish(task, worker, span);
-    }
-    fn run_finish(&self, ok: bool) {
-        self.0.run_finish(ok);
-        self.1.run_finish(ok);
+/// Several sinks seen as one: each event goes to every sink, in order.
+#[derive(Clone, Copy)]
+pub struct EventsList<'a>(pub &'a [&'a dyn Events]);
+
+impl core::fmt::Debug for EventsList<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "EventsList({} sinks)", self.0.len())
     }
 }
 
-#[cfg(feature = "alloc")]
-impl<E: Events + ?Sized> Events for alloc::vec::Vec<alloc::boxed::Box<E>> {
+impl Events for EventsList<'_> {
     fn wants_tasks(&self) -> bool {
-        self.iter().any(|e| e.wants_tasks())
+        self.0.iter().any(|e| e.wants_tasks())
     }
     fn run_start(&self, info: &RunInfo) {
-        self.iter().for_each(|e| e.run_start(info));
+        self.0.iter().for_each(|e| e.run_start(info));
     }
     fn task_start(&self, task: TaskId, worker: usize) {
-        self.iter().for_each(|e| e.task_start(task, worker));
+        self.0.iter().for_each(|e| e.task_start(task, worker));
     }
     fn task_finish(&self, task: TaskId, worker: usize, span: TaskSpan) {
-        self.iter().for_each(|e| e.task_finish(task, worker, span));
+        self.0
+            .iter()
+            .for_each(|e| e.task_finish(task, worker, span));
     }
     fn run_finish(&self, ok: bool) {
-        self.iter().for_each(|e| e.run_finish(ok));
+        self.0.iter().for_each(|e| e.run_finish(ok));
     }
 }
 

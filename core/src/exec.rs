@@ -397,11 +397,6 @@ impl<'g, S: Storage> ExecState<'g, S> {
         self.done as usize
     }
 
-    /// True if `task`'s result is still held for a dependent or as an output.
-    pub fn is_held(&self, task: TaskId) -> bool {
-        self.state[task.index()] == State::Done
-    }
-
     fn take_running(&mut self, task: TaskId) -> Result<(), ExecError> {
         match self.state.get(task.index()) {
             Some(State::Running) => {

@@ -64,7 +64,7 @@ mod graph;
 mod order;
 mod storage;
 
-pub use events::{Events, NoEvents, RunInfo, TaskSpan};
+pub use events::{Events, EventsList, NoEvents, RunInfo, TaskSpan};
 pub use exec::{ExecError, ExecState, Plan};
 pub use graph::{Arg, ArgKind, Graph, GraphError, LitId, OpId, TaskId};
 pub use order::{order, validate};

@@ -429,11 +429,6 @@ impl Op {
         self.0.codec
     }
 
-    /// True if both run the same function.
-    pub fn same_as(&self, other: &Op) -> bool {
-        Arc::ptr_eq(&self.0.func, &other.0.func)
-    }
-
     /// Identity of this op (name and function), for interning.
     pub(crate) fn identity(&self) -> usize {
         Arc::as_ptr(&self.0) as usize

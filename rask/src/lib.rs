@@ -34,7 +34,7 @@ mod profiler;
 mod progress;
 pub mod schedulers;
 
-pub use compute::{compute_job, EventsList};
+pub use compute::compute_job;
 pub use delayed::{
     compute_all, compute_many, delayed, delayed_local, delayed_many, Delayed, DelayedFn,
     DelayedTuple, Input, IntoArgs, IntoInput, Local,
@@ -48,6 +48,6 @@ pub use schedulers::{
 };
 
 pub use rask_core::{
-    fallible, Arg, Error, Events, Inputs, Job, JobBuilder, NoEvents, Op, Registry, RunInfo,
-    Scheduler, TaskId, TaskSpan, Value,
+    fallible, Arg, Error, Events, EventsList, Inputs, Job, JobBuilder, NoEvents, Op, Registry,
+    RunInfo, Scheduler, TaskId, TaskSpan, Value,
 };
