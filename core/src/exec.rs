@@ -41,6 +41,20 @@ impl<S: Storage> Plan<S> {
     /// need). Fails on a cycle, a dangling or undefined task, or an output
     /// outside the graph.
     pub fn new(graph: &Graph<S>, outputs: &[TaskId]) -> Result<Self, GraphError> {
+        Self::resuming(graph, outputs, |_| false)
+    }
+
+    /// Plans `outputs` when the results of the tasks for which `held` is
+    /// true already exist (kept from an earlier run, or still alive after a
+    /// worker was lost): those tasks become dependency-free roots, and what
+    /// only they needed is culled. A driver completes them without running
+    /// them. This is how a distributed run recomputes lost results from
+    /// lineage: re-plan with `held` = "a live worker still has it".
+    pub fn resuming(
+        graph: &Graph<S>,
+        outputs: &[TaskId],
+        held: impl Fn(TaskId) -> bool,
+    ) -> Result<Self, GraphError> {
         let n = graph.len();
         let mut priority = S::Vec::empty();
         priority.try_resize(n, NOT_NEEDED)?;
@@ -49,6 +63,7 @@ impl<S: Storage> Plan<S> {
         post_order(
             graph,
             outputs.iter().copied(),
+            &held,
             &mut priority,
             &mut stack,
             &mut needed,
@@ -68,10 +83,8 @@ impl<S: Storage> Plan<S> {
         let mut dep_start = S::Vec::empty();
         dep_start.try_resize(n, 0u32)?;
         let mut edges = 0u32;
-        for t in graph
-            .task_ids()
-            .filter(|t| priority[t.index()] != NOT_NEEDED)
-        {
+        let walked = |t: &TaskId| priority[t.index()] != NOT_NEEDED && !held(*t);
+        for t in graph.task_ids().filter(walked) {
             for d in graph.deps(t) {
                 dep_start[d.index()] += 1;
                 waiting[t.index()] += 1;
@@ -85,11 +98,7 @@ impl<S: Storage> Plan<S> {
         }
         let mut dependents = S::Vec::empty();
         dependents.try_resize(edges as usize, TaskId(0))?;
-        for t in graph
-            .task_ids()
-            .rev()
-            .filter(|t| priority[t.index()] != NOT_NEEDED)
-        {
+        for t in graph.task_ids().rev().filter(walked) {
             for d in graph.deps(t) {
                 let pos = &mut dep_start[d.index()];
                 *pos -= 1;
@@ -233,6 +242,18 @@ impl<'g, S: Storage> ExecState<'g, S> {
         Self::from_plan(graph, plan)
     }
 
+    /// Plans `outputs` of `graph` when the tasks for which `held` is true
+    /// already have results (see [`Plan::resuming`]): those are ready from
+    /// the start and the driver completes them without running them.
+    pub fn resuming(
+        graph: &'g Graph<S>,
+        outputs: &[TaskId],
+        held: impl Fn(TaskId) -> bool,
+    ) -> Result<Self, GraphError> {
+        let plan = Plan::resuming(graph, outputs, held)?;
+        Self::from_plan(graph, plan)
+    }
+
     /// Starts a run from an existing plan of `graph`.
     pub fn from_plan(graph: &'g Graph<S>, plan: Plan<S>) -> Result<Self, GraphError> {
         let n = plan.len();
@@ -335,7 +356,14 @@ impl<'g, S: Storage> ExecState<'g, S> {
                 newly_ready += 1;
             }
         }
-        for dep in self.graph.deps(task) {
+        // A held task of a resumed plan waits for nothing: its inputs are
+        // not part of this run.
+        let deps = self.graph.deps(task).take(if self.plan.dep_count(task) == 0 {
+            0
+        } else {
+            usize::MAX
+        });
+        for dep in deps {
             let r = &mut self.refs[dep.index()];
             *r -= 1;
             if *r == 0 && !self.plan.is_output(dep) {

@@ -18,9 +18,11 @@ const ON_STACK: u32 = u32::MAX - 1;
 
 /// Depth-first walk from `roots`, numbering tasks in post-order from
 /// `*next`. `prio` doubles as the visit mark: `NOT_NEEDED` = unvisited.
+/// The walk does not descend below a task for which `leaf` is true.
 pub(crate) fn post_order<S: Storage>(
     graph: &Graph<S>,
     roots: impl IntoIterator<Item = TaskId>,
+    leaf: impl Fn(TaskId) -> bool,
     prio: &mut [u32],
     stack: &mut S::Vec<(TaskId, u32)>,
     next: &mut u32,
@@ -35,7 +37,7 @@ pub(crate) fn post_order<S: Storage>(
         enter(graph, root, prio, stack)?;
         while let Some(top) = stack.last_mut() {
             let (task, i) = *top;
-            let args = graph.args(task);
+            let args = if leaf(task) { &[] } else { graph.args(task) };
             if let Some(arg) = args.get(i as usize) {
                 top.1 += 1;
                 let Some(dep) = arg.as_dep() else { continue };
@@ -80,6 +82,7 @@ pub fn order<S: Storage>(graph: &Graph<S>, outputs: &[TaskId]) -> Result<S::Vec<
     post_order(
         graph,
         outputs.iter().copied(),
+        |_| false,
         &mut prio,
         &mut stack,
         &mut 0,
@@ -105,7 +108,7 @@ pub fn validate<S: Storage>(
     let mut prio = S::Vec::empty();
     prio.try_resize(graph.len(), NOT_NEEDED)?;
     let mut stack = S::Vec::empty();
-    post_order(graph, graph.task_ids(), &mut prio, &mut stack, &mut 0)
+    post_order(graph, graph.task_ids(), |_| false, &mut prio, &mut stack, &mut 0)
 }
 
 #[cfg(test)]
