@@ -69,6 +69,15 @@ pub enum Error {
         /// The feature of `rask` that enables it.
         feature: &'static str,
     },
+    /// A task was running on this many workers, and each of them died.
+    KilledWorker {
+        /// The task.
+        key: String,
+        /// Its op.
+        op: String,
+        /// How many workers died running it.
+        workers: u32,
+    },
     /// A backend failed for a reason of its own (a lost worker, IO).
     Backend {
         /// The backend.
@@ -107,6 +116,10 @@ impl fmt::Display for Error {
             Error::BackendDisabled { backend, feature } => write!(
                 f,
                 "the `{backend}` scheduler is not compiled in; enable the `{feature}` feature of `rask`"
+            ),
+            Error::KilledWorker { key, op, workers } => write!(
+                f,
+                "task `{key}` (op `{op}`) killed worker: {workers} workers died while running it"
             ),
             Error::Backend { backend, message } => write!(f, "{backend} scheduler: {message}"),
         }

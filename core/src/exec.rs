@@ -358,11 +358,14 @@ impl<'g, S: Storage> ExecState<'g, S> {
         }
         // A held task of a resumed plan waits for nothing: its inputs are
         // not part of this run.
-        let deps = self.graph.deps(task).take(if self.plan.dep_count(task) == 0 {
-            0
-        } else {
-            usize::MAX
-        });
+        let deps = self
+            .graph
+            .deps(task)
+            .take(if self.plan.dep_count(task) == 0 {
+                0
+            } else {
+                usize::MAX
+            });
         for dep in deps {
             let r = &mut self.refs[dep.index()];
             *r -= 1;

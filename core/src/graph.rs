@@ -68,6 +68,16 @@ impl Arg {
             ArgKind::Lit(LitId(self.0 & !LIT_BIT))
         }
     }
+    /// The packed form, for wire formats.
+    #[inline]
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+    /// An argument from its packed form (every `u32` is a valid argument).
+    #[inline]
+    pub const fn from_bits(bits: u32) -> Arg {
+        Arg(bits)
+    }
     /// The task this argument depends on, if it is a dependency.
     #[inline]
     pub fn as_dep(self) -> Option<TaskId> {

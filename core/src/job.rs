@@ -111,6 +111,11 @@ impl Job {
         self.keys.get(&task).map(|k| &**k)
     }
 
+    /// Every explicit key, by task.
+    pub fn explicit_keys(&self) -> impl Iterator<Item = (TaskId, &str)> {
+        self.keys.iter().map(|(t, k)| (*t, &**k))
+    }
+
     /// The task with the explicit key `key`.
     pub fn task_by_key(&self, key: &str) -> Option<TaskId> {
         self.by_key.get(key).copied()

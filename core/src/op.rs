@@ -295,6 +295,7 @@ pub struct Codec(&'static CodecFns);
 
 struct CodecFns {
     type_name: fn() -> &'static str,
+    rebuild: fn() -> Codec,
     encode: fn(&Value, &mut Vec<u8>) -> Result<(), TaskError>,
     decode: fn(&[u8]) -> Result<Value, TaskError>,
 }
@@ -306,6 +307,7 @@ struct PostcardCodec<T>(PhantomData<T>);
 impl<T: Serialize + DeserializeOwned + Any + Send + Sync> PostcardCodec<T> {
     const FNS: CodecFns = CodecFns {
         type_name: core::any::type_name::<T>,
+        rebuild: Codec::of::<T>,
         encode: Self::encode,
         decode: Self::decode,
     };
@@ -345,6 +347,12 @@ impl Codec {
     pub fn of<T: Serialize + DeserializeOwned + Any + Send + Sync>() -> Codec {
         Codec(&PostcardCodec::<T>::FNS)
     }
+    /// The function that makes this codec: in another process running the
+    /// same binary, the same function makes the same codec, which is how a
+    /// network worker started from this binary decodes literals of any type.
+    pub fn rebuilder(&self) -> fn() -> Codec {
+        self.0.rebuild
+    }
     /// The type this codec handles.
     pub fn type_name(&self) -> &'static str {
         (self.0.type_name)()
@@ -370,6 +378,25 @@ struct OpInner {
     name: Box<str>,
     func: Arc<OpFn>,
     codec: Option<Codec>,
+    /// Makes this op again from its name alone; set for zero-sized
+    /// functions, which carry no state (see [`Op::rebuilder`]).
+    rebuild: Option<fn(&str) -> Op>,
+}
+
+/// Makes the op of the zero-sized function type `F` without a value of it.
+fn rebuild_stateless<M, F>(name: &str) -> Op
+where
+    F: IntoOp<M>,
+    F::Output: Serialize + DeserializeOwned,
+{
+    debug_assert_eq!(core::mem::size_of::<F>(), 0);
+    // SAFETY: this function is only ever taken (in `Op::new`) for a
+    // zero-sized `F` of which a value existed. A zero-sized value has no
+    // bytes, so every value of `F` is that same value: this conjures a copy
+    // of the function (a fn item or a closure that captures nothing), not
+    // something new.
+    let f: F = unsafe { core::mem::MaybeUninit::<F>::uninit().assume_init() };
+    Op::new(name, f)
 }
 
 impl fmt::Debug for Op {
@@ -385,16 +412,16 @@ impl Op {
         F: IntoOp<M>,
         F::Output: Serialize + DeserializeOwned,
     {
-        Op::with_codec(name, Some(Codec::of::<F::Output>()), f)
+        let rebuild = (core::mem::size_of::<F>() == 0)
+            .then_some(rebuild_stateless::<M, F> as fn(&str) -> Op);
+        Op::build(name, Some(Codec::of::<F::Output>()), rebuild, move |args: &Args<'_>| {
+            f.call(args).map(Value::new)
+        })
     }
 
     /// An op whose result stays in the process that made it (no codec).
     pub fn local<M, F: IntoOp<M>>(name: &str, f: F) -> Op {
-        Op::with_codec(name, None, f)
-    }
-
-    fn with_codec<M, F: IntoOp<M>>(name: &str, codec: Option<Codec>, f: F) -> Op {
-        Op::raw(name, codec, move |args: &Args<'_>| f.call(args).map(Value::new))
+        Op::raw(name, None, move |args: &Args<'_>| f.call(args).map(Value::new))
     }
 
     /// An op straight over type-erased arguments.
@@ -403,10 +430,20 @@ impl Op {
         codec: Option<Codec>,
         f: impl Fn(&Args<'_>) -> Result<Value, TaskError> + Send + Sync + 'static,
     ) -> Op {
+        Op::build(name, codec, None, f)
+    }
+
+    fn build(
+        name: &str,
+        codec: Option<Codec>,
+        rebuild: Option<fn(&str) -> Op>,
+        f: impl Fn(&Args<'_>) -> Result<Value, TaskError> + Send + Sync + 'static,
+    ) -> Op {
         Op(Arc::new(OpInner {
             name: name.into(),
             func: Arc::new(f),
             codec,
+            rebuild,
         }))
     }
 
@@ -416,7 +453,17 @@ impl Op {
             name: name.into(),
             func: self.0.func.clone(),
             codec: self.0.codec,
+            rebuild: self.0.rebuild,
         }))
+    }
+
+    /// For an op made by [`Op::new`] from a zero-sized function (a fn item
+    /// or a closure that captures nothing): the function that makes the op
+    /// again from its name. Another process running the same binary gets
+    /// the same op from it, so such ops need no registry on network workers
+    /// started from this binary. `None` for ops with state.
+    pub fn rebuilder(&self) -> Option<fn(&str) -> Op> {
+        self.0.rebuild
     }
 
     /// The op's name.
@@ -579,6 +626,23 @@ mod tests {
         let boom = Op::new("boom", |x: &i64| -> i64 { panic!("boom at {x}") });
         let err = call_with(&boom, vec![Value::new(3i64)]).unwrap_err();
         assert_eq!(err.message(), "panicked: boom at 3");
+    }
+
+    #[test]
+    fn stateless_ops_rebuild_from_their_name() {
+        fn double(x: &i64) -> i64 {
+            x * 2
+        }
+        let op = Op::new("double", double);
+        let again = (op.rebuilder().expect("a fn item is stateless"))("double-2");
+        assert_eq!(again.name(), "double-2");
+        let out = call_with(&again, vec![Value::new(21i64)]).unwrap();
+        assert_eq!(out.downcast_ref::<i64>(), Some(&42));
+        let k = 5i64;
+        assert!(Op::new("add-k", move |x: &i64| x + k).rebuilder().is_none());
+        assert!(Op::local("l", || 1u8).rebuilder().is_none());
+        let codec = (again.codec().unwrap().rebuilder())();
+        assert_eq!(codec.type_name(), "i64");
     }
 
     #[test]

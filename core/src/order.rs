@@ -108,7 +108,14 @@ pub fn validate<S: Storage>(
     let mut prio = S::Vec::empty();
     prio.try_resize(graph.len(), NOT_NEEDED)?;
     let mut stack = S::Vec::empty();
-    post_order(graph, graph.task_ids(), |_| false, &mut prio, &mut stack, &mut 0)
+    post_order(
+        graph,
+        graph.task_ids(),
+        |_| false,
+        &mut prio,
+        &mut stack,
+        &mut 0,
+    )
 }
 
 #[cfg(test)]

@@ -1,0 +1,58 @@
+//! `rask-worker ADDR [--nthreads N] [--memory-limit BYTES] [--token T]`:
+//! joins the scheduler at ADDR with the built-in ops and works until the
+//! scheduler goes away.
+
+use std::process::ExitCode;
+
+use rask_sched_net::worker::{run_with, WorkerOptions};
+
+fn main() -> ExitCode {
+    let mut addr = None;
+    let mut options = WorkerOptions {
+        log_name: format!("rask-worker[{}]", std::process::id()),
+        ..WorkerOptions::default()
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        let parsed: Result<(), String> = match arg.as_str() {
+            "--nthreads" => value("--nthreads").and_then(|v| {
+                v.parse()
+                    .map(|n| options.nthreads = n)
+                    .map_err(|e| format!("--nthreads: {e}"))
+            }),
+            "--memory-limit" => value("--memory-limit").and_then(|v| {
+                v.parse()
+                    .map(|m| options.memory_limit = m)
+                    .map_err(|e| format!("--memory-limit: {e}"))
+            }),
+            "--token" => value("--token").map(|v| options.token = Some(v)),
+            "-h" | "--help" => {
+                println!(
+                    "usage: rask-worker ADDR [--nthreads N] [--memory-limit BYTES] [--token T]"
+                );
+                return ExitCode::SUCCESS;
+            }
+            a if !a.starts_with('-') && addr.is_none() => {
+                addr = Some(a.to_owned());
+                Ok(())
+            }
+            other => Err(format!("unknown argument `{other}`")),
+        };
+        if let Err(e) = parsed {
+            eprintln!("rask-worker: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let Some(addr) = addr else {
+        eprintln!("rask-worker: usage: rask-worker ADDR [--nthreads N] [--memory-limit BYTES] [--token T]");
+        return ExitCode::from(2);
+    };
+    match run_with(rask_sched_net::builtin::registry(), &addr, options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rask-worker: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

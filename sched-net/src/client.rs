@@ -1,0 +1,855 @@
+//! The client: a blocking API over a background IO thread.
+//!
+//! The IO thread owns the connection to the scheduler and one connection
+//! per worker it fetches results from; callers hand it commands through a
+//! channel and a mio waker. A job's status lives in a [`JobHandle`] shared
+//! by the futures of its outputs; when the last one goes, the job's
+//! results are released on the cluster.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{SocketAddr, TcpStream as StdStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use mio::net::TcpStream;
+use mio::{Events, Poll, Token, Waker};
+use rask_core::{Codec, Error, Events as RunEvents, Job, Scheduler, TaskId, Value};
+
+use crate::conn::Conn;
+use crate::local::LocalCluster;
+use crate::portable::{encode_job, CodeKey};
+use crate::protocol::{
+    messages, DataKey, Hello, JobId, PeerMsg, Role, ToClient, ToScheduler, Welcome, WireError,
+    WorkerId, DEFAULT_MAX_FRAME,
+};
+
+const SCHEDULER: Token = Token(0);
+const WAKER: Token = Token(1);
+
+/// How a client connects.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// The cluster's shared secret.
+    pub token: Option<String>,
+    /// Largest frame accepted.
+    pub max_frame: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            token: None,
+            max_frame: DEFAULT_MAX_FRAME,
+        }
+    }
+}
+
+fn net_error(message: impl Into<String>) -> Error {
+    Error::Backend {
+        backend: "distributed",
+        message: message.into(),
+    }
+}
+
+/// Where a job stands, as the IO thread last heard.
+#[derive(Debug, Clone)]
+enum Status {
+    Pending,
+    /// Finished: (output, holder) pairs, and a count of how many times the
+    /// job finished (it finishes again after recomputing lost outputs).
+    Done(Vec<(u32, WorkerId)>, u64),
+    Failed(Error),
+}
+
+/// One submitted job; shared by the futures of its outputs.
+#[derive(Debug)]
+pub struct JobHandle {
+    client: Arc<Inner>,
+    job: JobId,
+    status: Mutex<Status>,
+    changed: Condvar,
+}
+
+impl Drop for JobHandle {
+    fn drop(&mut self) {
+        self.client.send(Cmd::Release(self.job));
+    }
+}
+
+impl JobHandle {
+    fn set(&self, status: Status) {
+        let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        *s = match (status, &*s) {
+            (Status::Done(o, _), Status::Done(_, n)) => Status::Done(o, n + 1),
+            (other, _) => other,
+        };
+        self.changed.notify_all();
+    }
+
+    /// Waits until finished (after `seen` finishes), or failed.
+    fn wait(&self, seen: u64) -> Result<(Vec<(u32, WorkerId)>, u64), Error> {
+        let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            match &*s {
+                Status::Done(out, n) if *n > seen => return Ok((out.clone(), *n)),
+                Status::Failed(e) => return Err(e.clone()),
+                _ => s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner()),
+            }
+        }
+    }
+
+    fn is_settled(&self) -> bool {
+        !matches!(
+            *self.status.lock().unwrap_or_else(|e| e.into_inner()),
+            Status::Pending
+        )
+    }
+
+    /// Fetches `tasks`' results, waiting for the job and, when a holder
+    /// died meanwhile, for the recomputed results.
+    fn fetch(&self, tasks: &[(TaskId, Codec)]) -> Result<Vec<Value>, Error> {
+        let mut seen = 0;
+        loop {
+            let (outputs, n) = self.wait(seen)?;
+            seen = n;
+            let mut keys = Vec::with_capacity(tasks.len());
+            for (t, codec) in tasks {
+                let holder = outputs
+                    .iter()
+                    .find(|(o, _)| *o == t.0)
+                    .map(|(_, w)| *w)
+                    .ok_or_else(|| {
+                        net_error(format!("{t} is not an output of job {:#x}", self.job))
+                    })?;
+                keys.push((
+                    DataKey {
+                        job: self.job,
+                        task: t.0,
+                    },
+                    holder,
+                    *codec,
+                ));
+            }
+            let (tx, rx) = channel();
+            self.client.send(Cmd::Fetch(keys, tx));
+            match rx.recv() {
+                Ok(Ok(values)) => return Ok(values),
+                Ok(Err(Fetch::Lost)) => continue, // the job will finish again
+                Ok(Err(Fetch::Failed(e))) => return Err(e),
+                Err(_) => return Err(net_error("the client's IO thread stopped")),
+            }
+        }
+    }
+}
+
+/// The result of one output of a submitted job, held on the cluster until
+/// every handle to it is dropped.
+#[derive(Debug, Clone)]
+pub struct RawFuture {
+    handle: Arc<JobHandle>,
+    task: TaskId,
+    codec: Codec,
+}
+
+impl RawFuture {
+    /// Waits for the value.
+    pub fn result(&self) -> Result<Value, Error> {
+        let mut v = self.handle.fetch(&[(self.task, self.codec)])?;
+        v.pop().ok_or_else(|| net_error("no value came back"))
+    }
+
+    /// True once the task finished or failed.
+    pub fn done(&self) -> bool {
+        self.handle.is_settled()
+    }
+
+    /// Where the result lives on the cluster.
+    pub fn key(&self) -> DataKey {
+        DataKey {
+            job: self.handle.job,
+            task: self.task.0,
+        }
+    }
+
+    /// The codec of its value.
+    pub fn codec(&self) -> Codec {
+        self.codec
+    }
+
+    /// The job handle, for keeping an input alive while a later job uses it.
+    pub fn handle(&self) -> &Arc<JobHandle> {
+        &self.handle
+    }
+}
+
+enum Fetch {
+    /// A holder died or no longer has it: wait for the recomputation.
+    Lost,
+    Failed(Error),
+}
+
+enum Cmd {
+    Submit(JobId, Vec<u8>, Weak<JobHandle>),
+    Release(JobId),
+    Fetch(
+        Vec<(DataKey, WorkerId, Codec)>,
+        Sender<Result<Vec<Value>, Fetch>>,
+    ),
+    Stop,
+}
+
+#[derive(Debug)]
+struct Inner {
+    id: u32,
+    next_job: AtomicU32,
+    commands: Mutex<Sender<Cmd>>,
+    waker: Waker,
+    io: Mutex<Option<JoinHandle<()>>>,
+    code_key: Option<CodeKey>,
+    workers: Arc<(Mutex<Vec<(WorkerId, String)>>, Condvar)>,
+}
+
+impl Inner {
+    fn send(&self, cmd: Cmd) {
+        let sent = self
+            .commands
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(cmd)
+            .is_ok();
+        if sent {
+            let _ = self.waker.wake();
+        }
+    }
+}
+
+impl std::fmt::Debug for Cmd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Cmd::Submit(..) => "Submit",
+            Cmd::Release(_) => "Release",
+            Cmd::Fetch(..) => "Fetch",
+            Cmd::Stop => "Stop",
+        })
+    }
+}
+
+/// A connection to a cluster. Cloning shares it; the last clone closes it
+/// (and stops a local cluster).
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+    // Declared after `inner`: a local cluster stops after the client is off.
+    local: Option<Arc<LocalCluster>>,
+}
+
+/// Closes the IO thread when the last clone of a client goes.
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let _ = self
+            .commands
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(Cmd::Stop);
+        let _ = self.waker.wake();
+        if let Some(t) = self.io.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Client {
+    /// Connects to the scheduler at `addr`.
+    pub fn connect(addr: &str) -> Result<Client, Error> {
+        Client::connect_with(addr, ClientOptions::default())
+    }
+
+    /// Connects with options (a token).
+    pub fn connect_with(addr: &str, options: ClientOptions) -> Result<Client, Error> {
+        Client::open(addr, options, None, None)
+    }
+
+    /// A cluster on this machine: an embedded scheduler and worker
+    /// processes re-executed from this binary (one per core, one thread
+    /// each), stopped with no process left behind when the last clone of
+    /// the client is dropped.
+    pub fn local() -> Result<Client, Error> {
+        Client::local_with(crate::LocalOptions::default())
+    }
+
+    /// [`local`](Self::local) with options.
+    pub fn local_with(options: crate::LocalOptions) -> Result<Client, Error> {
+        let cluster = LocalCluster::start(&options)
+            .map_err(|e| net_error(format!("starting a local cluster: {e}")))?;
+        let client = Client::open(
+            &cluster.addr().to_string(),
+            ClientOptions {
+                token: Some(cluster.token().to_owned()),
+                ..ClientOptions::default()
+            },
+            Some(*cluster.code_key()),
+            Some(Arc::new(cluster)),
+        )?;
+        client.wait_for_workers(options.workers, Duration::from_secs(30))?;
+        Ok(client)
+    }
+
+    fn open(
+        addr: &str,
+        options: ClientOptions,
+        code_key: Option<CodeKey>,
+        local: Option<Arc<LocalCluster>>,
+    ) -> Result<Client, Error> {
+        let target: SocketAddr = addr
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| net_error(format!("no address for `{addr}`")))?;
+        let io_err = |e: io::Error| net_error(format!("scheduler at {addr}: {e}"));
+        let mut sock =
+            StdStream::connect_timeout(&target, Duration::from_secs(10)).map_err(io_err)?;
+        sock.set_nodelay(true).map_err(io_err)?;
+        crate::worker::send_frame(
+            &mut sock,
+            &Hello::new(Role::Client, options.token.as_deref()),
+        )
+        .map_err(io_err)?;
+        sock.set_read_timeout(Some(Duration::from_secs(30)))
+            .map_err(io_err)?;
+        let body = crate::worker::recv_frame(&mut sock, options.max_frame).map_err(io_err)?;
+        let id = match postcard::from_bytes::<Welcome>(&body) {
+            Ok(Welcome::Accepted { id }) => id,
+            Ok(Welcome::Refused { reason }) => {
+                eprintln!("rask client: the scheduler at {addr} refused this client: {reason}");
+                return Err(net_error(format!(
+                    "the scheduler at {addr} refused this client: {reason}"
+                )));
+            }
+            Err(e) => return Err(net_error(format!("bad welcome from {addr}: {e}"))),
+        };
+        sock.set_read_timeout(None).map_err(io_err)?;
+        sock.set_nonblocking(true).map_err(io_err)?;
+        let poll = Poll::new().map_err(io_err)?;
+        let waker = Waker::new(poll.registry(), WAKER).map_err(io_err)?;
+        let sched = Conn::register(
+            TcpStream::from_std(sock),
+            poll.registry(),
+            SCHEDULER,
+            options.max_frame,
+        )
+        .map_err(io_err)?;
+        let (tx, rx) = channel();
+        let workers = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let mut io = Io {
+            poll,
+            sched,
+            options,
+            commands: rx,
+            jobs: HashMap::new(),
+            workers: workers.clone(),
+            peers: HashMap::new(),
+            by_worker: HashMap::new(),
+            next_token: 2,
+            fetches: HashMap::new(),
+            next_fetch: 0,
+        };
+        let thread = std::thread::Builder::new()
+            .name("rask-client-io".into())
+            .spawn(move || io.run())
+            .map_err(io_err)?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                id,
+                next_job: AtomicU32::new(1),
+                commands: Mutex::new(tx),
+                waker,
+                io: Mutex::new(Some(thread)),
+                code_key,
+                workers,
+            }),
+            local,
+        })
+    }
+
+    /// Workers now: (id, address).
+    pub fn workers(&self) -> Vec<(WorkerId, String)> {
+        self.inner
+            .workers
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Waits until at least `n` workers are connected.
+    pub fn wait_for_workers(&self, n: usize, timeout: Duration) -> Result<(), Error> {
+        let (lock, cond) = &*self.inner.workers;
+        let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let (guard, _) = cond
+            .wait_timeout_while(guard, timeout, |w| w.len() < n)
+            .unwrap_or_else(|e| e.into_inner());
+        if guard.len() < n {
+            return Err(net_error(format!(
+                "only {} of {n} workers joined within {timeout:?}",
+                guard.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The local cluster this client started, if any.
+    pub fn cluster(&self) -> Option<&LocalCluster> {
+        self.local.as_deref()
+    }
+
+    /// Submits `outputs` of `job`. `externals` are tasks of `job` that stand
+    /// for results of earlier submissions. Returns one future per output.
+    pub fn submit_job(
+        &self,
+        job: &Job,
+        outputs: &[TaskId],
+        externals: &[(TaskId, &RawFuture)],
+    ) -> Result<Vec<RawFuture>, Error> {
+        job.plan(outputs)?;
+        let wire: Vec<(TaskId, DataKey, Codec)> = externals
+            .iter()
+            .map(|(t, f)| (*t, f.key(), f.codec()))
+            .collect();
+        let spec = encode_job(job, outputs, &wire, self.inner.code_key.as_ref())?;
+        let mut codecs = Vec::with_capacity(outputs.len());
+        for &t in outputs {
+            let codec = job
+                .op(t)
+                .and_then(|op| op.codec())
+                .or_else(|| {
+                    externals
+                        .iter()
+                        .find(|(e, _)| *e == t)
+                        .map(|(_, f)| f.codec())
+                })
+                .ok_or_else(|| net_error(format!("output `{}` has no codec", job.key(t))))?;
+            codecs.push(codec);
+        }
+        let id = (u64::from(self.inner.id) << 32)
+            | u64::from(self.inner.next_job.fetch_add(1, Ordering::Relaxed));
+        let handle = Arc::new(JobHandle {
+            client: self.inner.clone(),
+            job: id,
+            status: Mutex::new(Status::Pending),
+            changed: Condvar::new(),
+        });
+        self.inner
+            .send(Cmd::Submit(id, spec, Arc::downgrade(&handle)));
+        Ok(outputs
+            .iter()
+            .zip(codecs)
+            .map(|(&task, codec)| RawFuture {
+                handle: handle.clone(),
+                task,
+                codec,
+            })
+            .collect())
+    }
+
+    /// Waits for every future and fetches the values in one round.
+    pub fn gather(&self, futures: &[RawFuture]) -> Result<Vec<Value>, Error> {
+        let mut out = Vec::with_capacity(futures.len());
+        let mut i = 0;
+        // Consecutive futures of one job are fetched together.
+        while i < futures.len() {
+            let h = &futures[i].handle;
+            let n = futures[i..]
+                .iter()
+                .take_while(|f| Arc::ptr_eq(&f.handle, h))
+                .count();
+            let tasks: Vec<(TaskId, Codec)> = futures[i..i + n]
+                .iter()
+                .map(|f| (f.task, f.codec))
+                .collect();
+            out.extend(h.fetch(&tasks)?);
+            i += n;
+        }
+        Ok(out)
+    }
+}
+
+impl Scheduler for Client {
+    fn name(&self) -> &'static str {
+        "distributed"
+    }
+
+    fn run(
+        &self,
+        job: &Arc<Job>,
+        outputs: &[TaskId],
+        events: &dyn RunEvents,
+    ) -> Result<Vec<Value>, Error> {
+        let info = rask_core::RunInfo {
+            tasks: job.len(),
+            workers: self.workers().len(),
+            job: Some(job.clone()),
+        };
+        rask_core::report_run(events, info, || {
+            let futures = self.submit_job(job, outputs, &[])?;
+            self.gather(&futures)
+        })
+    }
+}
+
+/// The IO thread's state.
+struct Io {
+    poll: Poll,
+    sched: Conn,
+    options: ClientOptions,
+    commands: Receiver<Cmd>,
+    jobs: HashMap<JobId, Weak<JobHandle>>,
+    workers: Arc<(Mutex<Vec<(WorkerId, String)>>, Condvar)>,
+    /// Connections to workers: token → (conn, worker, welcomed).
+    peers: HashMap<Token, (Conn, WorkerId, bool)>,
+    by_worker: HashMap<WorkerId, Token>,
+    next_token: usize,
+    fetches: HashMap<u64, FetchState>,
+    next_fetch: u64,
+}
+
+struct FetchState {
+    keys: Vec<(DataKey, WorkerId, Codec)>,
+    values: Vec<Option<Value>>,
+    left: usize,
+    reply: Sender<Result<Vec<Value>, Fetch>>,
+}
+
+impl Io {
+    fn run(&mut self) {
+        let mut events = Events::with_capacity(256);
+        loop {
+            if self
+                .poll
+                .poll(&mut events, Some(Duration::from_secs(1)))
+                .is_err()
+            {
+                continue;
+            }
+            let mut scheduler_ok = true;
+            for event in events.iter() {
+                match event.token() {
+                    SCHEDULER => scheduler_ok &= self.from_scheduler(),
+                    WAKER => {}
+                    token => self.from_worker(token),
+                }
+            }
+            loop {
+                match self.commands.try_recv() {
+                    Ok(Cmd::Stop) | Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                        self.sched.flush_all(Duration::from_millis(200));
+                        return;
+                    }
+                    Ok(cmd) => self.command(cmd),
+                    Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                }
+            }
+            if !scheduler_ok || self.sched.flush().is_err() {
+                self.lost_scheduler();
+                return;
+            }
+            let broken: Vec<Token> = self
+                .peers
+                .iter_mut()
+                .filter_map(|(t, (c, ..))| c.flush().is_err().then_some(*t))
+                .collect();
+            for t in broken {
+                self.close_peer(t);
+            }
+        }
+    }
+
+    fn lost_scheduler(&mut self) {
+        for handle in self.jobs.values().filter_map(Weak::upgrade) {
+            handle.set(Status::Failed(net_error(
+                "lost the connection to the scheduler",
+            )));
+        }
+        for (_, f) in self.fetches.drain() {
+            let _ = f.reply.send(Err(Fetch::Failed(net_error(
+                "lost the connection to the scheduler",
+            ))));
+        }
+        // Keep answering commands until the client is dropped.
+        while let Ok(cmd) = self.commands.recv() {
+            match cmd {
+                Cmd::Stop => return,
+                Cmd::Submit(_, _, h) => {
+                    if let Some(h) = h.upgrade() {
+                        h.set(Status::Failed(net_error(
+                            "lost the connection to the scheduler",
+                        )));
+                    }
+                }
+                Cmd::Fetch(_, reply) => {
+                    let _ = reply.send(Err(Fetch::Failed(net_error(
+                        "lost the connection to the scheduler",
+                    ))));
+                }
+                Cmd::Release(_) => {}
+            }
+        }
+    }
+
+    fn command(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Submit(job, spec, handle) => {
+                self.jobs.insert(job, handle);
+                self.sched
+                    .outbox
+                    .push(&ToScheduler::Submit { job, spec: &spec });
+            }
+            Cmd::Release(job) => {
+                self.jobs.remove(&job);
+                self.sched.outbox.push(&ToScheduler::Release { job });
+            }
+            Cmd::Fetch(keys, reply) => {
+                let id = self.next_fetch;
+                self.next_fetch += 1;
+                let n = keys.len();
+                let mut by_worker: HashMap<WorkerId, Vec<DataKey>> = HashMap::new();
+                for (k, w, _) in &keys {
+                    by_worker.entry(*w).or_default().push(*k);
+                }
+                self.fetches.insert(
+                    id,
+                    FetchState {
+                        keys,
+                        values: vec![None; n],
+                        left: n,
+                        reply,
+                    },
+                );
+                for (w, keys) in by_worker {
+                    match self.peer(w) {
+                        Some(token) => {
+                            if let Some((conn, ..)) = self.peers.get_mut(&token) {
+                                conn.outbox.push(&PeerMsg::Get { keys });
+                            }
+                        }
+                        None => self.lost(w, None),
+                    }
+                }
+                if n == 0 {
+                    self.finish_fetches();
+                }
+            }
+            Cmd::Stop => {}
+        }
+    }
+
+    /// The connection to worker `w`, opened on first use.
+    fn peer(&mut self, w: WorkerId) -> Option<Token> {
+        if let Some(t) = self.by_worker.get(&w) {
+            return Some(*t);
+        }
+        let addr: SocketAddr = {
+            let workers = self.workers.0.lock().unwrap_or_else(|e| e.into_inner());
+            workers.iter().find(|(id, _)| *id == w)?.1.parse().ok()?
+        };
+        let sock = TcpStream::connect(addr).ok()?;
+        let token = Token(self.next_token);
+        self.next_token += 1;
+        let mut conn =
+            Conn::register(sock, self.poll.registry(), token, self.options.max_frame).ok()?;
+        conn.outbox
+            .push(&Hello::new(Role::Peer, self.options.token.as_deref()));
+        conn.outbox.seal();
+        self.peers.insert(token, (conn, w, false));
+        self.by_worker.insert(w, token);
+        Some(token)
+    }
+
+    fn from_scheduler(&mut self) -> bool {
+        let closed = self.sched.read().unwrap_or(true);
+        let mut inbox = std::mem::replace(&mut self.sched.inbox, crate::protocol::Inbox::new(0));
+        let mut ok = !closed;
+        loop {
+            match inbox.next_frame() {
+                Ok(Some(range)) => {
+                    for msg in messages::<ToClient>(inbox.body(range)) {
+                        match msg {
+                            Ok(msg) => self.scheduler_message(msg),
+                            Err(_) => ok = false,
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        self.sched.inbox = inbox;
+        ok
+    }
+
+    fn scheduler_message(&mut self, msg: ToClient) {
+        match msg {
+            ToClient::Workers { add, remove } => {
+                let (lock, cond) = &*self.workers;
+                let mut workers = lock.lock().unwrap_or_else(|e| e.into_inner());
+                workers.retain(|(id, _)| !remove.contains(id));
+                workers.extend(add);
+                cond.notify_all();
+                drop(workers);
+                for w in remove {
+                    if let Some(t) = self.by_worker.get(&w).copied() {
+                        self.close_peer(t);
+                    }
+                }
+            }
+            ToClient::Done { job, outputs } => {
+                if let Some(h) = self.jobs.get(&job).and_then(Weak::upgrade) {
+                    h.set(Status::Done(outputs, 1));
+                }
+            }
+            ToClient::Failed { job, error } => {
+                if let Some(h) = self.jobs.remove(&job).and_then(|w| w.upgrade()) {
+                    h.set(Status::Failed(wire_error(error)));
+                }
+            }
+        }
+    }
+
+    fn from_worker(&mut self, token: Token) {
+        let Some((conn, ..)) = self.peers.get_mut(&token) else {
+            return;
+        };
+        let closed = conn.read().unwrap_or(true);
+        let mut inbox = std::mem::replace(&mut conn.inbox, crate::protocol::Inbox::new(0));
+        let mut bad = closed;
+        loop {
+            match inbox.next_frame() {
+                Ok(Some(range)) => {
+                    if !self.worker_frame(token, inbox.body(range)) {
+                        bad = true;
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    bad = true;
+                    break;
+                }
+            }
+        }
+        if let Some((conn, ..)) = self.peers.get_mut(&token) {
+            conn.inbox = inbox;
+        }
+        if bad {
+            self.close_peer(token);
+        }
+    }
+
+    fn worker_frame(&mut self, token: Token, body: &[u8]) -> bool {
+        let Some((_, w, welcomed)) = self.peers.get_mut(&token) else {
+            return false;
+        };
+        let w = *w;
+        if !*welcomed {
+            return match postcard::from_bytes::<Welcome>(body) {
+                Ok(Welcome::Accepted { .. }) => {
+                    *welcomed = true;
+                    true
+                }
+                _ => false,
+            };
+        }
+        for msg in messages::<PeerMsg>(body) {
+            match msg {
+                Ok(PeerMsg::Data { key, bytes }) => self.arrived(key, bytes),
+                Ok(PeerMsg::Missing { key }) => self.lost(w, Some(key)),
+                _ => return false,
+            }
+        }
+        self.finish_fetches();
+        true
+    }
+
+    fn arrived(&mut self, key: DataKey, bytes: &[u8]) {
+        for f in self.fetches.values_mut() {
+            for (i, (k, _, codec)) in f.keys.iter().enumerate() {
+                if *k == key && f.values[i].is_none() {
+                    match codec.decode(bytes) {
+                        Ok(v) => {
+                            f.values[i] = Some(v);
+                            f.left -= 1;
+                        }
+                        Err(e) => {
+                            let _ = f.reply.send(Err(Fetch::Failed(net_error(format!(
+                                "decoding a result: {e}"
+                            )))));
+                            f.left = usize::MAX;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Results expected from `w` (all of them, or just `key`) will not
+    /// come: those fetches end as lost.
+    fn lost(&mut self, w: WorkerId, key: Option<DataKey>) {
+        for f in self.fetches.values_mut() {
+            let hit = f
+                .keys
+                .iter()
+                .zip(&f.values)
+                .any(|((k, h, _), v)| v.is_none() && *h == w && key.is_none_or(|x| x == *k));
+            if hit && f.left != usize::MAX {
+                let _ = f.reply.send(Err(Fetch::Lost));
+                f.left = usize::MAX;
+            }
+        }
+        self.finish_fetches();
+    }
+
+    fn finish_fetches(&mut self) {
+        let done: Vec<u64> = self
+            .fetches
+            .iter()
+            .filter(|(_, f)| f.left == 0 || f.left == usize::MAX)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in done {
+            if let Some(f) = self.fetches.remove(&id) {
+                if f.left == 0 {
+                    let values = f
+                        .values
+                        .into_iter()
+                        .map(|v| v.unwrap_or_else(|| Value::new(())))
+                        .collect();
+                    let _ = f.reply.send(Ok(values));
+                }
+            }
+        }
+    }
+
+    fn close_peer(&mut self, token: Token) {
+        if let Some((mut conn, w, _)) = self.peers.remove(&token) {
+            let _ = self.poll.registry().deregister(&mut conn.sock);
+            self.by_worker.remove(&w);
+            self.lost(w, None);
+        }
+    }
+}
+
+/// A job's failure as the user sees it.
+fn wire_error(error: WireError) -> Error {
+    match error {
+        WireError::Task { key, op, message } => Error::TaskFailed { key, op, message },
+        WireError::KilledWorker { key, op, workers } => Error::KilledWorker { key, op, workers },
+        WireError::UnknownOp { key, op } => Error::UnknownOp { key, op },
+        WireError::Refused { message } => net_error(message),
+    }
+}

@@ -1,0 +1,70 @@
+//! One non-blocking TCP connection: frames in, frames out.
+
+use std::io;
+use std::net::SocketAddr;
+
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+
+use crate::protocol::{Inbox, Outbox};
+
+/// A socket with its buffers.
+#[derive(Debug)]
+pub struct Conn {
+    /// The socket.
+    pub sock: TcpStream,
+    /// What arrived.
+    pub inbox: Inbox,
+    /// What waits to go out.
+    pub outbox: Outbox,
+    /// The other end, for logs.
+    pub peer: SocketAddr,
+}
+
+impl Conn {
+    /// Wraps `sock` and registers it for reading and writing under `token`.
+    pub fn register(
+        mut sock: TcpStream,
+        registry: &Registry,
+        token: Token,
+        max_frame: usize,
+    ) -> io::Result<Conn> {
+        let peer = sock
+            .peer_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        registry.register(&mut sock, token, Interest::READABLE | Interest::WRITABLE)?;
+        // Small messages must not wait for the next one to fill a packet.
+        let _ = sock.set_nodelay(true);
+        Ok(Conn {
+            sock,
+            inbox: Inbox::new(max_frame),
+            outbox: Outbox::new(),
+            peer,
+        })
+    }
+
+    /// Reads what arrived. `Ok(true)`: the peer closed.
+    pub fn read(&mut self) -> io::Result<bool> {
+        self.inbox.fill(&mut self.sock)
+    }
+
+    /// Writes what the socket takes now; the rest goes on a writable event.
+    pub fn flush(&mut self) -> io::Result<()> {
+        if !self.outbox.is_empty() {
+            self.outbox.write_to(&mut self.sock)?;
+        }
+        Ok(())
+    }
+
+    /// Writes everything, waiting up to `timeout` (for a last message before
+    /// closing).
+    pub fn flush_all(&mut self, timeout: std::time::Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        while !self.outbox.is_empty() && std::time::Instant::now() < deadline {
+            match self.outbox.write_to(&mut self.sock) {
+                Ok(true) | Err(_) => break,
+                Ok(false) => std::thread::sleep(std::time::Duration::from_micros(200)),
+            }
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! A cluster on this machine: the scheduler on a thread of this process,
+//! workers in processes re-executed from this same binary.
+//!
+//! A worker process is this executable started again with `RASK_WORKER_*`
+//! variables set. Before `main` runs, a constructor in `.init_array` sees
+//! them, turns the process into a worker and exits when the scheduler says
+//! so: the user's `main` (or test harness) never runs there. Because the
+//! binary is the same, the worker can rebuild any stateless function the
+//! client sends by code reference (see [`portable`](crate::portable)).
+//!
+//! Workers are started by a keeper thread that lives as long as the
+//! cluster, with `PR_SET_PDEATHSIG`: if this process dies, they die too.
+//! Dropping the cluster tells them to exit, waits, kills stragglers and
+//! reaps them all.
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::portable::CodeKey;
+use crate::scheduler::{spawn as spawn_scheduler, SchedulerConfig, SchedulerHandle};
+use crate::worker::{run_with as run_worker, WorkerOptions};
+
+const ENV_ADDR: &str = "RASK_WORKER_OF";
+const ENV_TOKEN: &str = "RASK_WORKER_TOKEN";
+const ENV_KEY: &str = "RASK_WORKER_CODE_KEY";
+const ENV_THREADS: &str = "RASK_WORKER_NTHREADS";
+const ENV_MEMORY: &str = "RASK_WORKER_MEMORY_LIMIT";
+
+/// The shape of a local cluster.
+#[derive(Clone, Debug)]
+pub struct LocalOptions {
+    /// Worker processes (default: one per core).
+    pub workers: usize,
+    /// Threads per worker (default 1).
+    pub threads_per_worker: usize,
+    /// Per-worker memory limit in bytes (0: none).
+    pub memory_limit: u64,
+}
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        LocalOptions {
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            threads_per_worker: 1,
+            memory_limit: 0,
+        }
+    }
+}
+
+enum Keep {
+    Spawn(Sender<io::Result<u32>>),
+    Stop,
+}
+
+/// A scheduler and its worker processes; stopped when dropped.
+#[derive(Debug)]
+pub struct LocalCluster {
+    // Dropped first: the scheduler tells the workers to exit.
+    scheduler: Mutex<Option<SchedulerHandle>>,
+    addr: SocketAddr,
+    token: String,
+    code_key: CodeKey,
+    options: LocalOptions,
+    keeper: Mutex<Sender<Keep>>,
+    keeper_thread: Mutex<Option<JoinHandle<()>>>,
+    pids: Arc<Mutex<Vec<u32>>>,
+}
+
+impl LocalCluster {
+    /// Starts the scheduler and `options.workers` workers (not waiting
+    /// for them to join).
+    pub fn start(options: &LocalOptions) -> io::Result<LocalCluster> {
+        // The constructor below must be linked into every binary that can
+        // start a local cluster; naming it here makes sure it is.
+        std::hint::black_box(&WORKER_ENTRY);
+        let code_key = CodeKey::random()?;
+        let token = CodeKey::random()?.to_hex();
+        let config = SchedulerConfig {
+            token: Some(token.clone()),
+            ..SchedulerConfig::default()
+        };
+        let scheduler = spawn_scheduler(SocketAddr::from(([127, 0, 0, 1], 0)), config)?;
+        let addr = scheduler.addr();
+        let pids = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = channel();
+        let env = vec![
+            (ENV_ADDR, addr.to_string()),
+            (ENV_TOKEN, token.clone()),
+            (ENV_KEY, code_key.to_hex()),
+            (ENV_THREADS, options.threads_per_worker.max(1).to_string()),
+            (ENV_MEMORY, options.memory_limit.to_string()),
+        ];
+        let kept = pids.clone();
+        let keeper_thread = std::thread::Builder::new()
+            .name("rask-local-cluster".into())
+            .spawn(move || keep(&rx, &env, &kept))?;
+        let cluster = LocalCluster {
+            scheduler: Mutex::new(Some(scheduler)),
+            addr,
+            token,
+            code_key,
+            options: options.clone(),
+            keeper: Mutex::new(tx),
+            keeper_thread: Mutex::new(Some(keeper_thread)),
+            pids,
+        };
+        for _ in 0..options.workers.max(1) {
+            cluster.add_worker()?;
+        }
+        Ok(cluster)
+    }
+
+    /// The scheduler's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The cluster's token.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The code key its workers accept.
+    pub fn code_key(&self) -> &CodeKey {
+        &self.code_key
+    }
+
+    /// The options it was started with.
+    pub fn options(&self) -> &LocalOptions {
+        &self.options
+    }
+
+    /// Starts one more worker process; returns its pid.
+    pub fn add_worker(&self) -> io::Result<u32> {
+        let (tx, rx) = channel();
+        self.keeper
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(Keep::Spawn(tx))
+            .map_err(|_| io::Error::other("the cluster is stopping"))?;
+        rx.recv()
+            .map_err(|_| io::Error::other("the cluster is stopping"))?
+    }
+
+    /// Pids of the worker processes still running.
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self.pids.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        drop(
+            self.scheduler
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
+        let _ = self
+            .keeper
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(Keep::Stop);
+        if let Some(t) = self
+            .keeper_thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The keeper thread: starts workers on request, reaps those that exit,
+/// and at the end waits for the rest (killing any that linger).
+fn keep(requests: &Receiver<Keep>, env: &[(&str, String)], pids: &Mutex<Vec<u32>>) {
+    let mut children: Vec<Child> = Vec::new();
+    let record = |children: &Vec<Child>| {
+        *pids.lock().unwrap_or_else(|e| e.into_inner()) = children.iter().map(Child::id).collect();
+    };
+    loop {
+        match requests.recv_timeout(Duration::from_millis(100)) {
+            Ok(Keep::Spawn(reply)) => {
+                let started = spawn_worker(env);
+                let pid = started
+                    .as_ref()
+                    .map(Child::id)
+                    .map_err(|e| io::Error::new(e.kind(), e.to_string()));
+                if let Ok(child) = started {
+                    children.push(child);
+                }
+                record(&children);
+                let _ = reply.send(pid);
+            }
+            Ok(Keep::Stop) | Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        let before = children.len();
+        children.retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_))));
+        if children.len() != before {
+            record(&children);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !children.is_empty() && Instant::now() < deadline {
+        children.retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_))));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for mut c in children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    record(&Vec::new());
+}
+
+fn spawn_worker(env: &[(&str, String)]) -> io::Result<Child> {
+    let mut cmd = Command::new("/proc/self/exe");
+    if let Some(arg0) = std::env::args_os().next() {
+        cmd.arg0(arg0);
+    }
+    cmd.envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    // SAFETY: between fork and exec only async-signal-safe calls are made:
+    // prctl(2) through nix, which allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .map_err(io::Error::from)
+        });
+    }
+    // `/proc/self/exe` is this very binary even if the file on disk was
+    // replaced since, so code references stay valid.
+    cmd.spawn()
+}
+
+/// Runs before `main`: in a process started by [`spawn_worker`], becomes
+/// a worker and exits; anywhere else, returns at once.
+extern "C" fn worker_entry() {
+    let Some(addr) = std::env::var_os(ENV_ADDR) else {
+        return;
+    };
+    let code = std::panic::catch_unwind(|| {
+        let var = |k: &str| std::env::var(k).ok();
+        let options = WorkerOptions {
+            nthreads: var(ENV_THREADS).and_then(|v| v.parse().ok()).unwrap_or(1),
+            memory_limit: var(ENV_MEMORY).and_then(|v| v.parse().ok()).unwrap_or(0),
+            token: var(ENV_TOKEN),
+            code_key: var(ENV_KEY).and_then(|k| CodeKey::from_hex(&k)),
+            log_name: format!("rask-worker[{}]", std::process::id()),
+            ..WorkerOptions::default()
+        };
+        match run_worker(crate::builtin::registry(), &addr.to_string_lossy(), options) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("rask-worker[{}]: {e}", std::process::id());
+                1
+            }
+        }
+    })
+    .unwrap_or(101);
+    std::process::exit(code);
+}
+
+/// The constructor that makes re-executed processes workers.
+#[used]
+#[link_section = ".init_array"]
+static WORKER_ENTRY: extern "C" fn() = worker_entry;

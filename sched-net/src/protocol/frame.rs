@@ -1,0 +1,327 @@
+//! Frames in and out of a non-blocking socket.
+//!
+//! [`Inbox`] reads whatever the socket has and hands out complete frame
+//! bodies, refusing a length prefix above the connection's limit before
+//! reading the body. [`Outbox`] appends messages to an open frame and
+//! writes as much as the socket takes; the rest waits for writability.
+
+use std::io::{self, Read, Write};
+use std::ops::Range;
+
+use serde::Serialize;
+
+/// Bytes of the length prefix.
+const LEN: usize = 4;
+/// A frame being filled is closed past this size, so that one peer's
+/// backlog goes out in pieces the receiver can start on.
+const SEAL_AT: usize = 1 << 20;
+/// Least free room kept for one `read` call.
+const READ_CHUNK: usize = 64 << 10;
+
+/// Why a frame cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameError {
+    /// The length prefix is above the limit.
+    Oversized {
+        /// The announced length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The body is not a valid message.
+    Malformed(String),
+}
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameError::Oversized { len, max } => {
+                write!(f, "frame of {len} bytes is above the limit of {max}")
+            }
+            FrameError::Malformed(why) => write!(f, "malformed frame: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for FrameError {}
+
+/// Received bytes, split into frames.
+#[derive(Debug)]
+pub struct Inbox {
+    /// Zero-initialised storage; `filled` bytes of it are data.
+    buf: Vec<u8>,
+    filled: usize,
+    /// Start of the first frame not handed out yet.
+    start: usize,
+    max_frame: usize,
+}
+
+impl Inbox {
+    /// An inbox refusing frames above `max_frame` bytes.
+    pub fn new(max_frame: usize) -> Inbox {
+        Inbox {
+            buf: Vec::new(),
+            filled: 0,
+            start: 0,
+            max_frame,
+        }
+    }
+
+    /// Reads everything `src` has now. `Ok(true)`: the peer closed.
+    pub fn fill(&mut self, src: &mut impl Read) -> io::Result<bool> {
+        loop {
+            self.make_room();
+            match src.read(&mut self.buf[self.filled..]) {
+                Ok(0) => return Ok(true),
+                Ok(n) => self.filled += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Moves unread data to the front and grows the buffer so a read has
+    /// room, enough for the whole of a frame whose length is known.
+    fn make_room(&mut self) {
+        if self.start == self.filled {
+            self.start = 0;
+            self.filled = 0;
+        }
+        let pending = self.filled - self.start;
+        let want = match self.peek_len() {
+            Some(len) if len <= self.max_frame => (LEN + len).max(pending + READ_CHUNK),
+            _ => pending + READ_CHUNK,
+        };
+        if self.buf.len() - self.start < want {
+            self.buf.copy_within(self.start..self.filled, 0);
+            self.filled = pending;
+            self.start = 0;
+            if self.buf.len() < want {
+                self.buf.resize(want, 0);
+            }
+        } else if self.buf.len() - self.filled < READ_CHUNK / 4 && self.start > 0 {
+            self.buf.copy_within(self.start..self.filled, 0);
+            self.filled = pending;
+            self.start = 0;
+        }
+    }
+
+    fn peek_len(&self) -> Option<usize> {
+        let head = self.buf.get(self.start..self.start + LEN)?;
+        (self.filled - self.start >= LEN)
+            .then(|| u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize)
+    }
+
+    /// The range of the next complete frame body, if one has arrived.
+    pub fn next_frame(&mut self) -> Result<Option<Range<usize>>, FrameError> {
+        let Some(len) = self.peek_len() else {
+            return Ok(None);
+        };
+        if len > self.max_frame {
+            return Err(FrameError::Oversized {
+                len,
+                max: self.max_frame,
+            });
+        }
+        let body = self.start + LEN..self.start + LEN + len;
+        if body.end > self.filled {
+            return Ok(None);
+        }
+        self.start = body.end;
+        Ok(Some(body))
+    }
+
+    /// A frame body handed out by [`next_frame`](Self::next_frame).
+    pub fn body(&self, range: Range<usize>) -> &[u8] {
+        &self.buf[range]
+    }
+
+    /// True when no partial frame is waiting.
+    pub fn is_idle(&self) -> bool {
+        self.start == self.filled
+    }
+}
+
+/// Decodes every message of a frame body, in order.
+pub fn messages<'a, M: serde::Deserialize<'a>>(
+    mut body: &'a [u8],
+) -> impl Iterator<Item = Result<M, FrameError>> + 'a {
+    std::iter::from_fn(move || {
+        if body.is_empty() {
+            return None;
+        }
+        match postcard::take_from_bytes::<M>(body) {
+            Ok((msg, rest)) => {
+                body = rest;
+                Some(Ok(msg))
+            }
+            Err(e) => {
+                body = &[];
+                Some(Err(FrameError::Malformed(e.to_string())))
+            }
+        }
+    })
+}
+
+/// Bytes waiting to be written, as frames.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    buf: Vec<u8>,
+    /// Start of the frame being filled.
+    open: Option<usize>,
+    written: usize,
+}
+
+impl Outbox {
+    /// An empty outbox.
+    pub fn new() -> Outbox {
+        Outbox::default()
+    }
+
+    /// Appends `msg` to the frame being filled (opening one if needed).
+    pub fn push<M: Serialize>(&mut self, msg: &M) {
+        let start = *self.open.get_or_insert_with(|| {
+            self.buf.extend_from_slice(&[0; LEN]);
+            self.buf.len() - LEN
+        });
+        // Encoding into a Vec fails only for types serde cannot express,
+        // which no message of this protocol is.
+        if postcard::to_io(msg, &mut self.buf).is_err() {
+            self.buf.truncate(start + LEN);
+        }
+        if self.buf.len() - start > SEAL_AT {
+            self.seal();
+        }
+    }
+
+    /// Closes the frame being filled: its length is now known.
+    pub fn seal(&mut self) {
+        if let Some(start) = self.open.take() {
+            let len = (self.buf.len() - start - LEN) as u32;
+            self.buf[start..start + LEN].copy_from_slice(&len.to_le_bytes());
+        }
+    }
+
+    /// True when nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.buf.len() == self.written
+    }
+
+    /// Bytes waiting.
+    pub fn pending(&self) -> usize {
+        self.buf.len() - self.written
+    }
+
+    /// Seals and writes what `dst` takes. `Ok(true)`: all written.
+    pub fn write_to(&mut self, dst: &mut impl Write) -> io::Result<bool> {
+        self.seal();
+        while self.written < self.buf.len() {
+            match dst.write(&self.buf[self.written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.buf.clear();
+        self.written = 0;
+        Ok(true)
+    }
+}
+
+/// Compares secrets in time independent of where they differ.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::DataKey;
+    use crate::protocol::PeerMsg;
+
+    /// A reader that hands out its bytes in small pieces, then WouldBlock.
+    struct Trickle<'a>(&'a [u8], usize);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = self.1.min(self.0.len()).min(out.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn batched_messages_round_trip_through_partial_reads() {
+        let mut out = Outbox::new();
+        let payload = vec![7u8; 100_000];
+        out.push(&PeerMsg::Get {
+            keys: vec![DataKey { job: 1, task: 2 }],
+        });
+        out.push(&PeerMsg::Data {
+            key: DataKey { job: 1, task: 2 },
+            bytes: &payload,
+        });
+        out.seal();
+        out.push(&PeerMsg::Missing {
+            key: DataKey { job: 3, task: 4 },
+        });
+        let mut wire = Vec::new();
+        assert!(out.write_to(&mut wire).unwrap());
+
+        let mut inbox = Inbox::new(1 << 20);
+        let mut src = Trickle(&wire, 777);
+        let mut got = Vec::new();
+        loop {
+            let closed = inbox.fill(&mut src).unwrap();
+            assert!(!closed);
+            while let Some(r) = inbox.next_frame().unwrap() {
+                for m in messages::<PeerMsg>(inbox.body(r)) {
+                    got.push(format!("{:?}", m.unwrap()).len());
+                }
+            }
+            if src.0.is_empty() {
+                break;
+            }
+        }
+        assert_eq!(got.len(), 3);
+        assert!(inbox.is_idle());
+    }
+
+    #[test]
+    fn oversized_prefix_is_refused_before_the_body_arrives() {
+        let mut inbox = Inbox::new(1024);
+        let mut src = Trickle(&[0xff, 0xff, 0xff, 0x7f, 1, 2], 6);
+        inbox.fill(&mut src).unwrap();
+        assert_eq!(
+            inbox.next_frame(),
+            Err(FrameError::Oversized {
+                len: 0x7fff_ffff,
+                max: 1024
+            })
+        );
+    }
+
+    #[test]
+    fn garbage_is_malformed_not_a_panic() {
+        let bad = [0xffu8, 0xff, 0xff, 0xff, 0xff, 0x0f, 9];
+        let r: Vec<_> = messages::<PeerMsg>(&bad).collect();
+        assert!(matches!(r.as_slice(), [Err(FrameError::Malformed(_))]));
+    }
+
+    #[test]
+    fn constant_time_compare() {
+        assert!(ct_eq(b"abc", b"abc"));
+        assert!(!ct_eq(b"abc", b"abd"));
+        assert!(!ct_eq(b"abc", b"ab"));
+    }
+}

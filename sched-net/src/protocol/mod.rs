@@ -1,0 +1,351 @@
+//! The wire protocol: frames, the handshake and the messages of each role.
+//! `README.md` beside this file is its specification.
+//!
+//! A frame is a little-endian `u32` body length, then the body: one or more
+//! postcard-encoded messages back to back, so that whatever a loop turn
+//! produced for one peer goes out as one frame in one write. Byte payloads
+//! (results, job specs) are `serde_bytes` fields decoded as slices borrowed
+//! from the receive buffer: no copy between the socket and the decoder.
+
+mod frame;
+
+pub use frame::{ct_eq, messages, FrameError, Inbox, Outbox};
+
+use serde::{Deserialize, Serialize};
+
+/// The first four bytes of every hello.
+pub const MAGIC: [u8; 4] = *b"RASK";
+/// Bumped on any incompatible change of the messages below.
+pub const VERSION: u16 = 1;
+/// Largest frame body accepted unless configured otherwise.
+pub const DEFAULT_MAX_FRAME: usize = 256 << 20;
+
+/// A job, unique on its cluster: the client's id in the high half, the
+/// client's own counter in the low half.
+pub type JobId = u64;
+/// A worker, numbered by the scheduler from 1; never reused.
+pub type WorkerId = u32;
+
+/// Where a result lives: the task that made it, in the job it belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct DataKey {
+    /// The job.
+    pub job: JobId,
+    /// The task, within its job.
+    pub task: u32,
+}
+
+/// The first frame on every connection, from the side that connected.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// [`MAGIC`].
+    pub magic: [u8; 4],
+    /// [`VERSION`].
+    pub version: u16,
+    /// Who is connecting.
+    pub role: Role,
+    /// The cluster's shared secret, if it has one.
+    pub token: Option<String>,
+}
+
+/// Who is on the other end of a connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    /// A client, to the scheduler.
+    Client,
+    /// A worker, to the scheduler.
+    Worker(WorkerInfo),
+    /// A worker or client fetching results from a worker.
+    Peer,
+}
+
+/// What a worker tells the scheduler about itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerInfo {
+    /// Address other workers and clients fetch its results from.
+    pub listen: String,
+    /// Threads executing tasks.
+    pub nthreads: u32,
+    /// Bytes of memory above which it takes no new task (0: no limit).
+    pub memory_limit: u64,
+    /// Ops of its registry, by name.
+    pub ops: Vec<String>,
+    /// Types it can decode, by name.
+    pub codecs: Vec<String>,
+    /// Identifies the binary and code key it was started with (see
+    /// `portable`): set on workers that can run any stateless function
+    /// of that binary.
+    pub code_id: Option<u64>,
+    /// Its process id, for logs.
+    pub pid: u32,
+}
+
+/// The answer to a [`Hello`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Welcome {
+    /// Accepted; `id` is the new client's or worker's id (0 for peers).
+    Accepted {
+        /// The id.
+        id: u32,
+    },
+    /// Refused; the connection closes after this frame.
+    Refused {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Worker or client to scheduler.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ToScheduler<'a> {
+    /// A task finished; its result (`bytes` long, encoded) stays on the worker.
+    Done {
+        /// Which result.
+        key: DataKey,
+        /// Its encoded size.
+        bytes: u64,
+        /// How long the task ran.
+        nanos: u64,
+    },
+    /// A task failed.
+    Failed {
+        /// The task.
+        key: DataKey,
+        /// What went wrong.
+        message: String,
+        /// The inner (key, op) that failed, inside a fused task.
+        origin: Option<(String, String)>,
+    },
+    /// An input of `key` could not be fetched from any holder.
+    Missing {
+        /// The task that could not start.
+        key: DataKey,
+        /// The input it lacked.
+        input: DataKey,
+    },
+    /// A queued task given back after a [`ToWorker::Steal`].
+    Returned {
+        /// The task.
+        key: DataKey,
+    },
+    /// A worker's heartbeat: memory and load.
+    Status {
+        /// Resident memory, bytes.
+        memory: u64,
+        /// Tasks executing now.
+        executing: u32,
+        /// Tasks waiting on the worker (for a thread or for inputs).
+        queued: u32,
+        /// Above its memory limit: takes no new task.
+        paused: bool,
+    },
+    /// A client submits a job: a [`JobSpec`](crate::portable::JobSpec), encoded.
+    Submit {
+        /// The job's id.
+        job: JobId,
+        /// The encoded spec.
+        #[serde(borrow, with = "serde_bytes")]
+        spec: &'a [u8],
+    },
+    /// The client no longer needs this job's results.
+    Release {
+        /// The job.
+        job: JobId,
+    },
+}
+
+/// Scheduler to worker.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ToWorker<'a> {
+    /// A job's spec, sent once before its first task.
+    Job {
+        /// The job.
+        job: JobId,
+        /// The encoded spec.
+        #[serde(borrow, with = "serde_bytes")]
+        spec: &'a [u8],
+    },
+    /// Run a task; inputs not here are fetched from the workers named.
+    Run {
+        /// The task.
+        key: DataKey,
+        /// Lower runs first.
+        priority: u32,
+        /// Inputs held elsewhere, with a worker holding each.
+        fetch: Vec<(DataKey, WorkerId)>,
+    },
+    /// Drop these results.
+    Release {
+        /// The results.
+        keys: Vec<DataKey>,
+    },
+    /// Forget a job: its spec, its queued tasks and every result of it.
+    DropJob {
+        /// The job.
+        job: JobId,
+    },
+    /// Give back up to `max` tasks that have not started.
+    Steal {
+        /// How many at most.
+        max: u32,
+    },
+    /// Workers that joined (id, address) or left.
+    Peers {
+        /// Joined.
+        add: Vec<(WorkerId, String)>,
+        /// Left.
+        remove: Vec<WorkerId>,
+    },
+    /// Exit.
+    Shutdown,
+}
+
+/// Scheduler to client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ToClient {
+    /// Workers that joined (id, address) or left.
+    Workers {
+        /// Joined.
+        add: Vec<(WorkerId, String)>,
+        /// Left.
+        remove: Vec<WorkerId>,
+    },
+    /// A job finished: where each output is.
+    Done {
+        /// The job.
+        job: JobId,
+        /// (output task, a worker holding it).
+        outputs: Vec<(u32, WorkerId)>,
+    },
+    /// A job failed.
+    Failed {
+        /// The job.
+        job: JobId,
+        /// Why.
+        error: WireError,
+    },
+}
+
+/// Why a job failed, as it crosses the wire.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WireError {
+    /// A task failed.
+    Task {
+        /// The task's key.
+        key: String,
+        /// Its op.
+        op: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A task was on `workers` workers that died.
+    KilledWorker {
+        /// The task's key.
+        key: String,
+        /// Its op.
+        op: String,
+        /// How many died.
+        workers: u32,
+    },
+    /// No worker can run this op.
+    UnknownOp {
+        /// A task using it.
+        key: String,
+        /// The op.
+        op: String,
+    },
+    /// The job was refused or could not go on (a malformed spec, an invalid
+    /// graph, a lost result that cannot be recomputed).
+    Refused {
+        /// Why.
+        message: String,
+    },
+}
+
+/// Worker or client to worker, and the answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PeerMsg<'a> {
+    /// Send these results.
+    Get {
+        /// The results.
+        keys: Vec<DataKey>,
+    },
+    /// A result, encoded.
+    Data {
+        /// Which.
+        key: DataKey,
+        /// Its encoding.
+        #[serde(borrow, with = "serde_bytes")]
+        bytes: &'a [u8],
+    },
+    /// This worker does not hold that result.
+    Missing {
+        /// Which.
+        key: DataKey,
+    },
+}
+
+impl Hello {
+    /// A hello for `role` with `token`.
+    pub fn new(role: Role, token: Option<&str>) -> Hello {
+        Hello {
+            magic: MAGIC,
+            version: VERSION,
+            role,
+            token: token.map(str::to_owned),
+        }
+    }
+
+    /// Why this hello is refused by a side expecting `token`, if it is.
+    pub fn refusal(&self, token: Option<&str>) -> Option<String> {
+        if self.magic != MAGIC {
+            return Some("not a rask peer (bad magic)".into());
+        }
+        if self.version != VERSION {
+            return Some(format!(
+                "protocol version {} is not {VERSION}",
+                self.version
+            ));
+        }
+        match (token, &self.token) {
+            (None, _) => None,
+            (Some(want), Some(got)) if ct_eq(want.as_bytes(), got.as_bytes()) => None,
+            (Some(_), Some(_)) => Some("wrong token".into()),
+            (Some(_), None) => Some("a token is required".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hello_refusals_name_the_reason() {
+        let hello = Hello::new(Role::Client, Some("s3cret"));
+        assert_eq!(hello.refusal(Some("s3cret")), None);
+        assert_eq!(hello.refusal(None), None);
+        assert_eq!(hello.refusal(Some("other")).as_deref(), Some("wrong token"));
+        let bare = Hello::new(Role::Client, None);
+        assert_eq!(
+            bare.refusal(Some("x")).as_deref(),
+            Some("a token is required")
+        );
+        let old = Hello {
+            version: 0,
+            ..bare.clone()
+        };
+        assert_eq!(
+            old.refusal(None).as_deref(),
+            Some("protocol version 0 is not 1")
+        );
+        let alien = Hello {
+            magic: *b"HTTP",
+            ..bare
+        };
+        assert_eq!(
+            alien.refusal(None).as_deref(),
+            Some("not a rask peer (bad magic)")
+        );
+    }
+}

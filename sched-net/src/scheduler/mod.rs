@@ -1,0 +1,483 @@
+//! The scheduler: one mio event loop that accepts workers and clients,
+//! reads their frames, feeds [`Cluster`](state::Cluster) and writes what
+//! it answers. A connection that sends a bad hello, a malformed frame or an
+//! oversized length is closed with a log line; nothing else is touched.
+
+mod state;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpListener;
+use mio::{Events, Poll, Token, Waker};
+
+use crate::conn::Conn;
+use crate::protocol::{
+    messages, FrameError, Hello, Role, ToClient, ToScheduler, ToWorker, Welcome, WorkerId,
+    DEFAULT_MAX_FRAME,
+};
+use state::{ClientId, Cluster, Sink};
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+const FIRST_CONN: usize = 2;
+
+/// How a scheduler runs.
+#[derive(Clone, Debug)]
+pub struct SchedulerConfig {
+    /// Shared secret every worker and client must present.
+    pub token: Option<String>,
+    /// Largest frame accepted.
+    pub max_frame: usize,
+    /// A worker silent this long is considered dead.
+    pub heartbeat_timeout: Duration,
+    /// Prefix of log lines (stderr).
+    pub log_name: String,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            token: None,
+            max_frame: DEFAULT_MAX_FRAME,
+            heartbeat_timeout: Duration::from_secs(10),
+            log_name: "rask-scheduler".into(),
+        }
+    }
+}
+
+/// Who a connection is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Peer {
+    /// No hello yet.
+    New,
+    Worker(WorkerId),
+    Client(ClientId),
+}
+
+struct Server {
+    poll: Poll,
+    listener: TcpListener,
+    config: SchedulerConfig,
+    conns: HashMap<Token, (Conn, Peer)>,
+    workers: HashMap<WorkerId, Token>,
+    clients: HashMap<ClientId, Token>,
+    next_token: usize,
+    next_client: ClientId,
+    cluster: Cluster,
+}
+
+/// The [`Sink`] over the server's connections.
+struct Outboxes<'a> {
+    conns: &'a mut HashMap<Token, (Conn, Peer)>,
+    workers: &'a HashMap<WorkerId, Token>,
+    clients: &'a HashMap<ClientId, Token>,
+}
+
+impl Sink for Outboxes<'_> {
+    fn to_worker(&mut self, w: WorkerId, msg: &ToWorker<'_>) {
+        if let Some((conn, _)) = self.workers.get(&w).and_then(|t| self.conns.get_mut(t)) {
+            conn.outbox.push(msg);
+        }
+    }
+    fn to_client(&mut self, c: ClientId, msg: &ToClient) {
+        if let Some((conn, _)) = self.clients.get(&c).and_then(|t| self.conns.get_mut(t)) {
+            conn.outbox.push(msg);
+        }
+    }
+}
+
+/// A scheduler running on a thread of this process; stopped (workers
+/// told to exit first) when dropped.
+#[derive(Debug)]
+pub struct SchedulerHandle {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SchedulerHandle {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for SchedulerHandle {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        let _ = self.waker.wake();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts a scheduler on its own thread, listening on `addr`.
+pub fn spawn(addr: SocketAddr, config: SchedulerConfig) -> io::Result<SchedulerHandle> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    let addr = listener.local_addr()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let poll = Poll::new()?;
+    let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+    let flag = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name("rask-scheduler".into())
+        .spawn(move || {
+            if let Err(e) = serve_on(poll, listener, config, &flag) {
+                eprintln!("rask-scheduler: stopped: {e}");
+            }
+        })?;
+    Ok(SchedulerHandle {
+        addr,
+        stop,
+        waker,
+        thread: Some(thread),
+    })
+}
+
+/// Runs a scheduler on `listener` until the process ends.
+pub fn serve(listener: std::net::TcpListener, config: SchedulerConfig) -> io::Result<()> {
+    serve_on(Poll::new()?, listener, config, &AtomicBool::new(false))
+}
+
+fn serve_on(
+    poll: Poll,
+    listener: std::net::TcpListener,
+    config: SchedulerConfig,
+    stop: &AtomicBool,
+) -> io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let mut listener = TcpListener::from_std(listener);
+    poll.registry()
+        .register(&mut listener, LISTENER, mio::Interest::READABLE)?;
+    let mut server = Server {
+        poll,
+        listener,
+        cluster: Cluster::new(config.heartbeat_timeout),
+        config,
+        conns: HashMap::new(),
+        workers: HashMap::new(),
+        clients: HashMap::new(),
+        next_token: FIRST_CONN,
+        next_client: 1,
+    };
+    server.run(stop)
+}
+
+impl Server {
+    fn log(&self, line: &str) {
+        eprintln!("{}: {line}", self.config.log_name);
+    }
+
+    fn run(&mut self, stop: &AtomicBool) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let mut last_check = Instant::now();
+        loop {
+            match self
+                .poll
+                .poll(&mut events, Some(Duration::from_millis(250)))
+            {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            if stop.load(Ordering::Acquire) {
+                self.shutdown();
+                return Ok(());
+            }
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(),
+                    WAKER => {}
+                    token => {
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.readable(token);
+                        }
+                    }
+                }
+            }
+            let mut sink = Outboxes {
+                conns: &mut self.conns,
+                workers: &self.workers,
+                clients: &self.clients,
+            };
+            self.cluster.schedule(&mut sink);
+            if last_check.elapsed() > Duration::from_millis(500) {
+                last_check = Instant::now();
+                for w in self.cluster.silent_workers() {
+                    self.log(&format!(
+                        "worker {w} sent nothing for too long; removing it"
+                    ));
+                    if let Some(token) = self.workers.get(&w).copied() {
+                        self.close(token);
+                    }
+                }
+            }
+            self.flush_all();
+        }
+    }
+
+    fn flush_all(&mut self) {
+        let mut broken = Vec::new();
+        for (token, (conn, _)) in &mut self.conns {
+            if conn.flush().is_err() {
+                broken.push(*token);
+            }
+        }
+        for token in broken {
+            self.close(token);
+        }
+    }
+
+    fn accept(&mut self) {
+        loop {
+            match self.listener.accept() {
+                Ok((sock, _)) => {
+                    let token = Token(self.next_token);
+                    self.next_token += 1;
+                    match Conn::register(sock, self.poll.registry(), token, self.config.max_frame) {
+                        Ok(conn) => {
+                            self.conns.insert(token, (conn, Peer::New));
+                        }
+                        Err(e) => self.log(&format!("cannot register a connection: {e}")),
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    self.log(&format!("accept failed: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn readable(&mut self, token: Token) {
+        let Some((conn, _)) = self.conns.get_mut(&token) else {
+            return;
+        };
+        let closed = match conn.read() {
+            Ok(closed) => closed,
+            Err(_) => true,
+        };
+        // Take the inbox so frames can borrow from it while the cluster
+        // writes to other connections.
+        let mut inbox = std::mem::replace(&mut conn.inbox, crate::protocol::Inbox::new(0));
+        let mut bad = None;
+        loop {
+            match inbox.next_frame() {
+                Ok(Some(range)) => {
+                    if let Err(e) = self.frame(token, inbox.body(range)) {
+                        bad = Some(e);
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    bad = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        if let Some((conn, _)) = self.conns.get_mut(&token) {
+            conn.inbox = inbox;
+        }
+        if let Some(why) = bad {
+            let peer = self
+                .conns
+                .get(&token)
+                .map(|(c, _)| c.peer.to_string())
+                .unwrap_or_default();
+            self.log(&format!("closing connection from {peer}: {why}"));
+            self.close(token);
+        } else if closed {
+            self.close(token);
+        }
+    }
+
+    /// Handles one frame; an error closes the connection.
+    fn frame(&mut self, token: Token, body: &[u8]) -> Result<(), String> {
+        let Some(who) = self.conns.get(&token).map(|(_, p)| *p) else {
+            return Ok(());
+        };
+        match who {
+            Peer::New => self.hello(token, body),
+            Peer::Worker(w) => {
+                self.cluster.seen(w);
+                for msg in messages::<ToScheduler>(body) {
+                    let msg = msg.map_err(|e| e.to_string())?;
+                    self.worker_message(w, msg)?;
+                }
+                Ok(())
+            }
+            Peer::Client(c) => {
+                for msg in messages::<ToScheduler>(body) {
+                    let msg = msg.map_err(|e| e.to_string())?;
+                    self.client_message(c, msg)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn hello(&mut self, token: Token, body: &[u8]) -> Result<(), String> {
+        let hello: Hello = postcard::from_bytes(body)
+            .map_err(|e| FrameError::Malformed(format!("bad hello: {e}")).to_string())?;
+        if let Some(reason) = hello.refusal(self.config.token.as_deref()) {
+            if let Some((conn, _)) = self.conns.get_mut(&token) {
+                conn.outbox.push(&Welcome::Refused {
+                    reason: reason.clone(),
+                });
+                conn.flush_all(Duration::from_millis(100));
+            }
+            return Err(format!("refused: {reason}"));
+        }
+        match hello.role {
+            Role::Client => {
+                let id = self.next_client;
+                self.next_client += 1;
+                self.clients.insert(id, token);
+                let workers = self.cluster.worker_list();
+                if let Some((conn, peer)) = self.conns.get_mut(&token) {
+                    *peer = Peer::Client(id);
+                    conn.outbox.push(&Welcome::Accepted { id });
+                    conn.outbox.seal();
+                    conn.outbox.push(&ToClient::Workers {
+                        add: workers,
+                        remove: vec![],
+                    });
+                }
+                Ok(())
+            }
+            Role::Worker(info) => {
+                let line = format!(
+                    "worker joined: {} (pid {}, {} threads)",
+                    info.listen, info.pid, info.nthreads
+                );
+                let clients: Vec<ClientId> = self.clients.keys().copied().collect();
+                let id = {
+                    // Welcome first, so the worker reads it before any job.
+                    if let Some((conn, _)) = self.conns.get_mut(&token) {
+                        conn.outbox.push(&Welcome::Accepted { id: 0 });
+                        conn.outbox.seal();
+                    }
+                    let mut sink = Outboxes {
+                        conns: &mut self.conns,
+                        workers: &self.workers,
+                        clients: &self.clients,
+                    };
+                    self.cluster.add_worker(info, &mut sink, &clients)
+                };
+                self.workers.insert(id, token);
+                if let Some((conn, peer)) = self.conns.get_mut(&token) {
+                    *peer = Peer::Worker(id);
+                    conn.outbox.push(&ToWorker::Peers {
+                        add: self.cluster.worker_list(),
+                        remove: vec![],
+                    });
+                }
+                self.log(&line);
+                Ok(())
+            }
+            Role::Peer => Err("a peer connection was made to the scheduler".into()),
+        }
+    }
+
+    fn worker_message(&mut self, w: WorkerId, msg: ToScheduler<'_>) -> Result<(), String> {
+        let mut sink = Outboxes {
+            conns: &mut self.conns,
+            workers: &self.workers,
+            clients: &self.clients,
+        };
+        match msg {
+            ToScheduler::Done { key, bytes, nanos } => {
+                self.cluster.on_done(w, key, bytes, nanos, &mut sink)
+            }
+            ToScheduler::Failed {
+                key,
+                message,
+                origin,
+            } => self.cluster.on_failed(w, key, message, origin, &mut sink),
+            ToScheduler::Missing { key, input } => {
+                self.cluster.on_missing(w, key, input, &mut sink)
+            }
+            ToScheduler::Returned { key } => self.cluster.on_returned(w, key),
+            ToScheduler::Status { memory, paused, .. } => self.cluster.on_status(w, memory, paused),
+            ToScheduler::Submit { .. } | ToScheduler::Release { .. } => {
+                return Err("a worker sent a client's message".into())
+            }
+        }
+        Ok(())
+    }
+
+    fn client_message(&mut self, c: ClientId, msg: ToScheduler<'_>) -> Result<(), String> {
+        let mut sink = Outboxes {
+            conns: &mut self.conns,
+            workers: &self.workers,
+            clients: &self.clients,
+        };
+        match msg {
+            ToScheduler::Submit { job, spec } => {
+                if job >> 32 != u64::from(c) {
+                    return Err(format!("job id {job:#x} does not belong to client {c}"));
+                }
+                self.cluster.submit(c, job, spec, &mut sink);
+            }
+            ToScheduler::Release { job } => {
+                if job >> 32 == u64::from(c) {
+                    self.cluster.release(job, &mut sink);
+                }
+            }
+            _ => return Err("a client sent a worker's message".into()),
+        }
+        Ok(())
+    }
+
+    fn close(&mut self, token: Token) {
+        let Some((mut conn, who)) = self.conns.remove(&token) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut conn.sock);
+        let clients: Vec<ClientId> = self.clients.keys().copied().collect();
+        match who {
+            Peer::New => {}
+            Peer::Worker(w) => {
+                self.workers.remove(&w);
+                self.log(&format!("worker {w} at {} left", conn.peer));
+                let mut sink = Outboxes {
+                    conns: &mut self.conns,
+                    workers: &self.workers,
+                    clients: &self.clients,
+                };
+                self.cluster.remove_worker(w, &mut sink, &clients);
+            }
+            Peer::Client(c) => {
+                self.clients.remove(&c);
+                let mut sink = Outboxes {
+                    conns: &mut self.conns,
+                    workers: &self.workers,
+                    clients: &self.clients,
+                };
+                self.cluster.client_gone(c, &mut sink);
+            }
+        }
+    }
+
+    /// Tells every worker to exit and gives the messages a moment to leave.
+    fn shutdown(&mut self) {
+        for (conn, who) in self.conns.values_mut() {
+            if matches!(who, Peer::Worker(_)) {
+                conn.outbox.push(&ToWorker::Shutdown);
+            }
+        }
+        for (conn, _) in self.conns.values_mut() {
+            conn.flush_all(Duration::from_millis(200));
+        }
+    }
+}

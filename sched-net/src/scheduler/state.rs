@@ -1,0 +1,840 @@
+//! The scheduler's state: workers, jobs, placement and recovery, with no
+//! IO. The event loop feeds it messages and it answers through a [`Sink`].
+//!
+//! Each job is driven by the core's [`ExecState`]. Beside it the cluster
+//! keeps, per task, which worker holds its result (`holder`), which worker
+//! it was sent to (`sent`), its result size, and how many workers died
+//! while running it. Data never passes through here: a task is sent with
+//! the list of its inputs held elsewhere, and workers fetch from each other.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rask_core::{ExecState, Graph, TaskId};
+
+use crate::portable::{decode_spec, JobSpec};
+use crate::protocol::{DataKey, JobId, ToClient, ToWorker, WireError, WorkerId, WorkerInfo};
+
+/// A client, numbered by the scheduler from 1.
+pub type ClientId = u32;
+
+/// Where the state's messages go.
+pub trait Sink {
+    /// Queues `msg` for worker `w`.
+    fn to_worker(&mut self, w: WorkerId, msg: &ToWorker<'_>);
+    /// Queues `msg` for client `c`.
+    fn to_client(&mut self, c: ClientId, msg: &ToClient);
+}
+
+/// A task that killed this many workers fails.
+const MAX_DEATHS: u8 = 3;
+/// How far ahead of its threads a worker is kept busy: enough queued work
+/// to cover a round trip to the scheduler.
+const LOOKAHEAD_NS: f64 = 300_000.0;
+/// Most tasks in flight per worker thread, however short tasks are.
+const MAX_PER_THREAD: f64 = 512.0;
+/// Assumed transfer speed between workers, for placement: 1 byte per ns.
+const BYTES_PER_NS: f64 = 1.0;
+
+struct Worker {
+    info: WorkerInfo,
+    /// Tasks sent and not reported back.
+    in_flight: u32,
+    paused: bool,
+    memory: u64,
+    last_seen: Instant,
+    /// Jobs whose spec it has.
+    has_spec: HashSet<JobId>,
+    /// A steal request is out.
+    stealing: bool,
+}
+
+/// An `ExecState` together with the graph it borrows.
+struct Exec {
+    // Declared first: dropped before the graph it points into.
+    state: ExecState<'static>,
+    graph: Arc<Graph>,
+}
+
+impl Exec {
+    fn new(
+        graph: Arc<Graph>,
+        outputs: &[TaskId],
+        held: impl Fn(TaskId) -> bool,
+    ) -> Result<Exec, rask_core::GraphError> {
+        // SAFETY: the graph lives in an `Arc` owned by this struct and is
+        // never mutated; `state` is declared first, so it is dropped before
+        // `graph`. The `'static` never escapes: `state` is private here.
+        let borrowed: &'static Graph = unsafe { &*Arc::as_ptr(&graph) };
+        let state = ExecState::resuming(borrowed, outputs, held)?;
+        Ok(Exec { state, graph })
+    }
+}
+
+struct Job {
+    client: ClientId,
+    spec: Arc<[u8]>,
+    code_id: Option<u64>,
+    /// What a worker must have: (name, has a code reference) of each op,
+    /// then of each literal and external type.
+    needs: Vec<(String, bool, bool)>,
+    exec: Exec,
+    outputs: Vec<TaskId>,
+    /// Tasks standing for earlier jobs' results.
+    externals: HashMap<u32, DataKey>,
+    holder: Vec<WorkerId>,
+    sent: Vec<WorkerId>,
+    popped: Vec<bool>,
+    bytes: Vec<u64>,
+    deaths: Vec<u8>,
+    eligible: HashMap<WorkerId, bool>,
+    /// Outputs reported to the client; results kept until released.
+    finished: bool,
+    released: bool,
+    /// Later jobs using this job's results.
+    pins: u32,
+    /// Earlier jobs whose results this job uses.
+    pinned: Vec<JobId>,
+}
+
+/// Everything the scheduler knows.
+pub struct Cluster {
+    workers: BTreeMap<WorkerId, Worker>,
+    next_worker: WorkerId,
+    jobs: HashMap<JobId, Job>,
+    /// Jobs with work left, oldest first.
+    active: Vec<JobId>,
+    /// Running mean of task durations (ns), for how far ahead to send.
+    mean_task_ns: f64,
+    heartbeat_timeout: Duration,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("workers", &self.workers.len())
+            .field("jobs", &self.jobs.len())
+            .finish()
+    }
+}
+
+impl Cluster {
+    /// An empty cluster; a worker silent for `heartbeat_timeout` is dead.
+    pub fn new(heartbeat_timeout: Duration) -> Cluster {
+        Cluster {
+            workers: BTreeMap::new(),
+            next_worker: 1,
+            jobs: HashMap::new(),
+            active: Vec::new(),
+            mean_task_ns: 50_000.0,
+            heartbeat_timeout,
+        }
+    }
+
+    /// Workers now: (id, address).
+    pub fn worker_list(&self) -> Vec<(WorkerId, String)> {
+        self.workers
+            .iter()
+            .map(|(id, w)| (*id, w.info.listen.clone()))
+            .collect()
+    }
+
+    /// Adds a worker and tells the others and the clients (the caller
+    /// sends the new worker the list of its peers).
+    pub fn add_worker(
+        &mut self,
+        info: WorkerInfo,
+        sink: &mut impl Sink,
+        clients: &[ClientId],
+    ) -> WorkerId {
+        let id = self.next_worker;
+        self.next_worker += 1;
+        let add = vec![(id, info.listen.clone())];
+        for other in self.workers.keys() {
+            sink.to_worker(
+                *other,
+                &ToWorker::Peers {
+                    add: add.clone(),
+                    remove: vec![],
+                },
+            );
+        }
+        for c in clients {
+            sink.to_client(
+                *c,
+                &ToClient::Workers {
+                    add: add.clone(),
+                    remove: vec![],
+                },
+            );
+        }
+        self.workers.insert(
+            id,
+            Worker {
+                info,
+                in_flight: 0,
+                paused: false,
+                memory: 0,
+                last_seen: Instant::now(),
+                has_spec: HashSet::new(),
+                stealing: false,
+            },
+        );
+        id
+    }
+
+    /// A client asks to run a job. Errors are reported to the client.
+    pub fn submit(&mut self, client: ClientId, job: JobId, spec: &[u8], sink: &mut impl Sink) {
+        match self.admit(client, job, spec) {
+            Ok(()) => self.active.push(job),
+            Err(error) => sink.to_client(client, &ToClient::Failed { job, error }),
+        }
+    }
+
+    fn admit(&mut self, client: ClientId, id: JobId, bytes: &[u8]) -> Result<(), WireError> {
+        let refused = |message: String| WireError::Refused { message };
+        if self.jobs.contains_key(&id) {
+            return Err(refused(format!("job {id:#x} was already submitted")));
+        }
+        let spec = decode_spec(bytes).map_err(refused)?;
+        let graph = Arc::new(spec.graph());
+        let n = graph.len();
+        let mut holder = vec![0; n];
+        let mut externals = HashMap::new();
+        let mut pinned = Vec::new();
+        for e in &spec.externals {
+            let from = self.jobs.get(&e.key.job).filter(|j| !j.released);
+            let held = from
+                .and_then(|j| j.holder.get(e.key.task as usize))
+                .copied()
+                .unwrap_or(0);
+            if held == 0 {
+                return Err(refused(format!(
+                    "the result `{}` passed in from an earlier job is no longer on the cluster",
+                    spec.task_name(e.task)
+                )));
+            }
+            holder[e.task as usize] = held;
+            externals.insert(e.task, e.key);
+            if !pinned.contains(&e.key.job) {
+                pinned.push(e.key.job);
+            }
+        }
+        let outputs: Vec<TaskId> = spec.outputs.iter().map(|&t| TaskId(t)).collect();
+        let exec = Exec::new(graph, &outputs, |t| holder[t.index()] != 0)
+            .map_err(|e| refused(format!("invalid graph: {e}")))?;
+        for j in &pinned {
+            if let Some(j) = self.jobs.get_mut(j) {
+                j.pins += 1;
+            }
+        }
+        let needs = needs_of(&spec);
+        self.jobs.insert(
+            id,
+            Job {
+                client,
+                spec: bytes.into(),
+                code_id: spec.code_id,
+                needs,
+                exec,
+                outputs,
+                externals,
+                holder,
+                sent: vec![0; n],
+                popped: vec![false; n],
+                bytes: vec![0; n],
+                deaths: vec![0; n],
+                eligible: HashMap::new(),
+                finished: false,
+                released: false,
+                pins: 0,
+                pinned,
+            },
+        );
+        Ok(())
+    }
+
+    /// The client no longer needs `job`'s results.
+    pub fn release(&mut self, job: JobId, sink: &mut impl Sink) {
+        if let Some(j) = self.jobs.get_mut(&job) {
+            j.released = true;
+            self.active.retain(|a| *a != job);
+            self.drop_if_unused(job, sink);
+        }
+    }
+
+    fn drop_if_unused(&mut self, job: JobId, sink: &mut impl Sink) {
+        let Some(j) = self.jobs.get(&job) else { return };
+        if !j.released || j.pins > 0 {
+            return;
+        }
+        let Some(j) = self.jobs.remove(&job) else {
+            return;
+        };
+        for w in self.workers.keys() {
+            sink.to_worker(*w, &ToWorker::DropJob { job });
+        }
+        for w in self.workers.values_mut() {
+            w.has_spec.remove(&job);
+        }
+        for (t, &w) in j.sent.iter().enumerate() {
+            if w != 0 && j.popped[t] {
+                if let Some(worker) = self.workers.get_mut(&w) {
+                    worker.in_flight = worker.in_flight.saturating_sub(1);
+                }
+            }
+        }
+        for earlier in j.pinned {
+            if let Some(e) = self.jobs.get_mut(&earlier) {
+                e.pins -= 1;
+            }
+            self.drop_if_unused(earlier, sink);
+        }
+    }
+
+    /// A client went away: its jobs are released.
+    pub fn client_gone(&mut self, client: ClientId, sink: &mut impl Sink) {
+        let jobs: Vec<JobId> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| j.client == client)
+            .map(|(id, _)| *id)
+            .collect();
+        for job in jobs {
+            self.release(job, sink);
+        }
+    }
+
+    /// A worker's message about a task or itself.
+    pub fn on_done(
+        &mut self,
+        w: WorkerId,
+        key: DataKey,
+        bytes: u64,
+        nanos: u64,
+        sink: &mut impl Sink,
+    ) {
+        self.mean_task_ns = 0.95 * self.mean_task_ns + 0.05 * nanos as f64;
+        let Some(job) = self.jobs.get_mut(&key.job) else {
+            return;
+        };
+        let t = key.task as usize;
+        if t >= job.holder.len() {
+            return;
+        }
+        Self::unsend(&mut self.workers, job, t, w);
+        if job.holder[t] != 0 {
+            return; // a duplicate run (after a steal or a re-plan); keep the first
+        }
+        job.holder[t] = w;
+        job.bytes[t] = bytes;
+        if job.popped[t] {
+            Self::complete(job, key.job, TaskId(key.task), sink);
+        }
+    }
+
+    /// Clears the record that `t` was sent to `w`.
+    fn unsend(workers: &mut BTreeMap<WorkerId, Worker>, job: &mut Job, t: usize, w: WorkerId) {
+        if job.sent[t] == w {
+            job.sent[t] = 0;
+            if let Some(worker) = workers.get_mut(&w) {
+                worker.in_flight = worker.in_flight.saturating_sub(1);
+                worker.stealing = false;
+            }
+        }
+    }
+
+    /// Completes `t` in the job's state machine and releases what it allows.
+    fn complete(job: &mut Job, id: JobId, t: TaskId, sink: &mut impl Sink) {
+        let mut released: Vec<TaskId> = Vec::new();
+        if job.exec.state.complete(t, |r| released.push(r)).is_err() {
+            return;
+        }
+        let mut by_worker: BTreeMap<WorkerId, Vec<DataKey>> = BTreeMap::new();
+        for r in released {
+            let w = std::mem::take(&mut job.holder[r.index()]);
+            if w != 0 && !job.externals.contains_key(&r.0) {
+                by_worker
+                    .entry(w)
+                    .or_default()
+                    .push(DataKey { job: id, task: r.0 });
+            }
+        }
+        for (w, keys) in by_worker {
+            sink.to_worker(w, &ToWorker::Release { keys });
+        }
+    }
+
+    /// A task failed on a worker: its job fails.
+    pub fn on_failed(
+        &mut self,
+        w: WorkerId,
+        key: DataKey,
+        message: String,
+        origin: Option<(String, String)>,
+        sink: &mut impl Sink,
+    ) {
+        let Some(job) = self.jobs.get_mut(&key.job) else {
+            return;
+        };
+        if key.task as usize >= job.holder.len() {
+            return;
+        }
+        Self::unsend(&mut self.workers, job, key.task as usize, w);
+        let spec = decode_spec(&job.spec);
+        let (task_key, op) = match (origin, spec) {
+            (Some(o), _) => o,
+            (None, Ok(spec)) => (spec.task_name(key.task), spec.op_name(key.task).to_owned()),
+            (None, Err(_)) => (format!("task-{}", key.task), String::new()),
+        };
+        self.fail_job(
+            key.job,
+            WireError::Task {
+                key: task_key,
+                op,
+                message,
+            },
+            sink,
+        );
+    }
+
+    fn fail_job(&mut self, job: JobId, error: WireError, sink: &mut impl Sink) {
+        let Some(j) = self.jobs.get(&job) else { return };
+        sink.to_client(j.client, &ToClient::Failed { job, error });
+        self.release(job, sink);
+    }
+
+    /// A worker could not fetch `input` for `key`: the task goes back to
+    /// the queue; if the input's holder is still here it lost the result.
+    pub fn on_missing(&mut self, w: WorkerId, key: DataKey, input: DataKey, sink: &mut impl Sink) {
+        let Some(job) = self.jobs.get_mut(&key.job) else {
+            return;
+        };
+        let t = key.task as usize;
+        if t >= job.holder.len() {
+            return;
+        }
+        Self::unsend(&mut self.workers, job, t, w);
+        let _ = job.exec.state.requeue(TaskId(key.task));
+        job.popped[t] = false;
+        let lost_here = input.job == key.job
+            && job
+                .holder
+                .get(input.task as usize)
+                .is_some_and(|h| self.workers.contains_key(h));
+        if lost_here {
+            job.holder[input.task as usize] = 0;
+            self.replan(key.job, sink);
+        }
+    }
+
+    /// A stolen task came back.
+    pub fn on_returned(&mut self, w: WorkerId, key: DataKey) {
+        let Some(job) = self.jobs.get_mut(&key.job) else {
+            return;
+        };
+        let t = key.task as usize;
+        if t >= job.holder.len() || job.sent[t] != w {
+            return;
+        }
+        Self::unsend(&mut self.workers, job, t, w);
+        if job.popped[t] {
+            let _ = job.exec.state.requeue(TaskId(key.task));
+            job.popped[t] = false;
+        }
+    }
+
+    /// A worker's heartbeat.
+    pub fn on_status(&mut self, w: WorkerId, memory: u64, paused: bool) {
+        if let Some(worker) = self.workers.get_mut(&w) {
+            worker.memory = memory;
+            worker.paused = paused;
+            worker.last_seen = Instant::now();
+            worker.stealing = false;
+        }
+    }
+
+    /// Any message from `w` shows it is alive.
+    pub fn seen(&mut self, w: WorkerId) {
+        if let Some(worker) = self.workers.get_mut(&w) {
+            worker.last_seen = Instant::now();
+        }
+    }
+
+    /// Workers silent for longer than the heartbeat timeout.
+    pub fn silent_workers(&self) -> Vec<WorkerId> {
+        let now = Instant::now();
+        self.workers
+            .iter()
+            .filter(|(_, w)| now.duration_since(w.last_seen) > self.heartbeat_timeout)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// A worker is gone: what it was running goes back to the queue (a task
+    /// that has now killed [`MAX_DEATHS`] workers fails), and results that
+    /// lived only on it are recomputed from lineage.
+    pub fn remove_worker(&mut self, w: WorkerId, sink: &mut impl Sink, clients: &[ClientId]) {
+        if self.workers.remove(&w).is_none() {
+            return;
+        }
+        for other in self.workers.keys() {
+            sink.to_worker(
+                *other,
+                &ToWorker::Peers {
+                    add: vec![],
+                    remove: vec![w],
+                },
+            );
+        }
+        for c in clients {
+            sink.to_client(
+                *c,
+                &ToClient::Workers {
+                    add: vec![],
+                    remove: vec![w],
+                },
+            );
+        }
+        let ids: Vec<JobId> = self.jobs.keys().copied().collect();
+        for id in ids {
+            let Some(job) = self.jobs.get_mut(&id) else {
+                continue;
+            };
+            let mut killed = None;
+            for t in 0..job.sent.len() {
+                if job.sent[t] != w {
+                    continue;
+                }
+                job.sent[t] = 0;
+                job.deaths[t] += 1;
+                if job.deaths[t] >= MAX_DEATHS {
+                    killed = Some(t);
+                }
+                if job.popped[t] && job.exec.state.requeue(TaskId(t as u32)).is_ok() {
+                    job.popped[t] = false;
+                }
+            }
+            if let Some(t) = killed {
+                let (key, op) = match decode_spec(&job.spec) {
+                    Ok(spec) => (spec.task_name(t as u32), spec.op_name(t as u32).to_owned()),
+                    Err(_) => (format!("task-{t}"), String::new()),
+                };
+                let error = WireError::KilledWorker {
+                    key,
+                    op,
+                    workers: MAX_DEATHS as u32,
+                };
+                self.fail_job(id, error, sink);
+                continue;
+            }
+            let lost_external = job
+                .externals
+                .iter()
+                .find(|(t, _)| job.holder[**t as usize] == w);
+            if let Some((t, _)) = lost_external {
+                let name = decode_spec(&job.spec)
+                    .map_or_else(|_| format!("task-{t}"), |s| s.task_name(*t));
+                let message = format!(
+                    "the result `{name}` passed in from an earlier job was lost with its worker"
+                );
+                self.fail_job(id, WireError::Refused { message }, sink);
+                continue;
+            }
+            let mut lost = false;
+            for h in job.holder.iter_mut().filter(|h| **h == w) {
+                *h = 0;
+                lost = true;
+            }
+            job.eligible.remove(&w);
+            if lost {
+                self.replan(id, sink);
+            }
+        }
+    }
+
+    /// Re-plans a job from the results still held: lost ones are recomputed.
+    fn replan(&mut self, id: JobId, sink: &mut impl Sink) {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        let holder = &job.holder;
+        match Exec::new(job.exec.graph.clone(), &job.outputs, |t| {
+            holder[t.index()] != 0
+        }) {
+            Ok(exec) => {
+                job.exec = exec;
+                job.popped.iter_mut().for_each(|p| *p = false);
+                if job.finished {
+                    job.finished = false;
+                }
+                if !self.active.contains(&id) && !job.released {
+                    self.active.push(id);
+                }
+            }
+            Err(e) => {
+                let message = format!("cannot recompute lost results: {e}");
+                self.fail_job(id, WireError::Refused { message }, sink);
+            }
+        }
+    }
+
+    /// Hands out ready tasks, oldest job first, while workers have room;
+    /// finishes jobs; asks busy workers to give work to idle ones.
+    pub fn schedule(&mut self, sink: &mut impl Sink) {
+        let mut i = 0;
+        while i < self.active.len() {
+            let id = self.active[i];
+            self.schedule_job(id, sink);
+            let finished = self.jobs.get(&id).is_none_or(|j| j.finished || j.released);
+            if finished {
+                self.active.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        self.steal(sink);
+    }
+
+    fn schedule_job(&mut self, id: JobId, sink: &mut impl Sink) {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        // Which workers can run this job at all, decided once per worker.
+        let fresh: Vec<(WorkerId, bool)> = self
+            .workers
+            .iter()
+            .filter(|(w, _)| !job.eligible.contains_key(w))
+            .map(|(w, worker)| (*w, job.needs.iter().all(|n| provides(worker, job, n))))
+            .collect();
+        job.eligible.extend(fresh);
+        let eligible: Vec<WorkerId> = self
+            .workers
+            .keys()
+            .copied()
+            .filter(|w| job.eligible.get(w) == Some(&true))
+            .collect();
+        if eligible.is_empty() && !self.workers.is_empty() {
+            let missing = job
+                .needs
+                .iter()
+                .find(|n| !self.workers.values().any(|w| provides(w, job, n)));
+            let error = match missing {
+                Some((op, _, true)) => WireError::UnknownOp {
+                    key: decode_spec(&job.spec)
+                        .ok()
+                        .and_then(|s| first_task_with_op(&s, op))
+                        .unwrap_or_default(),
+                    op: op.clone(),
+                },
+                Some((type_name, _, false)) => WireError::Refused {
+                    message: format!("no worker can decode a `{type_name}`"),
+                },
+                None => WireError::Refused {
+                    message: "no single worker can run every op of this job".into(),
+                },
+            };
+            self.fail_job(id, error, sink);
+            return;
+        }
+        loop {
+            let mean = self.mean_task_ns;
+            let has_room = eligible.iter().any(|w| {
+                self.workers
+                    .get(w)
+                    .is_some_and(|worker| !worker.paused && worker.in_flight < slots(worker, mean))
+            });
+            let Some(job) = self.jobs.get_mut(&id) else {
+                return;
+            };
+            // Held results complete without a worker, so keep popping even
+            // when every worker is full; a task that needs one goes back.
+            let Some(t) = job.exec.state.pop_ready() else {
+                break;
+            };
+            let ti = t.index();
+            job.popped[ti] = true;
+            if job.holder[ti] != 0 {
+                Self::complete(job, id, t, sink);
+                continue;
+            }
+            if job.sent[ti] != 0 {
+                continue; // still running from before a re-plan
+            }
+            let chosen = if has_room {
+                self.choose(id, t, &eligible)
+            } else {
+                None
+            };
+            match chosen {
+                Some(w) => self.dispatch(id, t, w, sink),
+                None => {
+                    if let Some(job) = self.jobs.get_mut(&id) {
+                        let _ = job.exec.state.requeue(t);
+                        job.popped[ti] = false;
+                    }
+                    break;
+                }
+            }
+        }
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        if job.exec.state.is_finished() && !job.finished {
+            job.finished = true;
+            let outputs = job
+                .outputs
+                .iter()
+                .map(|t| (t.0, job.holder[t.index()]))
+                .collect();
+            sink.to_client(job.client, &ToClient::Done { job: id, outputs });
+        }
+    }
+
+    /// The worker where `t` would start soonest: its queue, plus moving the
+    /// inputs it does not hold.
+    fn choose(&self, id: JobId, t: TaskId, eligible: &[WorkerId]) -> Option<WorkerId> {
+        let job = self.jobs.get(&id)?;
+        let mut held: Vec<(WorkerId, u64)> = Vec::new();
+        let mut total = 0u64;
+        for d in job.exec.graph.deps(t) {
+            let b = job.bytes[d.index()];
+            total += b;
+            let h = job.holder[d.index()];
+            match held.iter_mut().find(|(w, _)| *w == h) {
+                Some(e) => e.1 += b,
+                None => held.push((h, b)),
+            }
+        }
+        eligible
+            .iter()
+            .filter_map(|w| self.workers.get(w).map(|worker| (*w, worker)))
+            .filter(|(_, worker)| !worker.paused)
+            .map(|(w, worker)| {
+                let local = held.iter().find(|(h, _)| *h == w).map_or(0, |e| e.1);
+                let queue = f64::from(worker.in_flight) * self.mean_task_ns
+                    / f64::from(worker.info.nthreads.max(1));
+                let transfer = (total - local) as f64 / BYTES_PER_NS;
+                (w, queue + transfer)
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(w, _)| w)
+    }
+
+    fn dispatch(&mut self, id: JobId, t: TaskId, w: WorkerId, sink: &mut impl Sink) {
+        let (Some(job), Some(worker)) = (self.jobs.get_mut(&id), self.workers.get_mut(&w)) else {
+            return;
+        };
+        if worker.has_spec.insert(id) {
+            sink.to_worker(
+                w,
+                &ToWorker::Job {
+                    job: id,
+                    spec: &job.spec,
+                },
+            );
+        }
+        let fetch = job
+            .exec
+            .graph
+            .deps(t)
+            .filter(|d| job.holder[d.index()] != w)
+            .map(|d| {
+                let key = job
+                    .externals
+                    .get(&d.0)
+                    .copied()
+                    .unwrap_or(DataKey { job: id, task: d.0 });
+                (key, job.holder[d.index()])
+            })
+            .collect();
+        let priority = job.exec.state.plan().priority(t);
+        sink.to_worker(
+            w,
+            &ToWorker::Run {
+                key: DataKey { job: id, task: t.0 },
+                priority,
+                fetch,
+            },
+        );
+        job.sent[t.index()] = w;
+        worker.in_flight += 1;
+    }
+
+    /// When a worker is idle, no task waits here, and another worker has
+    /// more queued than it can start, ask that one to give some back.
+    fn steal(&mut self, sink: &mut impl Sink) {
+        let any_ready = self
+            .active
+            .iter()
+            .filter_map(|id| self.jobs.get(id))
+            .any(|j| j.exec.state.ready_len() > 0);
+        if any_ready || !self.workers.values().any(|w| w.in_flight == 0 && !w.paused) {
+            return;
+        }
+        let busiest = self
+            .workers
+            .iter()
+            .filter(|(_, w)| !w.stealing && w.in_flight > w.info.nthreads + 1)
+            .max_by_key(|(_, w)| w.in_flight - w.info.nthreads)
+            .map(|(id, w)| (*id, (w.in_flight - w.info.nthreads) / 2));
+        if let Some((victim, max)) = busiest {
+            if let Some(w) = self.workers.get_mut(&victim) {
+                w.stealing = true;
+            }
+            sink.to_worker(victim, &ToWorker::Steal { max: max.max(1) });
+        }
+    }
+}
+
+/// Tasks a worker may have in flight: its threads, times how many tasks of
+/// the current mean length cover a round trip (at least one per thread).
+fn slots(w: &Worker, mean_task_ns: f64) -> u32 {
+    let per_thread = (1.0 + LOOKAHEAD_NS / mean_task_ns.max(1.0)).min(MAX_PER_THREAD);
+    (f64::from(w.info.nthreads.max(1)) * per_thread).ceil() as u32
+}
+
+/// True if `worker` can supply `need` (an op or a type) for `job`: by code
+/// reference when it was started with the job's code key, else by name.
+fn provides(worker: &Worker, job: &Job, need: &(String, bool, bool)) -> bool {
+    let (name, has_code, is_op) = need;
+    (*has_code && job.code_id.is_some() && worker.info.code_id == job.code_id)
+        || if *is_op {
+            worker.info.ops.iter().any(|o| o == name)
+        } else {
+            worker.info.codecs.iter().any(|c| c == name)
+        }
+}
+
+fn first_task_with_op(spec: &JobSpec, op: &str) -> Option<String> {
+    let idx = spec.ops.iter().position(|o| o.name == op)? as u32;
+    let t = spec.task_ops.iter().position(|&o| o == idx)? as u32;
+    Some(spec.task_name(t))
+}
+
+/// What a worker must have to run `spec`: each op (name, has code, true)
+/// and each literal or external type (name, has code, false).
+fn needs_of(spec: &JobSpec) -> Vec<(String, bool, bool)> {
+    let mut needs: Vec<(String, bool, bool)> = Vec::new();
+    let mut add = |name: &str, code: bool, op: bool| {
+        if !needs
+            .iter()
+            .any(|(n, c, o)| n == name && *c == code && *o == op)
+        {
+            needs.push((name.to_owned(), code, op));
+        }
+    };
+    for op in &spec.ops {
+        if op.name != crate::portable::EXTERNAL_OP {
+            add(op.name, op.code.is_some(), true);
+        }
+    }
+    for lit in &spec.lits {
+        add(lit.codec.type_name, lit.codec.code.is_some(), false);
+    }
+    for e in &spec.externals {
+        add(e.codec.type_name, e.codec.code.is_some(), false);
+    }
+    needs
+}
