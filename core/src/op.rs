@@ -395,7 +395,7 @@ where
     // bytes, so every value of `F` is that same value: this conjures a copy
     // of the function (a fn item or a closure that captures nothing), not
     // something new.
-    let f: F = unsafe { core::mem::MaybeUninit::<F>::uninit().assume_init() };
+    let f: F = unsafe { core::mem::zeroed() };
     Op::new(name, f)
 }
 

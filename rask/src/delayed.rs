@@ -505,6 +505,12 @@ impl Hasher for AddrHasher {
 
 /// Turns the calls reachable from `roots` into a job, one task per call
 /// (shared calls once), in one iterative post-order walk.
+/// One graph computing all of `items`, and their output ids.
+pub(crate) fn to_job_many<T>(items: &[Delayed<T>]) -> (Arc<Job>, Vec<TaskId>) {
+    let nodes: Vec<&Arc<Node>> = items.iter().map(|d| &d.node).collect();
+    build_job(&nodes)
+}
+
 fn build_job(roots: &[&Arc<Node>]) -> (Arc<Job>, Vec<TaskId>) {
     let mut b = JobBuilder::new();
     let mut ids: HashMap<usize, TaskId, BuildHasherDefault<AddrHasher>> = HashMap::default();

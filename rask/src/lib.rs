@@ -29,6 +29,8 @@ struct ReadmeExample;
 
 mod compute;
 mod delayed;
+#[cfg(all(feature = "net", unix))]
+pub mod distributed;
 mod profiler;
 #[cfg(feature = "progress")]
 mod progress;
@@ -39,6 +41,8 @@ pub use delayed::{
     compute_all, compute_many, delayed, delayed_local, delayed_many, Delayed, DelayedFn,
     DelayedTuple, Input, IntoArgs, IntoInput, Local,
 };
+#[cfg(all(feature = "net", unix))]
+pub use distributed::{Client, Future};
 pub use profiler::{Profiler, TaskRecord};
 #[cfg(feature = "progress")]
 pub use progress::ProgressBar;

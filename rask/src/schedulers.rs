@@ -226,11 +226,21 @@ pub fn scheduler(
         Backend::Sync => Ok(Arc::new(rask_sched_sync::SyncScheduler)),
         Backend::Threads => threads(num_workers),
         Backend::Processes => processes(num_workers),
-        Backend::Distributed => Err(Error::BackendDisabled {
-            backend: "distributed",
-            feature: "net",
-        }),
+        Backend::Distributed => distributed(),
     }
+}
+
+#[cfg(all(feature = "net", unix))]
+fn distributed() -> Result<Arc<dyn Scheduler>, Error> {
+    crate::distributed::active()
+}
+
+#[cfg(not(all(feature = "net", unix)))]
+fn distributed() -> Result<Arc<dyn Scheduler>, Error> {
+    Err(Error::BackendDisabled {
+        backend: "distributed",
+        feature: "net",
+    })
 }
 
 /// The scheduler called `name` (any alias) with `num_workers`.

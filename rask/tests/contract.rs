@@ -146,7 +146,21 @@ fn run(
         .collect())
 }
 
+/// One local cluster of 2 worker processes for the whole test binary; it
+/// becomes the active client, which the `distributed` scheduler uses.
+fn cluster() {
+    static CLUSTER: std::sync::OnceLock<rask::Client> = std::sync::OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        rask::Client::local_with(rask::distributed::LocalOptions {
+            workers: 2,
+            ..Default::default()
+        })
+        .expect("a local cluster starts")
+    });
+}
+
 fn check(seed: u64, n: usize, with_failure: bool) {
+    cluster();
     let spec = random_spec(seed, n, with_failure);
     let (job, outputs) = build(&spec);
     let expected = evaluate(&spec);
@@ -156,6 +170,7 @@ fn check(seed: u64, n: usize, with_failure: bool) {
         ("threads", Some(4)),
         ("processes", Some(2)),
         ("processes", Some(3)),
+        ("distributed", None),
     ] {
         let got = run(backend, workers, &job, &outputs);
         match (&expected, &got) {

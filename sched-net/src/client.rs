@@ -27,6 +27,9 @@ use crate::protocol::{
     WorkerId, DEFAULT_MAX_FRAME,
 };
 
+/// The workers the client knows, and a condition for waiting on joins.
+type WorkerList = (Mutex<Vec<(WorkerId, String)>>, Condvar);
+
 const SCHEDULER: Token = Token(0);
 const WAKER: Token = Token(1);
 
@@ -210,7 +213,7 @@ struct Inner {
     waker: Waker,
     io: Mutex<Option<JoinHandle<()>>>,
     code_key: Option<CodeKey>,
-    workers: Arc<(Mutex<Vec<(WorkerId, String)>>, Condvar)>,
+    workers: Arc<WorkerList>,
 }
 
 impl Inner {
@@ -375,6 +378,11 @@ impl Client {
         })
     }
 
+    /// True if both are clones of one client.
+    pub fn same_as(&self, other: &Client) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// Workers now: (id, address).
     pub fn workers(&self) -> Vec<(WorkerId, String)> {
         self.inner
@@ -507,7 +515,7 @@ struct Io {
     options: ClientOptions,
     commands: Receiver<Cmd>,
     jobs: HashMap<JobId, Weak<JobHandle>>,
-    workers: Arc<(Mutex<Vec<(WorkerId, String)>>, Condvar)>,
+    workers: Arc<WorkerList>,
     /// Connections to workers: token → (conn, worker, welcomed).
     peers: HashMap<Token, (Conn, WorkerId, bool)>,
     by_worker: HashMap<WorkerId, Token>,
@@ -537,9 +545,9 @@ impl Io {
             let mut scheduler_ok = true;
             for event in events.iter() {
                 match event.token() {
-                    SCHEDULER => scheduler_ok &= self.from_scheduler(),
+                    SCHEDULER => scheduler_ok &= self.read_scheduler(),
                     WAKER => {}
-                    token => self.from_worker(token),
+                    token => self.read_worker(token),
                 }
             }
             loop {
@@ -668,7 +676,7 @@ impl Io {
         Some(token)
     }
 
-    fn from_scheduler(&mut self) -> bool {
+    fn read_scheduler(&mut self) -> bool {
         let closed = self.sched.read().unwrap_or(true);
         let mut inbox = std::mem::replace(&mut self.sched.inbox, crate::protocol::Inbox::new(0));
         let mut ok = !closed;
@@ -721,7 +729,7 @@ impl Io {
         }
     }
 
-    fn from_worker(&mut self, token: Token) {
+    fn read_worker(&mut self, token: Token) {
         let Some((conn, ..)) = self.peers.get_mut(&token) else {
             return;
         };

@@ -262,10 +262,7 @@ impl Server {
         let Some((conn, _)) = self.conns.get_mut(&token) else {
             return;
         };
-        let closed = match conn.read() {
-            Ok(closed) => closed,
-            Err(_) => true,
-        };
+        let closed = conn.read().unwrap_or(true);
         // Take the inbox so frames can borrow from it while the cluster
         // writes to other connections.
         let mut inbox = std::mem::replace(&mut conn.inbox, crate::protocol::Inbox::new(0));

@@ -129,12 +129,12 @@ impl Executor {
     }
 
     /// Takes back up to `max` queued tasks, the last in priority order.
-    pub fn steal(&self, max: usize) -> Vec<DataKey> {
+    pub fn steal(&self, max: usize) -> Vec<Item> {
         let mut q = self.lock();
         let mut items = std::mem::take(&mut q.items).into_sorted_vec();
         // Sorted ascending by `Ord`: the last to run come first.
         let n = max.min(items.len());
-        let stolen: Vec<DataKey> = items.drain(..n).map(|i| i.key).collect();
+        let stolen: Vec<Item> = items.drain(..n).collect();
         q.items = items.into();
         stolen
     }

@@ -266,13 +266,13 @@ impl Worker {
             for event in events.iter() {
                 match event.token() {
                     SCHEDULER => {
-                        if !self.from_scheduler()? {
+                        if !self.read_scheduler()? {
                             return Ok(());
                         }
                     }
                     LISTENER => self.accept(),
                     WAKER => {}
-                    token => self.from_peer(token),
+                    token => self.read_peer(token),
                 }
             }
             self.collect_outcomes();
@@ -314,7 +314,7 @@ impl Worker {
     }
 
     /// Handles the scheduler's frames; `Ok(false)`: time to stop.
-    fn from_scheduler(&mut self) -> io::Result<bool> {
+    fn read_scheduler(&mut self) -> io::Result<bool> {
         let closed = self.sched.read().unwrap_or(true);
         let mut inbox = std::mem::replace(&mut self.sched.inbox, crate::protocol::Inbox::new(0));
         let mut keep_going = true;
@@ -385,8 +385,12 @@ impl Worker {
                 }
             }
             ToWorker::Steal { max } => {
-                for key in self.exec.steal(max as usize) {
-                    self.sched.outbox.push(&ToScheduler::Returned { key });
+                for item in self.exec.steal(max as usize) {
+                    let deps: Vec<TaskId> = item.inputs.iter().map(|(t, _)| *t).collect();
+                    self.unpin(&item.job, item.key, &deps);
+                    self.sched
+                        .outbox
+                        .push(&ToScheduler::Returned { key: item.key });
                 }
             }
             ToWorker::Peers { add, remove } => {
@@ -419,21 +423,26 @@ impl Worker {
             });
             return;
         };
-        let mut missing = 0;
-        let deps: Vec<TaskId> = job.job.graph().deps(TaskId(key.task)).collect();
-        for dep in deps {
+        let mut deps: Vec<TaskId> = job.job.graph().deps(TaskId(key.task)).collect();
+        deps.sort_unstable();
+        deps.dedup();
+        // Inputs already here are pinned now, so that another task
+        // finishing cannot drop a fetched copy this one still needs.
+        let mut missing = Vec::new();
+        for &dep in &deps {
             let input = Self::data_key(key.job, &job, dep);
-            if self.data.contains_key(&input) {
-                continue;
+            match self.data.get_mut(&input) {
+                Some(s) => s.users += 1,
+                None => missing.push((dep, input)),
             }
+        }
+        for &(dep, input) in &missing {
             if let Some(w) = self.wanted.get_mut(&input) {
-                if !w.waiters.iter().any(|(k, _)| *k == key) {
-                    w.waiters.push((key, dep));
-                    missing += 1;
-                }
+                w.waiters.push((key, dep));
                 continue;
             }
             let Some(&(_, from)) = fetch.iter().find(|(k, _)| *k == input) else {
+                self.unpin(&job, key, &deps);
                 self.sched.outbox.push(&ToScheduler::Missing { key, input });
                 return;
             };
@@ -445,35 +454,51 @@ impl Worker {
                 },
             );
             self.to_get.entry(from).or_default().push(input);
-            missing += 1;
         }
-        if missing == 0 {
+        if missing.is_empty() {
             self.start(key, priority, &job);
         } else {
-            self.pending.insert(key, Pending { priority, missing });
+            self.pending.insert(
+                key,
+                Pending {
+                    priority,
+                    missing: missing.len(),
+                },
+            );
         }
     }
 
-    /// Queues a task whose inputs are all here.
+    /// Drops this task's pins on its inputs (those present); fetched
+    /// copies nobody uses any more go.
+    fn unpin(&mut self, job: &SharedJob, key: DataKey, deps: &[TaskId]) {
+        for &dep in deps {
+            let input = Self::data_key(key.job, job, dep);
+            if let Some(s) = self.data.get_mut(&input) {
+                s.users = s.users.saturating_sub(1);
+                if s.users == 0 && !s.own {
+                    self.data.remove(&input);
+                }
+            }
+        }
+    }
+
+    /// Queues a task whose inputs are all here (and pinned).
     fn start(&mut self, key: DataKey, priority: u32, job: &SharedJob) {
         let mut inputs: Vec<(TaskId, Value)> = Vec::new();
-        for dep in job.job.graph().deps(TaskId(key.task)) {
-            if inputs.iter().any(|(t, _)| *t == dep) {
-                continue;
-            }
+        let mut deps: Vec<TaskId> = job.job.graph().deps(TaskId(key.task)).collect();
+        deps.sort_unstable();
+        deps.dedup();
+        for &dep in &deps {
             let input = Self::data_key(key.job, job, dep);
-            match self.data.get_mut(&input) {
-                Some(s) => {
-                    s.users += 1;
-                    inputs.push((dep, s.value.clone()));
-                }
+            match self.data.get(&input) {
+                Some(s) => inputs.push((dep, s.value.clone())),
                 None => {
+                    self.unpin(job, key, &deps);
                     self.sched.outbox.push(&ToScheduler::Missing { key, input });
                     return;
                 }
             }
         }
-        inputs.sort_unstable_by_key(|(t, _)| *t);
         self.exec.push(Item {
             priority,
             key,
@@ -484,21 +509,10 @@ impl Worker {
 
     fn collect_outcomes(&mut self) {
         while let Ok(outcome) = self.outcomes.try_recv() {
-            let job = self.jobs.get(&outcome.key.job).cloned();
-            if let Some(job) = &job {
-                for t in &outcome.inputs {
-                    let input = Self::data_key(outcome.key.job, job, *t);
-                    if let Some(s) = self.data.get_mut(&input) {
-                        s.users = s.users.saturating_sub(1);
-                        if s.users == 0 && !s.own {
-                            self.data.remove(&input);
-                        }
-                    }
-                }
-            }
-            if job.is_none() {
+            let Some(job) = self.jobs.get(&outcome.key.job).cloned() else {
                 continue; // its job was dropped while it ran
-            }
+            };
+            self.unpin(&job, outcome.key, &outcome.inputs);
             match outcome.result {
                 Ok((value, bytes)) => {
                     self.sched.outbox.push(&ToScheduler::Done {
@@ -615,7 +629,7 @@ impl Worker {
         }
     }
 
-    fn from_peer(&mut self, token: Token) {
+    fn read_peer(&mut self, token: Token) {
         let Some((conn, _)) = self.peers.get_mut(&token) else {
             return;
         };
@@ -760,6 +774,11 @@ impl Worker {
             },
         );
         for (task, _) in wanted.waiters {
+            if self.pending.contains_key(&task) {
+                if let Some(s) = self.data.get_mut(&key) {
+                    s.users += 1;
+                }
+            }
             let ready = match self.pending.get_mut(&task) {
                 Some(p) => {
                     p.missing -= 1;

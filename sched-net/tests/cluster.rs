@@ -1,0 +1,327 @@
+//! The runtime under failure and change, with real processes on 127.0.0.1:
+//! a worker killed with SIGKILL mid-run, a worker joining mid-run, a wrong
+//! token, and garbage on the scheduler's port.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rask_core::{Arg, Inputs, Job, JobBuilder, Op, TaskId};
+use rask_sched_net::{Client, ClientOptions, LocalOptions};
+
+/// Busy work of about `us` microseconds, so that a run lasts long enough
+/// to be interrupted.
+fn spin(us: u64) {
+    let end = Instant::now() + Duration::from_micros(us);
+    while Instant::now() < end {
+        std::hint::spin_loop();
+    }
+}
+
+fn step(x: &u64) -> u64 {
+    spin(60);
+    x.wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        >> 1
+}
+
+fn total(xs: Inputs<u64>) -> u64 {
+    xs.fold(0u64, |a, x| a.wrapping_add(*x))
+}
+
+/// `chains` chains of `len` steps, summed: chains × len + 1 tasks.
+fn chains(chains: u64, len: usize) -> (Job, TaskId, u64) {
+    let mut b = JobBuilder::new();
+    let step_op = b.op(&Op::new("step", step));
+    let total_op = b.op(&Op::new("total", total));
+    let mut ends = Vec::new();
+    let mut expected = 0u64;
+    for c in 0..chains {
+        let mut arg = b.lit(c);
+        let mut x = c;
+        for _ in 0..len {
+            arg = Arg::dep(b.task(step_op, &[arg]));
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407)
+                >> 1;
+        }
+        ends.push(arg);
+        expected = expected.wrapping_add(x);
+    }
+    let out = b.keyed_task("total", total_op, &ends);
+    (b.finish(), out, expected)
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie still has a /proc entry; its state letter is Z.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            !s.split(") ")
+                .nth(1)
+                .is_some_and(|rest| rest.starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn sigkill_of_a_worker_mid_run_still_gives_the_right_answer() {
+    let client = Client::local_with(LocalOptions {
+        workers: 3,
+        ..LocalOptions::default()
+    })
+    .unwrap();
+    let (job, out, expected) = chains(200, 100);
+    assert_eq!(job.len(), 20_001);
+    let future = client.submit_job(&job, &[out], &[]).unwrap().pop().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !future.done(),
+        "the run must still be going when the worker dies"
+    );
+    let pids = client.cluster().unwrap().worker_pids();
+    let victim = pids[1];
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(victim as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let value = future.result().unwrap();
+    assert_eq!(value.downcast_ref::<u64>(), Some(&expected));
+    assert_eq!(
+        client.workers().len(),
+        2,
+        "the dead worker left the cluster"
+    );
+    // Every worker process is gone once the client is.
+    drop(future);
+    drop(client);
+    for pid in pids {
+        assert!(!alive(pid), "worker {pid} outlived its cluster");
+    }
+}
+
+fn whoami(_: &u64) -> u32 {
+    spin(2_000);
+    std::process::id()
+}
+
+fn pids(xs: Inputs<u32>) -> Vec<u32> {
+    let mut v: Vec<u32> = xs.copied().collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+#[test]
+fn a_worker_that_joins_mid_run_receives_work() {
+    let client = Client::local_with(LocalOptions {
+        workers: 1,
+        ..LocalOptions::default()
+    })
+    .unwrap();
+    let mut b = JobBuilder::new();
+    let who = b.op(&Op::new("whoami", whoami));
+    let gather = b.op(&Op::new("pids", pids));
+    let leaves: Vec<Arg> = (0..1000u64)
+        .map(|i| {
+            let l = b.lit(i);
+            Arg::dep(b.task(who, &[l]))
+        })
+        .collect();
+    let out = b.task(gather, &leaves);
+    let future = client
+        .submit_job(&b.finish(), &[out], &[])
+        .unwrap()
+        .pop()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !future.done(),
+        "the run must still be going when the worker joins"
+    );
+    let cluster = client.cluster().unwrap();
+    let newcomer = cluster.add_worker().unwrap();
+    client.wait_for_workers(2, Duration::from_secs(20)).unwrap();
+    let seen = future
+        .result()
+        .unwrap()
+        .downcast_ref::<Vec<u32>>()
+        .unwrap()
+        .clone();
+    assert!(
+        seen.contains(&newcomer),
+        "the new worker {newcomer} ran nothing: {seen:?}"
+    );
+    assert_eq!(seen.len(), 2);
+}
+
+/// A process of ours whose stderr lines arrive on a channel; killed and
+/// reaped on drop.
+struct Proc {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Proc {
+    fn start(cmd: &mut Command) -> Proc {
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let err = child.stderr.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Proc {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits up to 10 s for a line containing `text`; returns it.
+    fn expect(&mut self, text: &str) -> String {
+        if let Some(l) = self.seen.iter().find(|l| l.contains(text)) {
+            return l.clone();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        panic!("no line with `{text}`; saw {:?}", self.seen);
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn scheduler(token: &str) -> (Proc, String) {
+    let mut s = Proc::start(
+        Command::new(env!("CARGO_BIN_EXE_rask-scheduler")).args(["--port", "0", "--token", token]),
+    );
+    let line = s.expect("listening on ");
+    let addr = line.rsplit(' ').next().unwrap().to_owned();
+    (s, addr)
+}
+
+fn worker(addr: &str, token: &str) -> Proc {
+    Proc::start(Command::new(env!("CARGO_BIN_EXE_rask-worker")).args([addr, "--token", token]))
+}
+
+/// inc over 0..n, summed, with the names of built-in ops.
+fn builtin_job(n: i64) -> (Arc<Job>, TaskId) {
+    let mut b = JobBuilder::new();
+    let inc = b.op(&Op::new("inc", |x: &i64| x + 1));
+    let sum = b.op(&Op::new("sum", |xs: Inputs<i64>| xs.sum::<i64>()));
+    let leaves: Vec<Arg> = (0..n)
+        .map(|i| {
+            let l = b.lit(i);
+            Arg::dep(b.task(inc, &[l]))
+        })
+        .collect();
+    let out = b.task(sum, &leaves);
+    (Arc::new(b.finish()), out)
+}
+
+fn with_token(token: &str) -> ClientOptions {
+    ClientOptions {
+        token: Some(token.into()),
+        ..ClientOptions::default()
+    }
+}
+
+#[test]
+fn a_wrong_token_is_refused_with_a_log_line_on_both_sides() {
+    let (mut sched, addr) = scheduler("right");
+    let mut bad = worker(&addr, "wrong");
+    let status = bad.child.wait().unwrap();
+    assert!(!status.success());
+    bad.expect("refused this worker: wrong token");
+    sched.expect("refused: wrong token");
+    let err = Client::connect_with(&addr, with_token("nope")).unwrap_err();
+    assert!(
+        err.to_string().contains("refused this client: wrong token"),
+        "{err}"
+    );
+    // The right token works.
+    let _good = worker(&addr, "right");
+    let client = Client::connect_with(&addr, with_token("right")).unwrap();
+    client.wait_for_workers(1, Duration::from_secs(10)).unwrap();
+    let (job, out) = builtin_job(10);
+    let v = client
+        .gather(&client.submit_job(&job, &[out], &[]).unwrap())
+        .unwrap();
+    assert_eq!(v[0].downcast_ref::<i64>(), Some(&55));
+}
+
+/// True if the server closes `sock` within 5 s.
+fn closed_by_server(sock: &mut TcpStream) -> bool {
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 256];
+    loop {
+        match sock.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue, // a refusal frame, then the close
+            Err(e) => return e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    }
+}
+
+#[test]
+fn garbage_truncated_and_oversized_frames_close_only_their_connection() {
+    let (mut sched, addr) = scheduler("t");
+    let _w = worker(&addr, "t");
+    let client = Client::connect_with(&addr, with_token("t")).unwrap();
+    client.wait_for_workers(1, Duration::from_secs(10)).unwrap();
+
+    // A frame whose body is not a hello.
+    let mut garbage = TcpStream::connect(&addr).unwrap();
+    garbage
+        .write_all(&[6, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])
+        .unwrap();
+    assert!(closed_by_server(&mut garbage));
+    sched.expect("bad hello");
+
+    // A length prefix far above the 256 MiB limit.
+    let mut huge = TcpStream::connect(&addr).unwrap();
+    huge.write_all(&[0xff, 0xff, 0xff, 0x7f, 1, 2, 3]).unwrap();
+    assert!(closed_by_server(&mut huge));
+    sched.expect("above the limit");
+
+    // A frame cut short: the scheduler waits for the rest, then sees the
+    // connection end.
+    let mut cut = TcpStream::connect(&addr).unwrap();
+    cut.write_all(&[100, 0, 0, 0, 1, 2, 3]).unwrap();
+    cut.shutdown(std::net::Shutdown::Write).unwrap();
+    assert!(closed_by_server(&mut cut));
+
+    // Nothing else was touched: the client computes.
+    let (job, out) = builtin_job(1000);
+    let v = client
+        .gather(&client.submit_job(&job, &[out], &[]).unwrap())
+        .unwrap();
+    assert_eq!(v[0].downcast_ref::<i64>(), Some(&500_500));
+}
