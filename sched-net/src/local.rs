@@ -83,6 +83,7 @@ impl LocalCluster {
         let token = CodeKey::random()?.to_hex();
         let config = SchedulerConfig {
             token: Some(token.clone()),
+            log_membership: false,
             ..SchedulerConfig::default()
         };
         let scheduler = spawn_scheduler(SocketAddr::from(([127, 0, 0, 1], 0)), config)?;

@@ -38,6 +38,11 @@ pub enum Shape {
     /// merge: N chain tasks in all. Shows what moving data costs, and that a
     /// backend keeps a chain's data where it is.
     Bigdata,
+    /// One one-task graph computed N times in a row; reports the median
+    /// latency of one compute (a `submit(...).result()` on `distributed`).
+    /// Only run when named: a fresh fork per compute makes it slow on
+    /// `processes`.
+    Submit,
     /// `merge` built the way users build it: N calls of a `rask::delayed`
     /// function summed by a `delayed_many`, then `to_job`. Shows that a
     /// fan-in of N delayed values costs O(N) to build.
@@ -70,6 +75,7 @@ impl Shape {
     pub fn fixed_n(self, quick: bool) -> Option<usize> {
         match self {
             Shape::Busy => Some(if quick { 16 } else { 200 }),
+            Shape::Submit => Some(if quick { 50 } else { 1000 }),
             Shape::Bigdata => Some(if quick { 20 } else { 100 }),
             _ => None,
         }
@@ -85,21 +91,20 @@ impl Shape {
             Shape::Busy => "busy",
             Shape::Delayed => "delayed",
             Shape::Bigdata => "bigdata",
+            Shape::Submit => "submit",
         }
     }
 
     /// The shape called `name`.
     pub fn from_name(name: &str) -> Result<Shape, String> {
-        Shape::ALL
-            .into_iter()
-            .find(|s| s.name() == name)
-            .ok_or_else(|| {
-                let names: Vec<_> = Shape::ALL.iter().map(|s| s.name()).collect();
-                format!(
-                    "unknown graph `{name}`; expected one of {}",
-                    names.join(", ")
-                )
-            })
+        let every = || Shape::ALL.into_iter().chain([Shape::Submit]);
+        every().find(|s| s.name() == name).ok_or_else(|| {
+            let names: Vec<_> = every().map(|s| s.name()).collect();
+            format!(
+                "unknown graph `{name}`; expected one of {}",
+                names.join(", ")
+            )
+        })
     }
 }
 
@@ -201,6 +206,10 @@ pub fn build(shape: Shape, n: usize, ops: &Ops) -> Built {
             let leaves: Vec<Arg> = (0..n).map(|_| Arg::dep(b.task(null, &[]))).collect();
             let count = b.op(&ops.count);
             b.task(count, &leaves)
+        }
+        Shape::Submit => {
+            let one = b.op(&ops.one);
+            b.task(one, &[])
         }
         Shape::Chain => {
             let (one, inc) = (b.op(&ops.one), b.op(&ops.inc));
@@ -305,6 +314,7 @@ pub fn check(shape: Shape, n: usize, outputs: &[Value]) -> Result<(), String> {
     let [value] = outputs else {
         return Err(format!("expected 1 output, got {}", outputs.len()));
     };
+    let n = if shape == Shape::Submit { 1 } else { n };
     match value.downcast_ref::<u64>() {
         Some(&got) if got == n as u64 => Ok(()),
         Some(&got) => Err(format!("{}-{n} computed {got}, expected {n}", shape.name())),

@@ -38,6 +38,8 @@ pub struct SchedulerConfig {
     pub heartbeat_timeout: Duration,
     /// Prefix of log lines (stderr).
     pub log_name: String,
+    /// Log workers joining and leaving (problems are always logged).
+    pub log_membership: bool,
 }
 
 impl Default for SchedulerConfig {
@@ -47,6 +49,7 @@ impl Default for SchedulerConfig {
             max_frame: DEFAULT_MAX_FRAME,
             heartbeat_timeout: Duration::from_secs(10),
             log_name: "rask-scheduler".into(),
+            log_membership: true,
         }
     }
 }
@@ -379,7 +382,9 @@ impl Server {
                         remove: vec![],
                     });
                 }
-                self.log(&line);
+                if self.config.log_membership {
+                    self.log(&line);
+                }
                 Ok(())
             }
             Role::Peer => Err("a peer connection was made to the scheduler".into()),
@@ -446,7 +451,9 @@ impl Server {
             Peer::New => {}
             Peer::Worker(w) => {
                 self.workers.remove(&w);
-                self.log(&format!("worker {w} at {} left", conn.peer));
+                if self.config.log_membership {
+                    self.log(&format!("worker {w} at {} left", conn.peer));
+                }
                 let mut sink = Outboxes {
                     conns: &mut self.conns,
                     workers: &self.workers,

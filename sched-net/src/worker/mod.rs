@@ -423,6 +423,7 @@ impl Worker {
             });
             return;
         };
+        let fetch: HashMap<DataKey, WorkerId> = fetch.into_iter().collect();
         let mut deps: Vec<TaskId> = job.job.graph().deps(TaskId(key.task)).collect();
         deps.sort_unstable();
         deps.dedup();
@@ -441,7 +442,7 @@ impl Worker {
                 w.waiters.push((key, dep));
                 continue;
             }
-            let Some(&(_, from)) = fetch.iter().find(|(k, _)| *k == input) else {
+            let Some(&from) = fetch.get(&input) else {
                 self.unpin(&job, key, &deps);
                 self.sched.outbox.push(&ToScheduler::Missing { key, input });
                 return;

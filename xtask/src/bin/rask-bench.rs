@@ -96,6 +96,25 @@ fn scheduler(name: &str, workers: usize) -> Result<std::sync::Arc<dyn rask::Sche
         let procs = rask_sched_procs::ProcessScheduler::new(workers).with_fusion(false);
         return Ok(std::sync::Arc::new(procs));
     }
+    #[cfg(unix)]
+    if name == "distributed" {
+        // A local cluster of `workers` worker processes (re-executed from
+        // this binary), kept for the life of this process.
+        static CLUSTER: std::sync::OnceLock<rask::Client> = std::sync::OnceLock::new();
+        if CLUSTER.get().is_none() {
+            let start = Instant::now();
+            let options = rask::distributed::LocalOptions {
+                workers,
+                ..Default::default()
+            };
+            let client = rask::Client::local_with(options)?;
+            eprintln!(
+                "distributed: local cluster of {workers} workers started in {:.1} ms",
+                start.elapsed().as_secs_f64() * 1e3
+            );
+            let _ = CLUSTER.set(client);
+        }
+    }
     rask::scheduler_by_name(name, Some(workers))
 }
 
@@ -130,6 +149,10 @@ fn measure(run: &Run) -> Outcome {
     // than inside the first measured repetition.
     if let Err(e) = run_once(&*scheduler, Shape::Merge, 1_000, &ops) {
         return failed(format!("warm-up failed: {e}"));
+    }
+
+    if run.shape == Shape::Submit {
+        return latency(run, &*scheduler, &ops).unwrap_or_else(failed);
     }
 
     let mut walls = Vec::with_capacity(run.reps);
@@ -185,6 +208,39 @@ fn measure(run: &Run) -> Outcome {
         ir_bytes_per_task: ir_bytes as f64 / tasks as f64,
         build_s: median(&mut builds).as_secs_f64(),
     })
+}
+
+/// `submit`: one one-task graph computed `n` times in a row; the median
+/// latency of one compute is reported as µs per task.
+fn latency(run: &Run, scheduler: &dyn Scheduler, ops: &Ops) -> Result<Outcome, String> {
+    let built = graphs::build(Shape::Submit, 1, ops);
+    let mut each = Vec::with_capacity(run.n);
+    let start = Instant::now();
+    for _ in 0..run.n {
+        let t = Instant::now();
+        let values = scheduler
+            .run(&built.job, &[built.output], &NoEvents)
+            .map_err(|e| e.to_string())?;
+        each.push(t.elapsed());
+        graphs::check(Shape::Submit, 1, &values)?;
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let median = median(&mut each).as_secs_f64();
+    Ok(Outcome::Ran(Record {
+        backend: run.backend.clone(),
+        graph: run.shape.name().to_owned(),
+        n: run.n as u64,
+        tasks: run.n as u64,
+        workers: run.workers as u64,
+        reps: 1,
+        wall_s: wall,
+        us_per_task: median * 1e6,
+        tasks_per_s: 1.0 / median,
+        peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
+        children_peak_rss_bytes: children_peak_rss_bytes(),
+        ir_bytes_per_task: 0.0,
+        build_s: 0.0,
+    }))
 }
 
 /// Builds and runs `shape`-`n` once and checks the answer.
