@@ -325,3 +325,36 @@ fn garbage_truncated_and_oversized_frames_close_only_their_connection() {
         .unwrap();
     assert_eq!(v[0].downcast_ref::<i64>(), Some(&500_500));
 }
+
+fn die(_: &i64) -> i64 {
+    std::process::exit(3)
+}
+
+#[test]
+fn a_task_that_kills_three_workers_fails_naming_it() {
+    let client = Client::local_with(LocalOptions {
+        workers: 3,
+        ..LocalOptions::default()
+    })
+    .unwrap();
+    let mut b = JobBuilder::new();
+    let die = b.op(&Op::new("die", die));
+    let x = b.lit(1i64);
+    let t = b.keyed_task("poison", die, &[x]);
+    let job = b.finish();
+    let err = client
+        .gather(&client.submit_job(&job, &[t], &[]).unwrap())
+        .unwrap_err();
+    assert_eq!(
+        err,
+        rask_core::Error::KilledWorker {
+            key: "poison".into(),
+            op: "die".into(),
+            workers: 3
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "task `poison` (op `die`) killed worker: 3 workers died while running it"
+    );
+}
