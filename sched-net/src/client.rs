@@ -182,11 +182,6 @@ impl RawFuture {
     pub fn codec(&self) -> Codec {
         self.codec
     }
-
-    /// The job handle, for keeping an input alive while a later job uses it.
-    pub fn handle(&self) -> &Arc<JobHandle> {
-        &self.handle
-    }
 }
 
 enum Fetch {
@@ -358,6 +353,7 @@ impl Client {
             by_worker: HashMap::new(),
             next_token: 2,
             fetches: HashMap::new(),
+            waiting: HashMap::new(),
             next_fetch: 0,
         };
         let thread = std::thread::Builder::new()
@@ -521,6 +517,8 @@ struct Io {
     by_worker: HashMap<WorkerId, Token>,
     next_token: usize,
     fetches: HashMap<u64, FetchState>,
+    /// Which fetches (id, index) wait for each result.
+    waiting: HashMap<DataKey, Vec<(u64, usize)>>,
     next_fetch: u64,
 }
 
@@ -624,8 +622,9 @@ impl Io {
                 self.next_fetch += 1;
                 let n = keys.len();
                 let mut by_worker: HashMap<WorkerId, Vec<DataKey>> = HashMap::new();
-                for (k, w, _) in &keys {
+                for (i, (k, w, _)) in keys.iter().enumerate() {
                     by_worker.entry(*w).or_default().push(*k);
+                    self.waiting.entry(*k).or_default().push((id, i));
                 }
                 self.fetches.insert(
                     id,
@@ -663,14 +662,16 @@ impl Io {
             let workers = self.workers.0.lock().unwrap_or_else(|e| e.into_inner());
             workers.iter().find(|(id, _)| *id == w)?.1.parse().ok()?
         };
-        let sock = TcpStream::connect(addr).ok()?;
         let token = Token(self.next_token);
         self.next_token += 1;
-        let mut conn =
-            Conn::register(sock, self.poll.registry(), token, self.options.max_frame).ok()?;
-        conn.outbox
-            .push(&Hello::new(Role::Peer, self.options.token.as_deref()));
-        conn.outbox.seal();
+        let conn = Conn::connect_peer(
+            addr,
+            self.poll.registry(),
+            token,
+            self.options.max_frame,
+            self.options.token.as_deref(),
+        )
+        .ok()?;
         self.peers.insert(token, (conn, w, false));
         self.by_worker.insert(w, token);
         Some(token)
@@ -678,27 +679,15 @@ impl Io {
 
     fn read_scheduler(&mut self) -> bool {
         let closed = self.sched.read().unwrap_or(true);
-        let mut inbox = std::mem::replace(&mut self.sched.inbox, crate::protocol::Inbox::new(0));
-        let mut ok = !closed;
-        loop {
-            match inbox.next_frame() {
-                Ok(Some(range)) => {
-                    for msg in messages::<ToClient>(inbox.body(range)) {
-                        match msg {
-                            Ok(msg) => self.scheduler_message(msg),
-                            Err(_) => ok = false,
-                        }
-                    }
-                }
-                Ok(None) => break,
-                Err(_) => {
-                    ok = false;
-                    break;
-                }
+        let mut inbox = self.sched.inbox.take();
+        let result = inbox.drain(|body| {
+            for msg in messages::<ToClient>(body) {
+                self.scheduler_message(msg.map_err(|e| e.to_string())?);
             }
-        }
+            Ok(())
+        });
         self.sched.inbox = inbox;
-        ok
+        !closed && result.is_ok()
     }
 
     fn scheduler_message(&mut self, msg: ToClient) {
@@ -734,54 +723,39 @@ impl Io {
             return;
         };
         let closed = conn.read().unwrap_or(true);
-        let mut inbox = std::mem::replace(&mut conn.inbox, crate::protocol::Inbox::new(0));
-        let mut bad = closed;
-        loop {
-            match inbox.next_frame() {
-                Ok(Some(range)) => {
-                    if !self.worker_frame(token, inbox.body(range)) {
-                        bad = true;
-                        break;
-                    }
-                }
-                Ok(None) => break,
-                Err(_) => {
-                    bad = true;
-                    break;
-                }
-            }
-        }
+        let mut inbox = conn.inbox.take();
+        let result = inbox.drain(|body| self.worker_frame(token, body));
         if let Some((conn, ..)) = self.peers.get_mut(&token) {
             conn.inbox = inbox;
         }
-        if bad {
+        if closed || result.is_err() {
             self.close_peer(token);
         }
     }
 
-    fn worker_frame(&mut self, token: Token, body: &[u8]) -> bool {
+    fn worker_frame(&mut self, token: Token, body: &[u8]) -> Result<(), String> {
         let Some((_, w, welcomed)) = self.peers.get_mut(&token) else {
-            return false;
+            return Err("no such connection".into());
         };
         let w = *w;
         if !*welcomed {
             return match postcard::from_bytes::<Welcome>(body) {
                 Ok(Welcome::Accepted { .. }) => {
                     *welcomed = true;
-                    true
+                    Ok(())
                 }
-                _ => false,
+                _ => Err(format!("worker {w} did not accept us")),
             };
         }
         for msg in messages::<PeerMsg>(body) {
-            match msg {
-                Ok(PeerMsg::Data { key, bytes }) => self.arrived(key, bytes),
-                Ok(PeerMsg::Missing { key }) => self.lost(w, Some(key)),
-                _ => return false,
+            match msg.map_err(|e| e.to_string())? {
+                PeerMsg::Data { key, bytes } => self.arrived(key, bytes),
+                PeerMsg::Missing { key } => self.lost(w, Some(key)),
+                PeerMsg::Get { .. } => return Err("a worker asked the client for data".into()),
             }
         }
         self.finish_fetches();
-        true
+        Ok(())
     }
 
     fn arrived(&mut self, key: DataKey, bytes: &[u8]) {
@@ -831,6 +805,14 @@ impl Io {
             .collect();
         for id in done {
             if let Some(f) = self.fetches.remove(&id) {
+                for (k, ..) in &f.keys {
+                    if let Some(w) = self.waiting.get_mut(k) {
+                        w.retain(|(f, _)| *f != id);
+                        if w.is_empty() {
+                            self.waiting.remove(k);
+                        }
+                    }
+                }
                 if f.left == 0 {
                     let values = f
                         .values

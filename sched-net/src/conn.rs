@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
-use crate::protocol::{Inbox, Outbox};
+use crate::protocol::{Hello, Inbox, Outbox, Role};
 
 /// A socket with its buffers.
 #[derive(Debug)]
@@ -41,6 +41,21 @@ impl Conn {
             outbox: Outbox::new(),
             peer,
         })
+    }
+
+    /// Opens a connection to the worker at `addr` for fetching results,
+    /// with its peer hello already queued.
+    pub fn connect_peer(
+        addr: SocketAddr,
+        registry: &Registry,
+        token: Token,
+        max_frame: usize,
+        secret: Option<&str>,
+    ) -> io::Result<Conn> {
+        let mut conn = Conn::register(TcpStream::connect(addr)?, registry, token, max_frame)?;
+        conn.outbox.push(&Hello::new(Role::Peer, secret));
+        conn.outbox.seal();
+        Ok(conn)
     }
 
     /// Reads what arrived. `Ok(true)`: the peer closed.

@@ -66,7 +66,6 @@ pub struct LocalCluster {
     addr: SocketAddr,
     token: String,
     code_key: CodeKey,
-    options: LocalOptions,
     keeper: Mutex<Sender<Keep>>,
     keeper_thread: Mutex<Option<JoinHandle<()>>>,
     pids: Arc<Mutex<Vec<u32>>>,
@@ -106,7 +105,6 @@ impl LocalCluster {
             addr,
             token,
             code_key,
-            options: options.clone(),
             keeper: Mutex::new(tx),
             keeper_thread: Mutex::new(Some(keeper_thread)),
             pids,
@@ -130,11 +128,6 @@ impl LocalCluster {
     /// The code key its workers accept.
     pub fn code_key(&self) -> &CodeKey {
         &self.code_key
-    }
-
-    /// The options it was started with.
-    pub fn options(&self) -> &LocalOptions {
-        &self.options
     }
 
     /// Starts one more worker process; returns its pid.

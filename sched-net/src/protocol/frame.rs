@@ -137,6 +137,22 @@ impl Inbox {
         &self.buf[range]
     }
 
+    /// Hands each complete frame body to `f`, in order, until none is left
+    /// or an error (a frame that cannot be read, or `f`'s) stops it.
+    pub fn drain(&mut self, mut f: impl FnMut(&[u8]) -> Result<(), String>) -> Result<(), String> {
+        while let Some(range) = self.next_frame().map_err(|e| e.to_string())? {
+            f(&self.buf[range])?;
+        }
+        Ok(())
+    }
+
+    /// Takes the inbox out of its connection (leaving an empty one), so
+    /// its frames can be handled while the connection's owner is borrowed
+    /// mutably; put it back afterwards.
+    pub fn take(&mut self) -> Inbox {
+        std::mem::replace(self, Inbox::new(self.max_frame))
+    }
+
     /// True when no partial frame is waiting.
     pub fn is_idle(&self) -> bool {
         self.start == self.filled
@@ -206,11 +222,6 @@ impl Outbox {
     /// True when nothing waits.
     pub fn is_empty(&self) -> bool {
         self.buf.len() == self.written
-    }
-
-    /// Bytes waiting.
-    pub fn pending(&self) -> usize {
-        self.buf.len() - self.written
     }
 
     /// Seals and writes what `dst` takes. `Ok(true)`: all written.
@@ -286,14 +297,28 @@ mod tests {
             assert!(!closed);
             while let Some(r) = inbox.next_frame().unwrap() {
                 for m in messages::<PeerMsg>(inbox.body(r)) {
-                    got.push(format!("{:?}", m.unwrap()).len());
+                    got.push(match m.unwrap() {
+                        PeerMsg::Get { keys } => format!("get {keys:?}"),
+                        PeerMsg::Data { key, bytes } => {
+                            assert!(bytes.iter().all(|b| *b == 7));
+                            format!("data {key:?} {}", bytes.len())
+                        }
+                        PeerMsg::Missing { key } => format!("missing {key:?}"),
+                    });
                 }
             }
             if src.0.is_empty() {
                 break;
             }
         }
-        assert_eq!(got.len(), 3);
+        assert_eq!(
+            got,
+            [
+                "get [DataKey { job: 1, task: 2 }]",
+                "data DataKey { job: 1, task: 2 } 100000",
+                "missing DataKey { job: 3, task: 4 }",
+            ]
+        );
         assert!(inbox.is_idle());
     }
 

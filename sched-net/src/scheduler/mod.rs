@@ -266,29 +266,14 @@ impl Server {
             return;
         };
         let closed = conn.read().unwrap_or(true);
-        // Take the inbox so frames can borrow from it while the cluster
-        // writes to other connections.
-        let mut inbox = std::mem::replace(&mut conn.inbox, crate::protocol::Inbox::new(0));
-        let mut bad = None;
-        loop {
-            match inbox.next_frame() {
-                Ok(Some(range)) => {
-                    if let Err(e) = self.frame(token, inbox.body(range)) {
-                        bad = Some(e);
-                        break;
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    bad = Some(e.to_string());
-                    break;
-                }
-            }
-        }
+        // Frames borrow from the inbox while the cluster writes to other
+        // connections.
+        let mut inbox = conn.inbox.take();
+        let result = inbox.drain(|body| self.frame(token, body));
         if let Some((conn, _)) = self.conns.get_mut(&token) {
             conn.inbox = inbox;
         }
-        if let Some(why) = bad {
+        if let Err(why) = result {
             let peer = self
                 .conns
                 .get(&token)

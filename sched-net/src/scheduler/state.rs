@@ -85,7 +85,6 @@ struct Job {
     externals: HashMap<u32, DataKey>,
     holder: Vec<WorkerId>,
     sent: Vec<WorkerId>,
-    popped: Vec<bool>,
     bytes: Vec<u64>,
     deaths: Vec<u8>,
     eligible: HashMap<WorkerId, bool>,
@@ -242,7 +241,6 @@ impl Cluster {
                 externals,
                 holder,
                 sent: vec![0; n],
-                popped: vec![false; n],
                 bytes: vec![0; n],
                 deaths: vec![0; n],
                 eligible: HashMap::new(),
@@ -278,8 +276,8 @@ impl Cluster {
         for w in self.workers.values_mut() {
             w.has_spec.remove(&job);
         }
-        for (t, &w) in j.sent.iter().enumerate() {
-            if w != 0 && j.popped[t] {
+        for &w in &j.sent {
+            if w != 0 {
                 if let Some(worker) = self.workers.get_mut(&w) {
                     worker.in_flight = worker.in_flight.saturating_sub(1);
                 }
@@ -329,9 +327,9 @@ impl Cluster {
         }
         job.holder[t] = w;
         job.bytes[t] = bytes;
-        if job.popped[t] {
-            Self::complete(job, key.job, TaskId(key.task), sink);
-        }
+        // Completes it if the state machine handed it out; a task sent
+        // before a re-plan and not handed out again completes when popped.
+        Self::complete(job, key.job, TaskId(key.task), sink);
     }
 
     /// Clears the record that `t` was sent to `w`.
@@ -382,12 +380,7 @@ impl Cluster {
             return;
         }
         Self::unsend(&mut self.workers, job, key.task as usize, w);
-        let spec = decode_spec(&job.spec);
-        let (task_key, op) = match (origin, spec) {
-            (Some(o), _) => o,
-            (None, Ok(spec)) => (spec.task_name(key.task), spec.op_name(key.task).to_owned()),
-            (None, Err(_)) => (format!("task-{}", key.task), String::new()),
-        };
+        let (task_key, op) = origin.unwrap_or_else(|| job.names(key.task));
         self.fail_job(
             key.job,
             WireError::Task {
@@ -417,7 +410,6 @@ impl Cluster {
         }
         Self::unsend(&mut self.workers, job, t, w);
         let _ = job.exec.state.requeue(TaskId(key.task));
-        job.popped[t] = false;
         let lost_here = input.job == key.job
             && job
                 .holder
@@ -439,10 +431,7 @@ impl Cluster {
             return;
         }
         Self::unsend(&mut self.workers, job, t, w);
-        if job.popped[t] {
-            let _ = job.exec.state.requeue(TaskId(key.task));
-            job.popped[t] = false;
-        }
+        let _ = job.exec.state.requeue(TaskId(key.task));
     }
 
     /// A worker's heartbeat.
@@ -512,15 +501,10 @@ impl Cluster {
                 if job.deaths[t] >= MAX_DEATHS {
                     killed = Some(t);
                 }
-                if job.popped[t] && job.exec.state.requeue(TaskId(t as u32)).is_ok() {
-                    job.popped[t] = false;
-                }
+                let _ = job.exec.state.requeue(TaskId(t as u32));
             }
             if let Some(t) = killed {
-                let (key, op) = match decode_spec(&job.spec) {
-                    Ok(spec) => (spec.task_name(t as u32), spec.op_name(t as u32).to_owned()),
-                    Err(_) => (format!("task-{t}"), String::new()),
-                };
+                let (key, op) = job.names(t as u32);
                 let error = WireError::KilledWorker {
                     key,
                     op,
@@ -534,8 +518,7 @@ impl Cluster {
                 .iter()
                 .find(|(t, _)| job.holder[**t as usize] == w);
             if let Some((t, _)) = lost_external {
-                let name = decode_spec(&job.spec)
-                    .map_or_else(|_| format!("task-{t}"), |s| s.task_name(*t));
+                let (name, _) = job.names(*t);
                 let message = format!(
                     "the result `{name}` passed in from an earlier job was lost with its worker"
                 );
@@ -565,7 +548,6 @@ impl Cluster {
         }) {
             Ok(exec) => {
                 job.exec = exec;
-                job.popped.iter_mut().for_each(|p| *p = false);
                 if job.finished {
                     job.finished = false;
                 }
@@ -654,7 +636,6 @@ impl Cluster {
                 break;
             };
             let ti = t.index();
-            job.popped[ti] = true;
             if job.holder[ti] != 0 {
                 Self::complete(job, id, t, sink);
                 continue;
@@ -672,7 +653,6 @@ impl Cluster {
                 None => {
                     if let Some(job) = self.jobs.get_mut(&id) {
                         let _ = job.exec.state.requeue(t);
-                        job.popped[ti] = false;
                     }
                     break;
                 }
@@ -784,6 +764,17 @@ impl Cluster {
                 w.stealing = true;
             }
             sink.to_worker(victim, &ToWorker::Steal { max: max.max(1) });
+        }
+    }
+}
+
+impl Job {
+    /// `task`'s key and op name, for errors. Only errors need them, so
+    /// they are read from the spec then rather than kept per task.
+    fn names(&self, task: u32) -> (String, String) {
+        match decode_spec(&self.spec) {
+            Ok(spec) => (spec.task_name(task), spec.op_name(task).to_owned()),
+            Err(_) => (format!("task-{task}"), String::new()),
         }
     }
 }

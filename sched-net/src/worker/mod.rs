@@ -102,6 +102,8 @@ struct Stored {
 struct Pending {
     priority: u32,
     missing: usize,
+    /// Its inputs' task ids, sorted and distinct.
+    deps: Vec<TaskId>,
 }
 
 /// An input being fetched, and the tasks waiting for it.
@@ -316,31 +318,22 @@ impl Worker {
     /// Handles the scheduler's frames; `Ok(false)`: time to stop.
     fn read_scheduler(&mut self) -> io::Result<bool> {
         let closed = self.sched.read().unwrap_or(true);
-        let mut inbox = std::mem::replace(&mut self.sched.inbox, crate::protocol::Inbox::new(0));
+        let mut inbox = self.sched.inbox.take();
         let mut keep_going = true;
-        loop {
-            match inbox.next_frame() {
-                Ok(Some(range)) => {
-                    for msg in messages::<ToWorker>(inbox.body(range)) {
-                        match msg {
-                            Ok(ToWorker::Shutdown) => keep_going = false,
-                            Ok(msg) => self.scheduler_message(msg),
-                            Err(e) => {
-                                self.log(&format!("bad frame from the scheduler: {e}"));
-                                keep_going = false;
-                            }
-                        }
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    self.log(&format!("bad frame from the scheduler: {e}"));
-                    keep_going = false;
-                    break;
+        let result = inbox.drain(|body| {
+            for msg in messages::<ToWorker>(body) {
+                match msg.map_err(|e| e.to_string())? {
+                    ToWorker::Shutdown => keep_going = false,
+                    msg => self.scheduler_message(msg),
                 }
             }
-        }
+            Ok(())
+        });
         self.sched.inbox = inbox;
+        if let Err(e) = result {
+            self.log(&format!("bad frame from the scheduler: {e}"));
+            keep_going = false;
+        }
         if closed && keep_going {
             self.log("the scheduler closed the connection; exiting");
             keep_going = false;
@@ -402,7 +395,7 @@ impl Worker {
                     }
                 }
             }
-            ToWorker::Shutdown => {}
+            ToWorker::Shutdown => {} // handled by the reader
         }
     }
 
@@ -457,13 +450,15 @@ impl Worker {
             self.to_get.entry(from).or_default().push(input);
         }
         if missing.is_empty() {
-            self.start(key, priority, &job);
+            self.start(key, priority, &job, &deps);
         } else {
+            let missing = missing.len();
             self.pending.insert(
                 key,
                 Pending {
                     priority,
-                    missing: missing.len(),
+                    missing,
+                    deps,
                 },
             );
         }
@@ -483,18 +478,16 @@ impl Worker {
         }
     }
 
-    /// Queues a task whose inputs are all here (and pinned).
-    fn start(&mut self, key: DataKey, priority: u32, job: &SharedJob) {
-        let mut inputs: Vec<(TaskId, Value)> = Vec::new();
-        let mut deps: Vec<TaskId> = job.job.graph().deps(TaskId(key.task)).collect();
-        deps.sort_unstable();
-        deps.dedup();
-        for &dep in &deps {
+    /// Queues a task whose inputs (`deps`, sorted and distinct) are all
+    /// here and pinned.
+    fn start(&mut self, key: DataKey, priority: u32, job: &SharedJob, deps: &[TaskId]) {
+        let mut inputs: Vec<(TaskId, Value)> = Vec::with_capacity(deps.len());
+        for &dep in deps {
             let input = Self::data_key(key.job, job, dep);
             match self.data.get(&input) {
                 Some(s) => inputs.push((dep, s.value.clone())),
                 None => {
-                    self.unpin(job, key, &deps);
+                    self.unpin(job, key, deps);
                     self.sched.outbox.push(&ToScheduler::Missing { key, input });
                     return;
                 }
@@ -580,14 +573,16 @@ impl Worker {
 
     fn open_peer(&mut self, w: WorkerId) -> Option<Token> {
         let addr: SocketAddr = self.peer_addrs.get(&w)?.parse().ok()?;
-        let sock = TcpStream::connect(addr).ok()?;
         let token = Token(self.next_token);
         self.next_token += 1;
-        let mut conn =
-            Conn::register(sock, self.poll.registry(), token, self.options.max_frame).ok()?;
-        conn.outbox
-            .push(&Hello::new(Role::Peer, self.options.token.as_deref()));
-        conn.outbox.seal();
+        let conn = Conn::connect_peer(
+            addr,
+            self.poll.registry(),
+            token,
+            self.options.max_frame,
+            self.options.token.as_deref(),
+        )
+        .ok()?;
         self.peers
             .insert(token, (conn, PeerKind::Outgoing(w, false)));
         self.outgoing.insert(w, token);
@@ -635,27 +630,12 @@ impl Worker {
             return;
         };
         let closed = conn.read().unwrap_or(true);
-        let mut inbox = std::mem::replace(&mut conn.inbox, crate::protocol::Inbox::new(0));
-        let mut bad = None;
-        loop {
-            match inbox.next_frame() {
-                Ok(Some(range)) => {
-                    if let Err(e) = self.peer_frame(token, inbox.body(range)) {
-                        bad = Some(e);
-                        break;
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    bad = Some(e.to_string());
-                    break;
-                }
-            }
-        }
+        let mut inbox = conn.inbox.take();
+        let result = inbox.drain(|body| self.peer_frame(token, body));
         if let Some((conn, _)) = self.peers.get_mut(&token) {
             conn.inbox = inbox;
         }
-        if let Some(why) = bad {
+        if let Err(why) = result {
             let peer = self
                 .peers
                 .get(&token)
@@ -780,17 +760,13 @@ impl Worker {
                     s.users += 1;
                 }
             }
-            let ready = match self.pending.get_mut(&task) {
-                Some(p) => {
-                    p.missing -= 1;
-                    (p.missing == 0).then_some(p.priority)
-                }
-                None => None,
-            };
-            if let Some(priority) = ready {
-                self.pending.remove(&task);
+            let ready = self.pending.get_mut(&task).is_some_and(|p| {
+                p.missing -= 1;
+                p.missing == 0
+            });
+            if let Some(p) = ready.then(|| self.pending.remove(&task)).flatten() {
                 if let Some(job) = self.jobs.get(&task.job).cloned() {
-                    self.start(task, priority, &job);
+                    self.start(task, p.priority, &job, &p.deps);
                 }
             }
         }
