@@ -1,6 +1,7 @@
 //! The runtime under failure and change, with real processes on 127.0.0.1:
 //! a worker killed with SIGKILL mid-run, a worker joining mid-run, a wrong
-//! token, and garbage on the scheduler's port.
+//! token, garbage on the scheduler's port, and a worker over its memory
+//! limit.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -357,4 +358,106 @@ fn a_task_that_kills_three_workers_fails_naming_it() {
         err.to_string(),
         "task `poison` (op `die`) killed worker: 3 workers died while running it"
     );
+}
+
+/// Holds `HOG_BYTES` of touched memory as its result.
+fn hog(_: &u64) -> Vec<u8> {
+    vec![1u8; HOG_BYTES]
+}
+
+const HOG_BYTES: usize = 160 << 20;
+
+/// Resident bytes of process `pid`, from /proc.
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// The distinct pids that ran 200 short tasks.
+fn who_runs(client: &Client) -> Vec<u32> {
+    let mut b = JobBuilder::new();
+    let who = b.op(&Op::new("whoami", whoami));
+    let gather = b.op(&Op::new("pids", pids));
+    let leaves: Vec<Arg> = (0..200u64)
+        .map(|i| {
+            let l = b.lit(i);
+            Arg::dep(b.task(who, &[l]))
+        })
+        .collect();
+    let out = b.task(gather, &leaves);
+    let future = client
+        .submit_job(&b.finish(), &[out], &[])
+        .unwrap()
+        .pop()
+        .unwrap();
+    let value = future.result().unwrap();
+    value.downcast_ref::<Vec<u32>>().unwrap().clone()
+}
+
+#[test]
+fn a_worker_over_its_memory_limit_takes_no_new_tasks_until_it_is_under() {
+    const LIMIT: u64 = 96 << 20;
+    let client = Client::local_with(LocalOptions {
+        workers: 2,
+        memory_limit: LIMIT,
+        ..LocalOptions::default()
+    })
+    .unwrap();
+    client.wait_for_workers(2, Duration::from_secs(20)).unwrap();
+    let cluster = client.cluster().unwrap();
+    let workers = cluster.worker_pids();
+    for &pid in &workers {
+        assert!(rss(pid) < LIMIT, "worker {pid} starts above the limit");
+    }
+
+    // One worker ends up holding a result bigger than the limit; the
+    // test never fetches it, so it stays on that worker alone.
+    let mut b = JobBuilder::new();
+    let op = b.op(&Op::new("hog", hog));
+    let l = b.lit(0u64);
+    let t = b.task(op, &[l]);
+    let held = client
+        .submit_job(&b.finish(), &[t], &[])
+        .unwrap()
+        .pop()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !held.done() {
+        assert!(Instant::now() < deadline, "the hog task never finished");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let over: Vec<u32> = workers
+        .iter()
+        .copied()
+        .filter(|&p| rss(p) > LIMIT)
+        .collect();
+    assert_eq!(over.len(), 1, "exactly one worker should be over: {over:?}");
+    let hog_pid = over[0];
+
+    // Two heartbeats later the scheduler knows it is paused.
+    std::thread::sleep(Duration::from_millis(1200));
+    let ran = who_runs(&client);
+    assert!(
+        !ran.contains(&hog_pid),
+        "the paused worker {hog_pid} was given tasks: {ran:?}"
+    );
+    assert_eq!(ran.len(), 1);
+
+    // Released, its memory goes back, and it takes work again.
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rss(hog_pid) > LIMIT {
+        assert!(
+            Instant::now() < deadline,
+            "the released result was never freed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(1200));
+    let ran = who_runs(&client);
+    assert!(ran.contains(&hog_pid), "the worker never resumed: {ran:?}");
 }
