@@ -1,0 +1,1 @@
+//! `rask-array`: lazy chunked n-dimensional `f64` arrays that build rask task graphs.

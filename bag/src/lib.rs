@@ -1,0 +1,1 @@
+//! `rask-bag`: partitioned sequences that build rask task graphs.

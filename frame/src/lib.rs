@@ -1,0 +1,1 @@
+//! `rask-frame`: partitioned data frames on Apache Arrow that build rask task graphs.
