@@ -62,19 +62,24 @@ fn net_error(message: impl Into<String>) -> Error {
 #[derive(Debug, Clone)]
 enum Status {
     Pending,
-    /// Finished: (output, holder) pairs, and a count of how many times the
-    /// job finished (it finishes again after recomputing lost outputs).
-    Done(Vec<(u32, WorkerId)>, u64),
+    Done,
     Failed(Error),
 }
 
+/// Runs once a job has settled (finished or failed).
+type Callback = Box<dyn FnOnce() + Send>;
+
 /// One submitted job; shared by the futures of its outputs.
-#[derive(Debug)]
 pub struct JobHandle {
     client: Arc<Inner>,
     job: JobId,
-    status: Mutex<Status>,
-    changed: Condvar,
+    status: Mutex<(Status, Vec<Callback>)>,
+}
+
+impl std::fmt::Debug for JobHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobHandle").field("job", &self.job).finish()
+    }
 }
 
 impl Drop for JobHandle {
@@ -84,69 +89,51 @@ impl Drop for JobHandle {
 }
 
 impl JobHandle {
+    /// Records the status; the first time the job settles, runs the
+    /// callbacks (on the IO thread, outside the lock).
     fn set(&self, status: Status) {
-        let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
-        *s = match (status, &*s) {
-            (Status::Done(o, _), Status::Done(_, n)) => Status::Done(o, n + 1),
-            (other, _) => other,
+        let callbacks = {
+            let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
+            s.0 = status;
+            std::mem::take(&mut s.1)
         };
-        self.changed.notify_all();
+        callbacks.into_iter().for_each(|f| f());
     }
 
-    /// Waits until finished (after `seen` finishes), or failed.
-    fn wait(&self, seen: u64) -> Result<(Vec<(u32, WorkerId)>, u64), Error> {
+    fn status(&self) -> Status {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .clone()
+    }
+
+    /// Runs `f` once the job settles, or now if it has.
+    fn on_settled(&self, f: Callback) {
         let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            match &*s {
-                Status::Done(out, n) if *n > seen => return Ok((out.clone(), *n)),
-                Status::Failed(e) => return Err(e.clone()),
-                _ => s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner()),
-            }
+        if matches!(s.0, Status::Pending) {
+            s.1.push(f);
+        } else {
+            drop(s);
+            f();
         }
     }
 
-    fn is_settled(&self) -> bool {
-        !matches!(
-            *self.status.lock().unwrap_or_else(|e| e.into_inner()),
-            Status::Pending
-        )
+    /// Asks the IO thread for `tasks`' results; it fetches them as soon as
+    /// the job finishes (again, if a holder dies meanwhile), without a
+    /// round trip through the caller's thread.
+    fn request(&self, tasks: &[(TaskId, Codec)]) -> Receiver<Result<Vec<Value>, Error>> {
+        let (tx, rx) = channel();
+        let tasks = tasks.iter().map(|(t, c)| (t.0, *c)).collect();
+        self.client.send(Cmd::Fetch(self.job, tasks, tx));
+        rx
     }
+}
 
-    /// Fetches `tasks`' results, waiting for the job and, when a holder
-    /// died meanwhile, for the recomputed results.
-    fn fetch(&self, tasks: &[(TaskId, Codec)]) -> Result<Vec<Value>, Error> {
-        let mut seen = 0;
-        loop {
-            let (outputs, n) = self.wait(seen)?;
-            seen = n;
-            let mut keys = Vec::with_capacity(tasks.len());
-            for (t, codec) in tasks {
-                let holder = outputs
-                    .iter()
-                    .find(|(o, _)| *o == t.0)
-                    .map(|(_, w)| *w)
-                    .ok_or_else(|| {
-                        net_error(format!("{t} is not an output of job {:#x}", self.job))
-                    })?;
-                keys.push((
-                    DataKey {
-                        job: self.job,
-                        task: t.0,
-                    },
-                    holder,
-                    *codec,
-                ));
-            }
-            let (tx, rx) = channel();
-            self.client.send(Cmd::Fetch(keys, tx));
-            match rx.recv() {
-                Ok(Ok(values)) => return Ok(values),
-                Ok(Err(Fetch::Lost)) => continue, // the job will finish again
-                Ok(Err(Fetch::Failed(e))) => return Err(e),
-                Err(_) => return Err(net_error("the client's IO thread stopped")),
-            }
-        }
-    }
+/// The answer to a [`JobHandle::request`].
+fn answer(rx: Receiver<Result<Vec<Value>, Error>>) -> Result<Vec<Value>, Error> {
+    rx.recv()
+        .unwrap_or_else(|_| Err(net_error("the client's IO thread stopped")))
 }
 
 /// The result of one output of a submitted job, held on the cluster until
@@ -161,13 +148,28 @@ pub struct RawFuture {
 impl RawFuture {
     /// Waits for the value.
     pub fn result(&self) -> Result<Value, Error> {
-        let mut v = self.handle.fetch(&[(self.task, self.codec)])?;
+        let mut v = answer(self.handle.request(&[(self.task, self.codec)]))?;
         v.pop().ok_or_else(|| net_error("no value came back"))
     }
 
     /// True once the task finished or failed.
     pub fn done(&self) -> bool {
-        self.handle.is_settled()
+        !matches!(self.handle.status(), Status::Pending)
+    }
+
+    /// The error its job failed with, once it has.
+    pub fn error(&self) -> Option<Error> {
+        match self.handle.status() {
+            Status::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Runs `f` on the client's IO thread once the task's job has
+    /// finished or failed (at once if it has). `f` must be quick: the
+    /// client's IO waits for it.
+    pub fn on_done(&self, f: impl FnOnce() + Send + 'static) {
+        self.handle.on_settled(Box::new(f));
     }
 
     /// Where the result lives on the cluster.
@@ -184,19 +186,11 @@ impl RawFuture {
     }
 }
 
-enum Fetch {
-    /// A holder died or no longer has it: wait for the recomputation.
-    Lost,
-    Failed(Error),
-}
-
 enum Cmd {
     Submit(JobId, Vec<u8>, Weak<JobHandle>),
     Release(JobId),
-    Fetch(
-        Vec<(DataKey, WorkerId, Codec)>,
-        Sender<Result<Vec<Value>, Fetch>>,
-    ),
+    /// Fetch these outputs of a job once it has finished.
+    Fetch(JobId, Vec<(u32, Codec)>, Sender<Result<Vec<Value>, Error>>),
     Stop,
 }
 
@@ -443,8 +437,7 @@ impl Client {
         let handle = Arc::new(JobHandle {
             client: self.inner.clone(),
             job: id,
-            status: Mutex::new(Status::Pending),
-            changed: Condvar::new(),
+            status: Mutex::new((Status::Pending, Vec::new())),
         });
         self.inner
             .send(Cmd::Submit(id, spec, Arc::downgrade(&handle)));
@@ -461,9 +454,10 @@ impl Client {
 
     /// Waits for every future and fetches the values in one round.
     pub fn gather(&self, futures: &[RawFuture]) -> Result<Vec<Value>, Error> {
-        let mut out = Vec::with_capacity(futures.len());
+        // Consecutive futures of one job are fetched together; every
+        // request is out before the first answer is awaited.
+        let mut requests = Vec::new();
         let mut i = 0;
-        // Consecutive futures of one job are fetched together.
         while i < futures.len() {
             let h = &futures[i].handle;
             let n = futures[i..]
@@ -474,8 +468,12 @@ impl Client {
                 .iter()
                 .map(|f| (f.task, f.codec))
                 .collect();
-            out.extend(h.fetch(&tasks)?);
+            requests.push(h.request(&tasks));
             i += n;
+        }
+        let mut out = Vec::with_capacity(futures.len());
+        for rx in requests {
+            out.extend(answer(rx)?);
         }
         Ok(out)
     }
@@ -510,7 +508,7 @@ struct Io {
     sched: Conn,
     options: ClientOptions,
     commands: Receiver<Cmd>,
-    jobs: HashMap<JobId, Weak<JobHandle>>,
+    jobs: HashMap<JobId, JobEntry>,
     workers: Arc<WorkerList>,
     /// Connections to workers: token → (conn, worker, welcomed).
     peers: HashMap<Token, (Conn, WorkerId, bool)>,
@@ -522,11 +520,28 @@ struct Io {
     next_fetch: u64,
 }
 
+/// A job as the IO thread tracks it.
+struct JobEntry {
+    handle: Weak<JobHandle>,
+    /// Where each output lives, from the latest `Done`.
+    outputs: Vec<(u32, WorkerId)>,
+    /// How many times the job finished; it finishes again after a holder
+    /// dies and its outputs are recomputed.
+    finishes: u64,
+    /// Fetches waiting for the job to finish (again).
+    parked: Vec<u64>,
+    failed: Option<Error>,
+}
+
 struct FetchState {
-    keys: Vec<(DataKey, WorkerId, Codec)>,
+    job: JobId,
+    tasks: Vec<(u32, Codec)>,
+    /// The holder asked for each task, and the finish it came from.
+    holders: Vec<WorkerId>,
+    finish: u64,
     values: Vec<Option<Value>>,
     left: usize,
-    reply: Sender<Result<Vec<Value>, Fetch>>,
+    reply: Sender<Result<Vec<Value>, Error>>,
 }
 
 impl Io {
@@ -574,15 +589,12 @@ impl Io {
     }
 
     fn lost_scheduler(&mut self) {
-        for handle in self.jobs.values().filter_map(Weak::upgrade) {
-            handle.set(Status::Failed(net_error(
-                "lost the connection to the scheduler",
-            )));
+        let lost = || net_error("lost the connection to the scheduler");
+        for handle in self.jobs.values().filter_map(|j| j.handle.upgrade()) {
+            handle.set(Status::Failed(lost()));
         }
         for (_, f) in self.fetches.drain() {
-            let _ = f.reply.send(Err(Fetch::Failed(net_error(
-                "lost the connection to the scheduler",
-            ))));
+            let _ = f.reply.send(Err(lost()));
         }
         // Keep answering commands until the client is dropped.
         while let Ok(cmd) = self.commands.recv() {
@@ -590,15 +602,11 @@ impl Io {
                 Cmd::Stop => return,
                 Cmd::Submit(_, _, h) => {
                     if let Some(h) = h.upgrade() {
-                        h.set(Status::Failed(net_error(
-                            "lost the connection to the scheduler",
-                        )));
+                        h.set(Status::Failed(lost()));
                     }
                 }
-                Cmd::Fetch(_, reply) => {
-                    let _ = reply.send(Err(Fetch::Failed(net_error(
-                        "lost the connection to the scheduler",
-                    ))));
+                Cmd::Fetch(_, _, reply) => {
+                    let _ = reply.send(Err(lost()));
                 }
                 Cmd::Release(_) => {}
             }
@@ -608,7 +616,16 @@ impl Io {
     fn command(&mut self, cmd: Cmd) {
         match cmd {
             Cmd::Submit(job, spec, handle) => {
-                self.jobs.insert(job, handle);
+                self.jobs.insert(
+                    job,
+                    JobEntry {
+                        handle,
+                        outputs: Vec::new(),
+                        finishes: 0,
+                        parked: Vec::new(),
+                        failed: None,
+                    },
+                );
                 self.sched
                     .outbox
                     .push(&ToScheduler::Submit { job, spec: &spec });
@@ -617,39 +634,90 @@ impl Io {
                 self.jobs.remove(&job);
                 self.sched.outbox.push(&ToScheduler::Release { job });
             }
-            Cmd::Fetch(keys, reply) => {
+            Cmd::Fetch(job, tasks, reply) => {
                 let id = self.next_fetch;
                 self.next_fetch += 1;
-                let n = keys.len();
-                let mut by_worker: HashMap<WorkerId, Vec<DataKey>> = HashMap::new();
-                for (i, (k, w, _)) in keys.iter().enumerate() {
-                    by_worker.entry(*w).or_default().push(*k);
-                    self.waiting.entry(*k).or_default().push((id, i));
-                }
+                let n = tasks.len();
                 self.fetches.insert(
                     id,
                     FetchState {
-                        keys,
+                        job,
+                        tasks,
+                        holders: vec![0; n],
+                        finish: 0,
                         values: vec![None; n],
                         left: n,
                         reply,
                     },
                 );
-                for (w, keys) in by_worker {
-                    match self.peer(w) {
-                        Some(token) => {
-                            if let Some((conn, ..)) = self.peers.get_mut(&token) {
-                                conn.outbox.push(&PeerMsg::Get { keys });
-                            }
-                        }
-                        None => self.lost(w, None),
-                    }
-                }
-                if n == 0 {
-                    self.finish_fetches();
-                }
+                self.start_fetch(id);
             }
             Cmd::Stop => {}
+        }
+    }
+
+    /// Sends the `Get`s of fetch `id` if its job has finished, else parks
+    /// it; a failed job answers it with the job's error.
+    fn start_fetch(&mut self, id: u64) {
+        let Some(f) = self.fetches.get_mut(&id) else {
+            return;
+        };
+        let Some(entry) = self.jobs.get_mut(&f.job) else {
+            let job = f.job;
+            self.end_fetch(id, Err(net_error(format!("job {job:#x} was released"))));
+            return;
+        };
+        if let Some(e) = entry.failed.clone() {
+            self.end_fetch(id, Err(e));
+            return;
+        }
+        if entry.finishes == 0 || entry.finishes == f.finish {
+            entry.parked.push(id);
+            return;
+        }
+        f.finish = entry.finishes;
+        let mut by_worker: HashMap<WorkerId, Vec<DataKey>> = HashMap::new();
+        let mut missing = None;
+        for (i, (task, _)) in f.tasks.iter().enumerate() {
+            if f.values[i].is_some() {
+                continue;
+            }
+            match entry.outputs.iter().find(|(o, _)| o == task) {
+                Some(&(_, w)) => {
+                    f.holders[i] = w;
+                    let key = DataKey {
+                        job: f.job,
+                        task: *task,
+                    };
+                    by_worker.entry(w).or_default().push(key);
+                    self.waiting.entry(key).or_default().push((id, i));
+                }
+                None => missing = Some(*task),
+            }
+        }
+        if let Some(task) = missing {
+            let job = f.job;
+            self.end_fetch(
+                id,
+                Err(net_error(format!(
+                    "task {task} is not an output of job {job:#x}"
+                ))),
+            );
+            return;
+        }
+        if f.left == 0 {
+            self.finish_fetch(id);
+            return;
+        }
+        for (w, keys) in by_worker {
+            match self.peer(w) {
+                Some(token) => {
+                    if let Some((conn, ..)) = self.peers.get_mut(&token) {
+                        conn.outbox.push(&PeerMsg::Get { keys });
+                    }
+                }
+                None => self.lost(w, None),
+            }
         }
     }
 
@@ -706,13 +774,35 @@ impl Io {
                 }
             }
             ToClient::Done { job, outputs } => {
-                if let Some(h) = self.jobs.get(&job).and_then(Weak::upgrade) {
-                    h.set(Status::Done(outputs, 1));
+                let Some(entry) = self.jobs.get_mut(&job) else {
+                    return;
+                };
+                entry.outputs = outputs;
+                entry.finishes += 1;
+                if let Some(h) = entry.handle.upgrade() {
+                    h.set(Status::Done);
+                }
+                for id in std::mem::take(&mut entry.parked) {
+                    self.start_fetch(id);
                 }
             }
             ToClient::Failed { job, error } => {
-                if let Some(h) = self.jobs.remove(&job).and_then(|w| w.upgrade()) {
-                    h.set(Status::Failed(wire_error(error)));
+                let Some(entry) = self.jobs.get_mut(&job) else {
+                    return;
+                };
+                let error = wire_error(error);
+                entry.failed = Some(error.clone());
+                if let Some(h) = entry.handle.upgrade() {
+                    h.set(Status::Failed(error.clone()));
+                }
+                let ids: Vec<u64> = self
+                    .fetches
+                    .iter()
+                    .filter(|(_, f)| f.job == job)
+                    .map(|(id, _)| *id)
+                    .collect();
+                for id in ids {
+                    self.end_fetch(id, Err(error.clone()));
                 }
             }
         }
@@ -754,74 +844,94 @@ impl Io {
                 PeerMsg::Get { .. } => return Err("a worker asked the client for data".into()),
             }
         }
-        self.finish_fetches();
         Ok(())
     }
 
     fn arrived(&mut self, key: DataKey, bytes: &[u8]) {
-        for f in self.fetches.values_mut() {
-            for (i, (k, _, codec)) in f.keys.iter().enumerate() {
-                if *k == key && f.values[i].is_none() {
-                    match codec.decode(bytes) {
-                        Ok(v) => {
-                            f.values[i] = Some(v);
-                            f.left -= 1;
-                        }
-                        Err(e) => {
-                            let _ = f.reply.send(Err(Fetch::Failed(net_error(format!(
-                                "decoding a result: {e}"
-                            )))));
-                            f.left = usize::MAX;
-                        }
+        let Some(waiters) = self.waiting.remove(&key) else {
+            return;
+        };
+        for (id, i) in waiters {
+            let Some(f) = self.fetches.get_mut(&id) else {
+                continue;
+            };
+            if f.values[i].is_some() {
+                continue;
+            }
+            match f.tasks[i].1.decode(bytes) {
+                Ok(v) => {
+                    f.values[i] = Some(v);
+                    f.left -= 1;
+                    if f.left == 0 {
+                        self.finish_fetch(id);
                     }
                 }
+                Err(e) => self.end_fetch(id, Err(net_error(format!("decoding a result: {e}")))),
             }
         }
     }
 
     /// Results expected from `w` (all of them, or just `key`) will not
-    /// come: those fetches end as lost.
+    /// come: those fetches wait for the job to finish again (the scheduler
+    /// recomputes what a dead worker held), or ask the new holders at once
+    /// if it already has.
     fn lost(&mut self, w: WorkerId, key: Option<DataKey>) {
-        for f in self.fetches.values_mut() {
-            let hit = f
-                .keys
-                .iter()
-                .zip(&f.values)
-                .any(|((k, h, _), v)| v.is_none() && *h == w && key.is_none_or(|x| x == *k));
-            if hit && f.left != usize::MAX {
-                let _ = f.reply.send(Err(Fetch::Lost));
-                f.left = usize::MAX;
-            }
-        }
-        self.finish_fetches();
-    }
-
-    fn finish_fetches(&mut self) {
-        let done: Vec<u64> = self
+        let hit: Vec<u64> = self
             .fetches
             .iter()
-            .filter(|(_, f)| f.left == 0 || f.left == usize::MAX)
+            .filter(|(_, f)| {
+                f.tasks.iter().enumerate().any(|(i, (t, _))| {
+                    f.values[i].is_none()
+                        && f.holders[i] == w
+                        && key.is_none_or(|k| k.job == f.job && k.task == *t)
+                })
+            })
             .map(|(id, _)| *id)
             .collect();
-        for id in done {
-            if let Some(f) = self.fetches.remove(&id) {
-                for (k, ..) in &f.keys {
-                    if let Some(w) = self.waiting.get_mut(k) {
-                        w.retain(|(f, _)| *f != id);
-                        if w.is_empty() {
-                            self.waiting.remove(k);
-                        }
-                    }
-                }
-                if f.left == 0 {
-                    let values = f
-                        .values
-                        .into_iter()
-                        .map(|v| v.unwrap_or_else(|| Value::new(())))
-                        .collect();
-                    let _ = f.reply.send(Ok(values));
+        for id in hit {
+            self.unwait(id);
+            self.start_fetch(id);
+        }
+    }
+
+    /// Forgets which keys fetch `id` waits for.
+    fn unwait(&mut self, id: u64) {
+        let Some(f) = self.fetches.get(&id) else {
+            return;
+        };
+        for (i, (t, _)) in f.tasks.iter().enumerate() {
+            let key = DataKey {
+                job: f.job,
+                task: *t,
+            };
+            if let Some(w) = self.waiting.get_mut(&key) {
+                w.retain(|&(f, j)| (f, j) != (id, i));
+                if w.is_empty() {
+                    self.waiting.remove(&key);
                 }
             }
+        }
+    }
+
+    /// Answers fetch `id` with its values, all present.
+    fn finish_fetch(&mut self, id: u64) {
+        let values = match self.fetches.get_mut(&id) {
+            Some(f) => std::mem::take(&mut f.values)
+                .into_iter()
+                .map(|v| v.unwrap_or_else(|| Value::new(())))
+                .collect(),
+            None => return,
+        };
+        self.end_fetch(id, Ok(values));
+    }
+
+    fn end_fetch(&mut self, id: u64, answer: Result<Vec<Value>, Error>) {
+        self.unwait(id);
+        if let Some(f) = self.fetches.remove(&id) {
+            if let Some(entry) = self.jobs.get_mut(&f.job) {
+                entry.parked.retain(|p| *p != id);
+            }
+            let _ = f.reply.send(answer);
         }
     }
 
