@@ -338,7 +338,7 @@ fn merge_counts<T: Ord + Clone + Any>(partials: Inputs<BTreeMap<T, u64>>) -> BTr
 fn most_frequent_first<T: Ord + Clone>(counts: &BTreeMap<T, u64>) -> Vec<(T, u64)> {
     let mut pairs: Vec<(T, u64)> = counts.iter().map(|(t, n)| (t.clone(), *n)).collect();
     // Stable: equal counts stay in item order.
-    pairs.sort_by(|a, b| b.1.cmp(&a.1));
+    pairs.sort_by_key(|p| std::cmp::Reverse(p.1));
     pairs
 }
 
