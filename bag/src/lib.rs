@@ -29,6 +29,12 @@
 //! closures that capture values run on `sync`, `threads` and `processes`
 //! only, and `distributed` refuses them with an error naming the op. Items
 //! that leave the process are postcard-encoded, hence [`Element`].
+//!
+//! Task keys say where an error came from: partition `i` of
+//! `from_iter(..).map(f).count()` is `("from_iter-map-count", i)`, a combine
+//! task of its tree `("from_iter-map-count-combine", depth, i)`. A panic or
+//! a `try_map` error fails that task, and `compute` returns rask's
+//! `Error::TaskFailed` naming it.
 
 mod bag;
 mod glob;
