@@ -59,3 +59,30 @@ fn items_stream_through_the_chain_one_at_a_time() {
         );
     }
 }
+
+#[test]
+fn events_see_one_task_per_partition_and_the_tree() {
+    let bag = from_iter(0..40i64, 4)
+        .map(halve)
+        .filter(|x: &i64| x % 2 == 0);
+    for scheduler in common::in_process() {
+        let profiler = rask::Profiler::new();
+        let items = bag.compute_with_events(&*scheduler, &profiler).unwrap();
+        assert_eq!(items.len(), 20);
+        let mut keys: Vec<String> = profiler.records().into_iter().map(|r| r.key).collect();
+        keys.sort();
+        let expected: Vec<String> = (0..4)
+            .map(|i| format!("(\"from_iter-map-filter\", {i})"))
+            .collect();
+        assert_eq!(keys, expected, "{}", scheduler.name());
+
+        let profiler = rask::Profiler::new();
+        assert_eq!(
+            bag.count()
+                .compute_with_events(&*scheduler, &profiler)
+                .unwrap(),
+            20
+        );
+        assert_eq!(profiler.records().len(), 4 + 1, "{}", scheduler.name());
+    }
+}
