@@ -1,0 +1,409 @@
+//! Splitting CSV bytes into records and fields without building anything.
+//!
+//! The scanner hands each record to a callback as [`Fields`]: byte slices of
+//! the first `wanted` fields only, so a `count` of the first column never
+//! looks past the first delimiter of a line. Buffers without a quote byte
+//! (checked once, with SIMD) take the plain path: one `memchr` for the line
+//! end and one per wanted field. Buffers with quotes take a quote-aware path
+//! that unescapes `""` into a scratch buffer.
+//!
+//! Rules: records end at `\n` (a `\r` before it is dropped); blank lines
+//! are skipped; an empty field is null; a line with fewer fields than the
+//! header has nulls for the missing ones; fields past the wanted ones are
+//! not looked at.
+
+use memchr::{memchr, memchr2, memchr3};
+use serde::{Deserialize, Serialize};
+
+/// The CSV dialect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Format {
+    /// The field delimiter.
+    pub delimiter: u8,
+    /// The quote character; doubled inside a quoted field, it stands for itself.
+    pub quote: u8,
+}
+
+impl Default for Format {
+    fn default() -> Self {
+        Format {
+            delimiter: b',',
+            quote: b'"',
+        }
+    }
+}
+
+/// Where a field's bytes are.
+#[derive(Clone, Copy, Debug)]
+enum Span {
+    Buf(usize, usize),
+    Scratch(usize, usize),
+}
+
+/// The wanted fields of one record.
+#[derive(Debug)]
+pub(crate) struct Fields<'a> {
+    buf: &'a [u8],
+    scratch: &'a [u8],
+    spans: &'a [Span],
+}
+
+impl<'a> Fields<'a> {
+    /// Field `i`, or `None` if the record has no such field (or `i` was not wanted).
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> Option<&'a [u8]> {
+        match *self.spans.get(i)? {
+            Span::Buf(s, e) => Some(&self.buf[s..e]),
+            Span::Scratch(s, e) => Some(&self.scratch[s..e]),
+        }
+    }
+
+    /// How many fields were split off (at most the number wanted).
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+}
+
+/// A record the scanner could not split, at byte `offset` of the buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Malformed {
+    pub offset: usize,
+    pub message: &'static str,
+}
+
+/// What a callback says after a record.
+pub(crate) type Flow = Result<bool, crate::scan::RowError>;
+
+/// The outcome of a scan: a malformed record, or the callback's error.
+#[derive(Debug)]
+pub(crate) enum ScanError {
+    Malformed(Malformed),
+    Row(crate::scan::RowError),
+}
+
+/// Calls `f(offset, fields)` for each record of `buf` that starts before
+/// `owned_end`, with the first `wanted` fields. `f` returns `Ok(false)` to
+/// stop early. When `multiline` is false, a line break inside quotes is an
+/// error: a file read in byte ranges cannot tell such a break from a record
+/// boundary.
+pub(crate) fn for_each_record(
+    buf: &[u8],
+    owned_end: usize,
+    format: Format,
+    wanted: usize,
+    multiline: bool,
+    f: impl FnMut(usize, &Fields<'_>) -> Flow,
+) -> Result<(), ScanError> {
+    if memchr(format.quote, buf).is_none() {
+        plain(buf, owned_end, format.delimiter, wanted, f)
+    } else {
+        quoted(buf, owned_end, format, wanted, multiline, f)
+    }
+}
+
+fn plain(
+    buf: &[u8],
+    owned_end: usize,
+    delimiter: u8,
+    wanted: usize,
+    mut f: impl FnMut(usize, &Fields<'_>) -> Flow,
+) -> Result<(), ScanError> {
+    let mut spans: Vec<Span> = Vec::with_capacity(wanted.min(256));
+    let mut pos = 0;
+    let owned_end = owned_end.min(buf.len());
+    while pos < owned_end {
+        let nl = memchr(b'\n', &buf[pos..]).map_or(buf.len(), |i| pos + i);
+        let end = if nl > pos && buf[nl - 1] == b'\r' {
+            nl - 1
+        } else {
+            nl
+        };
+        if end > pos {
+            spans.clear();
+            let mut start = pos;
+            while spans.len() < wanted {
+                match memchr(delimiter, &buf[start..end]) {
+                    Some(i) => {
+                        spans.push(Span::Buf(start, start + i));
+                        start += i + 1;
+                    }
+                    None => {
+                        spans.push(Span::Buf(start, end));
+                        break;
+                    }
+                }
+            }
+            let fields = Fields {
+                buf,
+                scratch: &[],
+                spans: &spans,
+            };
+            if !f(pos, &fields).map_err(ScanError::Row)? {
+                return Ok(());
+            }
+        }
+        pos = nl + 1;
+    }
+    Ok(())
+}
+
+fn quoted(
+    buf: &[u8],
+    owned_end: usize,
+    format: Format,
+    wanted: usize,
+    multiline: bool,
+    mut f: impl FnMut(usize, &Fields<'_>) -> Flow,
+) -> Result<(), ScanError> {
+    let Format { delimiter, quote } = format;
+    let mut spans: Vec<Span> = Vec::with_capacity(wanted.min(256));
+    let mut scratch: Vec<u8> = Vec::new();
+    let mut pos = 0;
+    let bad = |offset, message| Err(ScanError::Malformed(Malformed { offset, message }));
+    while pos < owned_end.min(buf.len()) {
+        let record = pos;
+        spans.clear();
+        scratch.clear();
+        let mut field = 0usize;
+        // Parse field by field until the record's line break (or the end).
+        let next = loop {
+            let keep = field < wanted;
+            if pos < buf.len() && buf[pos] == quote {
+                let mut i = pos + 1;
+                let from = scratch.len();
+                let mut pieces = false;
+                let close = loop {
+                    let Some(q) = memchr(quote, &buf[i..]).map(|q| i + q) else {
+                        return bad(record, "a quoted field is never closed");
+                    };
+                    if !multiline && memchr(b'\n', &buf[i..q]).is_some() {
+                        return bad(
+                            record,
+                            "a quoted field holds a line break, which a file read in byte ranges cannot have (read it with `blocksize(None)`)",
+                        );
+                    }
+                    if buf.get(q + 1) == Some(&quote) {
+                        // A doubled quote: keep one, unescaped, in scratch.
+                        if keep {
+                            scratch.extend_from_slice(&buf[i..=q]);
+                        }
+                        pieces = true;
+                        i = q + 2;
+                    } else {
+                        break q;
+                    }
+                };
+                if keep {
+                    if pieces {
+                        scratch.extend_from_slice(&buf[i..close]);
+                        spans.push(Span::Scratch(from, scratch.len()));
+                    } else {
+                        spans.push(Span::Buf(pos + 1, close));
+                    }
+                }
+                pos = close + 1;
+                match buf.get(pos) {
+                    None => break buf.len(),
+                    Some(&b) if b == delimiter => pos += 1,
+                    Some(b'\n') => break pos + 1,
+                    Some(b'\r') if matches!(buf.get(pos + 1), None | Some(b'\n')) => break pos + 2,
+                    Some(_) => return bad(record, "text follows a closing quote in a field"),
+                }
+            } else {
+                let stop =
+                    memchr3(delimiter, b'\n', quote, &buf[pos..]).map_or(buf.len(), |i| pos + i);
+                // A quote inside an unquoted field is just a character.
+                let stop = if stop < buf.len() && buf[stop] == quote {
+                    memchr2(delimiter, b'\n', &buf[stop..]).map_or(buf.len(), |i| stop + i)
+                } else {
+                    stop
+                };
+                let line_end = stop == buf.len() || buf[stop] == b'\n';
+                let end = if line_end && stop > pos && buf[stop - 1] == b'\r' {
+                    stop - 1
+                } else {
+                    stop
+                };
+                if keep && !(line_end && field == 0 && end == pos) {
+                    spans.push(Span::Buf(pos, end));
+                }
+                if line_end {
+                    break stop + 1;
+                }
+                pos = stop + 1;
+            }
+            field += 1;
+        };
+        // A blank line has no field at all and is skipped.
+        let blank = field == 0 && spans.is_empty() && {
+            let line = &buf[record..next.min(buf.len())];
+            line.iter().all(|&b| b == b'\n' || b == b'\r')
+        };
+        if !blank {
+            let fields = Fields {
+                buf,
+                scratch: &scratch,
+                spans: &spans,
+            };
+            if !f(record, &fields).map_err(ScanError::Row)? {
+                return Ok(());
+            }
+        }
+        pos = next;
+    }
+    Ok(())
+}
+
+/// The fields of the first record of `buf`, all of them, and the offset just
+/// past it; `None` for a buffer without a record.
+pub(crate) fn first_record(
+    buf: &[u8],
+    format: Format,
+) -> Result<Option<(Vec<Vec<u8>>, usize)>, Malformed> {
+    let mut out = None;
+    let mut ends = 0;
+    let result = for_each_record(
+        buf,
+        buf.len(),
+        format,
+        usize::MAX,
+        true,
+        |offset, fields| {
+            out = Some(
+                (0..fields.len())
+                    .filter_map(|i| fields.get(i))
+                    .map(<[u8]>::to_vec)
+                    .collect(),
+            );
+            ends = offset;
+            Ok(false)
+        },
+    );
+    match result {
+        // The callback never fails, so only the scanner can.
+        Ok(()) | Err(ScanError::Row(_)) => {}
+        Err(ScanError::Malformed(m)) => return Err(m),
+    }
+    Ok(out.map(|fields| (fields, record_end(buf, ends, format))))
+}
+
+/// The offset just past the record starting at `start` (after its `\n`).
+fn record_end(buf: &[u8], start: usize, format: Format) -> usize {
+    let mut in_quotes = false;
+    let mut i = start;
+    while i < buf.len() {
+        let b = buf[i];
+        if b == format.quote {
+            in_quotes = !in_quotes;
+        } else if b == b'\n' && !in_quotes {
+            return i + 1;
+        }
+        i += 1;
+    }
+    buf.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(
+        text: &str,
+        wanted: usize,
+        multiline: bool,
+    ) -> Result<Vec<Vec<Option<String>>>, ScanError> {
+        let mut out = Vec::new();
+        for_each_record(
+            text.as_bytes(),
+            text.len(),
+            Format::default(),
+            wanted,
+            multiline,
+            |_, f| {
+                out.push(
+                    (0..wanted)
+                        .map(|i| f.get(i).map(|b| String::from_utf8_lossy(b).into_owned()))
+                        .collect(),
+                );
+                Ok(true)
+            },
+        )?;
+        Ok(out)
+    }
+
+    fn s(x: &str) -> Option<String> {
+        Some(x.to_owned())
+    }
+
+    #[test]
+    fn plain_fields_crlf_blank_lines_and_short_rows() {
+        let got = records("a,b,c\r\n\n1,,3\n4\n", 3, false).unwrap();
+        assert_eq!(
+            got,
+            [
+                vec![s("a"), s("b"), s("c")],
+                vec![s("1"), s(""), s("3")],
+                vec![s("4"), None, None]
+            ]
+        );
+    }
+
+    #[test]
+    fn quoted_fields_unescape_and_may_hold_delimiters() {
+        let text = "\"x,y\",\"say \"\"hi\"\"\",3\r\n\"\",b\"c,\n";
+        let got = records(text, 3, false).unwrap();
+        assert_eq!(
+            got,
+            [
+                vec![s("x,y"), s("say \"hi\""), s("3")],
+                vec![s(""), s("b\"c"), s("")]
+            ]
+        );
+    }
+
+    #[test]
+    fn line_breaks_in_quotes_only_when_reading_whole_files() {
+        let text = "\"a\nb\",1\n2,3\n";
+        assert_eq!(
+            records(text, 2, true).unwrap(),
+            [vec![s("a\nb"), s("1")], vec![s("2"), s("3")]]
+        );
+        assert!(matches!(
+            records(text, 2, false),
+            Err(ScanError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn malformed_quotes_are_errors() {
+        assert!(matches!(
+            records("\"abc,1\n", 2, true),
+            Err(ScanError::Malformed(_))
+        ));
+        assert!(matches!(
+            records("\"a\"b,1\n", 2, true),
+            Err(ScanError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn only_records_starting_before_the_end_are_scanned() {
+        let text = "1,a\n2,b\n3,c\n";
+        let mut firsts = Vec::new();
+        for_each_record(text.as_bytes(), 5, Format::default(), 1, false, |_, f| {
+            firsts.push(f.get(0).unwrap().to_vec());
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(firsts, [b"1".to_vec(), b"2".to_vec()]);
+    }
+
+    #[test]
+    fn the_first_record_is_the_header() {
+        let (fields, end) = first_record(b"\"K,1\",V\r\n1,2\n", Format::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(fields, [b"K,1".to_vec(), b"V".to_vec()]);
+        assert_eq!(end, 9);
+    }
+}
