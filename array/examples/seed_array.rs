@@ -33,7 +33,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Each element sums 1e5 values of mean π/2 (E[asin U] + E[acos U] = π/2).
     let expected = 1e5 * std::f64::consts::FRAC_PI_2;
     let mean = out.mean().unwrap_or(f64::NAN);
-    println!("scheduler {name}: {tasks} tasks, {seconds:.2} s, mean {mean:.1} (expected {expected:.1})");
+    println!(
+        "scheduler {name}: {tasks} tasks, {seconds:.2} s, mean {mean:.1} (expected {expected:.1})"
+    );
     if (mean / expected - 1.0).abs() > 1e-3 || out.shape() != [10_000] {
         return Err(format!("wrong result: shape {:?}, mean {mean}", out.shape()).into());
     }

@@ -200,7 +200,9 @@ impl Array {
                 });
             }
             let (map, right) = match (&a.map, &b.map) {
-                (Some(ma), Some(mb)) if !same_map(ma, mb) => (Some(ma.clone()), Arc::new(Expr::Staged(b.clone()))),
+                (Some(ma), Some(mb)) if !same_map(ma, mb) => {
+                    (Some(ma.clone()), Arc::new(Expr::Staged(b.clone())))
+                }
                 (Some(m), _) | (None, Some(m)) => (Some(m.clone()), b.expr.clone()),
                 (None, None) => (None, b.expr.clone()),
             };
@@ -233,12 +235,22 @@ impl Array {
     /// Reduces over `axes` with a tree that combines about `split_every`
     /// blocks per step (default 16, spread over the reduced axes as Dask
     /// does). The result drops the reduced axes.
-    pub fn reduce(&self, reduction: Reduction, axes: &[usize], split_every: Option<usize>) -> Array {
+    pub fn reduce(
+        &self,
+        reduction: Reduction,
+        axes: &[usize],
+        split_every: Option<usize>,
+    ) -> Array {
         self.with(|c| {
             let ndim = c.shape.len();
             let mut mask = vec![false; ndim];
             for &axis in axes {
-                let bad = |reason| ArrayError::BadAxis { op: reduction.name(), axis, ndim, reason };
+                let bad = |reason| ArrayError::BadAxis {
+                    op: reduction.name(),
+                    axis,
+                    ndim,
+                    reason,
+                };
                 if axis >= ndim {
                     return Err(bad("is out of range"));
                 }
@@ -249,7 +261,10 @@ impl Array {
             }
             let empty = c.shape.iter().zip(&mask).any(|(&n, &r)| r && n == 0);
             if empty && matches!(reduction, Reduction::Min | Reduction::Max) {
-                return Err(ArrayError::EmptyReduction { op: reduction.name(), shape: c.shape.clone() });
+                return Err(ArrayError::EmptyReduction {
+                    op: reduction.name(),
+                    shape: c.shape.clone(),
+                });
             }
             let fan_in = per_axis(split_every.unwrap_or(DEFAULT_SPLIT_EVERY), axes.len());
             let node = ReduceNode {
@@ -258,10 +273,26 @@ impl Array {
                 split_every: mask.iter().map(|&r| if r { fan_in } else { 1 }).collect(),
                 axes: mask.clone(),
             };
-            let keep = |v: &[usize]| -> Vec<usize> { v.iter().zip(&mask).filter(|(_, &r)| !r).map(|(&n, _)| n).collect() };
-            let chunks: Chunks =
-                c.chunks.iter().zip(&mask).filter(|(_, &r)| !r).map(|(ch, _)| ch.clone()).collect();
-            Ok(Core { shape: keep(&c.shape), chunks, expr: Arc::new(Expr::Reduced(Arc::new(node))), map: None })
+            let keep = |v: &[usize]| -> Vec<usize> {
+                v.iter()
+                    .zip(&mask)
+                    .filter(|(_, &r)| !r)
+                    .map(|(&n, _)| n)
+                    .collect()
+            };
+            let chunks: Chunks = c
+                .chunks
+                .iter()
+                .zip(&mask)
+                .filter(|(_, &r)| !r)
+                .map(|(ch, _)| ch.clone())
+                .collect();
+            Ok(Core {
+                shape: keep(&c.shape),
+                chunks,
+                expr: Arc::new(Expr::Reduced(Arc::new(node))),
+                map: None,
+            })
         })
     }
 

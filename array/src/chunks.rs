@@ -69,7 +69,11 @@ pub(crate) fn chunk_shape(chunks: &[Vec<usize>], pos: &[usize]) -> Vec<usize> {
 
 /// Where the chunk at `pos` starts, per axis.
 pub(crate) fn chunk_start(chunks: &[Vec<usize>], pos: &[usize]) -> Vec<usize> {
-    chunks.iter().zip(pos).map(|(c, &p)| c[..p].iter().sum()).collect()
+    chunks
+        .iter()
+        .zip(pos)
+        .map(|(c, &p)| c[..p].iter().sum())
+        .collect()
 }
 
 #[cfg(test)]
@@ -78,7 +82,10 @@ mod tests {
 
     #[test]
     fn edge_chunks_are_shorter() {
-        assert_eq!(regular(&[10, 4], &[3, 4]).unwrap(), vec![vec![3, 3, 3, 1], vec![4]]);
+        assert_eq!(
+            regular(&[10, 4], &[3, 4]).unwrap(),
+            vec![vec![3, 3, 3, 1], vec![4]]
+        );
         assert_eq!(regular(&[0], &[5]).unwrap(), vec![vec![0]]);
         let e = regular(&[4, 4], &[2]).unwrap_err().to_string();
         assert!(e.contains("1 chunk sizes for 2 dimensions"), "{e}");

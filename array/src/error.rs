@@ -83,6 +83,9 @@ impl std::error::Error for ArrayError {}
 
 impl From<ArrayError> for rask_core::Error {
     fn from(e: ArrayError) -> Self {
-        rask_core::Error::Backend { backend: "array", message: e.to_string() }
+        rask_core::Error::Backend {
+            backend: "array",
+            message: e.to_string(),
+        }
     }
 }

@@ -22,7 +22,9 @@ use crate::reduce::ReduceNode;
 /// A node of an array expression.
 pub(crate) enum Expr {
     /// Uniform [0, 1) numbers, generated per chunk from the seed.
-    Random { seed: u64 },
+    Random {
+        seed: u64,
+    },
     /// The same number everywhere.
     Const(f64),
     /// The user's data, cut into chunks when the graph is built.
@@ -67,7 +69,13 @@ pub(crate) struct Core {
 
 impl fmt::Debug for Core {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Array(shape={:?}, chunks={:?}, {})", self.shape, self.chunks, self.expr.label())
+        write!(
+            f,
+            "Array(shape={:?}, chunks={:?}, {})",
+            self.shape,
+            self.chunks,
+            self.expr.label()
+        )
     }
 }
 
@@ -95,5 +103,6 @@ impl<F: Fn(f64) -> f64 + Copy + Send + Sync + 'static> MapFn for MapOf<F> {
 
 /// True when both are the same function.
 pub(crate) fn same_map(a: &Arc<dyn MapFn>, b: &Arc<dyn MapFn>) -> bool {
-    Arc::ptr_eq(a, b) || matches!((a.stateless_type(), b.stateless_type()), (Some(x), Some(y)) if x == y)
+    Arc::ptr_eq(a, b)
+        || matches!((a.stateless_type(), b.stateless_type()), (Some(x), Some(y)) if x == y)
 }

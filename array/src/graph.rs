@@ -43,7 +43,11 @@ impl ArrayGraph {
         if values.len() != self.outputs.len() {
             return Err(Error::Backend {
                 backend: "array",
-                message: format!("expected {} chunks, got {}", self.outputs.len(), values.len()),
+                message: format!(
+                    "expected {} chunks, got {}",
+                    self.outputs.len(),
+                    values.len()
+                ),
             });
         }
         let counts = chunks::counts(&self.chunks);
@@ -69,7 +73,8 @@ impl ArrayGraph {
             if shape != self.shape {
                 return Err(bad_block(0, &shape));
             }
-            return ArrayD::from_shape_vec(IxDyn(&block.shape), block.data).map_err(|_| bad_block(0, &shape));
+            return ArrayD::from_shape_vec(IxDyn(&block.shape), block.data)
+                .map_err(|_| bad_block(0, &shape));
         }
         let mut out = ArrayD::zeros(IxDyn(&self.shape));
         for (i, v) in values.iter().enumerate() {
@@ -79,8 +84,8 @@ impl ArrayGraph {
             if block.shape != chunks::chunk_shape(&self.chunks, &pos) {
                 return Err(bad_block(i, &block.shape));
             }
-            let view =
-                ArrayViewD::from_shape(IxDyn(&block.shape), &block.data).map_err(|_| bad_block(i, &block.shape))?;
+            let view = ArrayViewD::from_shape(IxDyn(&block.shape), &block.data)
+                .map_err(|_| bad_block(i, &block.shape))?;
             out.slice_each_axis_mut(|ax| {
                 let k = ax.axis.index();
                 Slice::from(start[k]..start[k] + block.shape[k])
@@ -183,7 +188,12 @@ impl Builder {
 
     /// One task per chunk of `core`, evaluating its whole expression, and
     /// folding the result into a partial of `reduce` when given.
-    fn chunk_tasks(&mut self, core: &Arc<Core>, reduce: Option<ReduceSpec>, label: &str) -> Vec<TaskId> {
+    fn chunk_tasks(
+        &mut self,
+        core: &Arc<Core>,
+        reduce: Option<ReduceSpec>,
+        label: &str,
+    ) -> Vec<TaskId> {
         let (program, sources) = compile(&core.expr);
         let inputs: Vec<Vec<Arg>> = sources.iter().map(|s| self.source_args(s, core)).collect();
         let op = self.eval_op(&core.map);
@@ -194,7 +204,13 @@ impl Builder {
             .map(|i| {
                 let pos = chunks::position(i, &counts);
                 let shape = chunks::chunk_shape(&core.chunks, &pos);
-                let mut args = vec![kernel, self.b.lit(ChunkSpec { index: i as u64, shape })];
+                let mut args = vec![
+                    kernel,
+                    self.b.lit(ChunkSpec {
+                        index: i as u64,
+                        shape,
+                    }),
+                ];
                 args.extend(inputs.iter().map(|per_chunk| per_chunk[i]));
                 self.b.keyed_task(&key(label, stage, &pos), op, &args)
             })
@@ -215,7 +231,8 @@ impl Builder {
                             let k = ax.axis.index();
                             Slice::from(start[k]..start[k] + shape[k])
                         });
-                        self.b.lit(Block::new(shape, piece.iter().copied().collect()))
+                        self.b
+                            .lit(Block::new(shape, piece.iter().copied().collect()))
                     })
                     .collect()
             }
@@ -232,11 +249,23 @@ impl Builder {
         }
         let input = &r.input;
         let fold = r.reduction.fold();
-        let count: usize = input.shape.iter().zip(&r.axes).filter(|(_, &red)| red).map(|(&n, _)| n).product();
-        let finish = Finish { divide_by: (r.reduction == Reduction::Mean).then_some(count as f64) };
+        let count: usize = input
+            .shape
+            .iter()
+            .zip(&r.axes)
+            .filter(|(_, &red)| red)
+            .map(|(&n, _)| n)
+            .product();
+        let finish = Finish {
+            divide_by: (r.reduction == Reduction::Mean).then_some(count as f64),
+        };
         let mut counts = chunks::counts(&input.chunks);
         let done = |counts: &[usize]| counts.iter().zip(&r.axes).all(|(&c, &red)| !red || c == 1);
-        let spec = |last: bool| ReduceSpec { fold, axes: r.axes.clone(), finish: last.then_some(finish) };
+        let spec = |last: bool| ReduceSpec {
+            fold,
+            axes: r.axes.clone(),
+            finish: last.then_some(finish),
+        };
         let name = r.reduction.name();
         let mut grid = self.chunk_tasks(input, Some(spec(done(&counts))), &format!("{name}-chunk"));
         while !done(&counts) {
@@ -250,7 +279,11 @@ impl Builder {
             let spec_arg = self.b.lit(spec(last));
             let op = self.combine_op();
             let stage = self.next_stage();
-            let label = if last { format!("{name}-aggregate") } else { format!("{name}-combine") };
+            let label = if last {
+                format!("{name}-aggregate")
+            } else {
+                format!("{name}-combine")
+            };
             grid = (0..next.iter().product())
                 .map(|i| {
                     let pos = chunks::position(i, &next);
@@ -267,7 +300,9 @@ impl Builder {
                         })
                         .collect();
                     let mut args = vec![spec_arg];
-                    for_each_position(&ranges, |old| args.push(Arg::dep(grid[chunks::flat(old, &counts)])));
+                    for_each_position(&ranges, |old| {
+                        args.push(Arg::dep(grid[chunks::flat(old, &counts)]))
+                    });
                     self.b.keyed_task(&key(&label, stage, &pos), op, &args)
                 })
                 .collect();

@@ -88,7 +88,11 @@ fn asin_core<A: Arith>(x: f64) -> (f64, bool) {
 #[inline(always)]
 pub(crate) fn asin<A: Arith>(x: f64) -> f64 {
     let (r, big) = asin_core::<A>(x);
-    let r = if big { (PIO2_HI - 2.0 * r) + PIO2_LO } else { r };
+    let r = if big {
+        (PIO2_HI - 2.0 * r) + PIO2_LO
+    } else {
+        r
+    };
     r.copysign(x)
 }
 

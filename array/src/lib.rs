@@ -56,7 +56,7 @@ pub use reduce::Reduction;
 /// against std (the crate's tests do, over the whole domain).
 #[doc(hidden)]
 pub mod approx {
-    /// `asin` as the kernels compute it, on this CPU.
+    /// `asin` as the kernels compute it without FMA.
     pub fn asin(x: f64) -> f64 {
         crate::kernels::asin::<crate::kernels::Plain>(x)
     }
@@ -64,7 +64,7 @@ pub mod approx {
     pub fn asin_fused(x: f64) -> f64 {
         crate::kernels::asin::<crate::kernels::Fused>(x)
     }
-    /// `acos` as the kernels compute it.
+    /// `acos` as the kernels compute it without FMA.
     pub fn acos(x: f64) -> f64 {
         crate::kernels::acos::<crate::kernels::Plain>(x)
     }

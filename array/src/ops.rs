@@ -42,7 +42,10 @@ impl<F: Fn(f64) -> f64 + Copy + Send + Sync + 'static> IntoOp<ArrayOp> for EvalO
         let len: usize = chunk.shape.iter().product();
         let expected = kernel.program.inputs as usize;
         if args.len() != 2 + expected {
-            return Err(TaskError::new(format!("expected {expected} input blocks, got {}", args.len() - 2)));
+            return Err(TaskError::new(format!(
+                "expected {expected} input blocks, got {}",
+                args.len() - 2
+            )));
         }
         let mut inputs = Vec::with_capacity(expected);
         for i in 0..expected {
@@ -55,7 +58,13 @@ impl<F: Fn(f64) -> f64 + Copy + Send + Sync + 'static> IntoOp<ArrayOp> for EvalO
             }
             inputs.push(&block.data[..]);
         }
-        let run = ChunkRun { program: &kernel.program, chunk: chunk.index, len, inputs: &inputs, map: self.0 };
+        let run = ChunkRun {
+            program: &kernel.program,
+            chunk: chunk.index,
+            len,
+            inputs: &inputs,
+            map: self.0,
+        };
         match &kernel.reduce {
             None => {
                 let mut out = vec![0.0; len];
@@ -80,7 +89,9 @@ impl IntoOp<ArrayOp> for CombineOp {
 
     fn call(&self, args: &Args<'_>) -> Result<Block, TaskError> {
         let spec: &ReduceSpec = args.typed(0)?;
-        let blocks = (1..args.len()).map(|i| args.typed::<Block>(i)).collect::<Result<Vec<_>, _>>()?;
+        let blocks = (1..args.len())
+            .map(|i| args.typed::<Block>(i))
+            .collect::<Result<Vec<_>, _>>()?;
         let Some(first) = blocks.first() else {
             return Err(TaskError::new("nothing to combine"));
         };

@@ -27,17 +27,47 @@ pub(crate) const BLOCK: usize = 2048;
 /// One step of a program; registers are numbered from 0.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) enum Step {
-    Random { dst: u16, seed: u64 },
-    Fill { dst: u16, value: f64 },
-    Load { dst: u16, input: u16 },
-    Copy { dst: u16, src: u16 },
-    Unary { reg: u16, op: Unary },
-    Map { reg: u16 },
+    Random {
+        dst: u16,
+        seed: u64,
+    },
+    Fill {
+        dst: u16,
+        value: f64,
+    },
+    Load {
+        dst: u16,
+        input: u16,
+    },
+    Copy {
+        dst: u16,
+        src: u16,
+    },
+    Unary {
+        reg: u16,
+        op: Unary,
+    },
+    Map {
+        reg: u16,
+    },
     /// `dst = dst op src`, or `src op dst` when `!dst_left`.
-    Binary { dst: u16, src: u16, op: Binary, dst_left: bool },
-    BinarySelf { reg: u16, op: Binary },
+    Binary {
+        dst: u16,
+        src: u16,
+        op: Binary,
+        dst_left: bool,
+    },
+    BinarySelf {
+        reg: u16,
+        op: Binary,
+    },
     /// `reg = reg op value`, or `value op reg` when `!reg_left`.
-    BinaryScalar { reg: u16, value: f64, op: Binary, reg_left: bool },
+    BinaryScalar {
+        reg: u16,
+        value: f64,
+        op: Binary,
+        reg_left: bool,
+    },
 }
 
 /// A compiled expression.
@@ -227,12 +257,22 @@ impl Compiler {
                     (Val::Scalar(x), Val::Scalar(y)) => Val::Scalar(op.scalar(x, y)),
                     (Val::Reg(_), Val::Scalar(value)) => {
                         let reg = self.own(va, da);
-                        self.steps.push(Step::BinaryScalar { reg, value, op, reg_left: true });
+                        self.steps.push(Step::BinaryScalar {
+                            reg,
+                            value,
+                            op,
+                            reg_left: true,
+                        });
                         Val::Reg(reg)
                     }
                     (Val::Scalar(value), Val::Reg(_)) => {
                         let reg = self.own(vb, db);
-                        self.steps.push(Step::BinaryScalar { reg, value, op, reg_left: false });
+                        self.steps.push(Step::BinaryScalar {
+                            reg,
+                            value,
+                            op,
+                            reg_left: false,
+                        });
                         Val::Reg(reg)
                     }
                     (Val::Reg(ra), Val::Reg(rb)) if ra == rb => {
@@ -249,7 +289,12 @@ impl Compiler {
                         } else {
                             (self.own(va, false), rb, true)
                         };
-                        self.steps.push(Step::Binary { dst, src, op, dst_left });
+                        self.steps.push(Step::Binary {
+                            dst,
+                            src,
+                            op,
+                            dst_left,
+                        });
                         let src_dead = if dst_left { db } else { da };
                         if src_dead {
                             self.free.push(src);
@@ -293,7 +338,8 @@ impl<F: Fn(f64) -> f64 + Copy> ChunkRun<'_, F> {
     /// kernels this CPU has.
     pub(crate) fn run<S: Sink>(&self, sink: &mut S) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
             // SAFETY: the CPU has the features `run_avx2` is compiled for.
             unsafe { self.run_avx2(sink) };
             return;
@@ -326,7 +372,9 @@ impl<F: Fn(f64) -> f64 + Copy> ChunkRun<'_, F> {
             let n = BLOCK.min(self.len - start);
             for (step, &key) in p.steps.iter().zip(&keys) {
                 match *step {
-                    Step::Random { dst, .. } => random::fill(key, start as u64, reg(&mut regs, dst, n)),
+                    Step::Random { dst, .. } => {
+                        random::fill(key, start as u64, reg(&mut regs, dst, n))
+                    }
                     Step::Fill { dst, value } => reg(&mut regs, dst, n).fill(value),
                     Step::Load { dst, input } => reg(&mut regs, dst, n)
                         .copy_from_slice(&self.inputs[input as usize][start..start + n]),
@@ -339,14 +387,24 @@ impl<F: Fn(f64) -> f64 + Copy> ChunkRun<'_, F> {
                         let f = self.map;
                         reg(&mut regs, r, n).iter_mut().for_each(|x| *x = f(*x));
                     }
-                    Step::Binary { dst, src, op, dst_left } => {
+                    Step::Binary {
+                        dst,
+                        src,
+                        op,
+                        dst_left,
+                    } => {
                         let (d, s) = pair(&mut regs, dst, src, n);
                         kernels::binary(op, d, s, dst_left);
                     }
-                    Step::BinarySelf { reg: r, op } => kernels::binary_self(op, reg(&mut regs, r, n)),
-                    Step::BinaryScalar { reg: r, value, op, reg_left } => {
-                        kernels::binary_scalar(op, reg(&mut regs, r, n), value, reg_left)
+                    Step::BinarySelf { reg: r, op } => {
+                        kernels::binary_self(op, reg(&mut regs, r, n))
                     }
+                    Step::BinaryScalar {
+                        reg: r,
+                        value,
+                        op,
+                        reg_left,
+                    } => kernels::binary_scalar(op, reg(&mut regs, r, n), value, reg_left),
                 }
             }
             sink.take(start, &regs[p.result as usize * BLOCK..][..n]);
@@ -400,17 +458,49 @@ mod tests {
         let x = Arc::new(Expr::Random { seed: 1 });
         let s = un(Unary::Sqrt, &x);
         // sqrt(x) * sqrt(x) + (x - 2·3)
-        let six = bin(Binary::Mul, &Arc::new(Expr::Const(2.0)), &Arc::new(Expr::Const(3.0)));
-        let e = bin(Binary::Add, &bin(Binary::Mul, &s, &s), &bin(Binary::Sub, &x, &six));
+        let six = bin(
+            Binary::Mul,
+            &Arc::new(Expr::Const(2.0)),
+            &Arc::new(Expr::Const(3.0)),
+        );
+        let e = bin(
+            Binary::Add,
+            &bin(Binary::Mul, &s, &s),
+            &bin(Binary::Sub, &x, &six),
+        );
         let (p, _) = compile(&e);
-        let randoms = p.steps.iter().filter(|s| matches!(s, Step::Random { .. })).count();
-        let sqrts = p.steps.iter().filter(|s| matches!(s, Step::Unary { .. })).count();
+        let randoms = p
+            .steps
+            .iter()
+            .filter(|s| matches!(s, Step::Random { .. }))
+            .count();
+        let sqrts = p
+            .steps
+            .iter()
+            .filter(|s| matches!(s, Step::Unary { .. }))
+            .count();
         assert_eq!((randoms, sqrts), (1, 1), "{p:?}");
-        assert!(p.steps.contains(&Step::BinaryScalar { reg: 1, value: 6.0, op: Binary::Sub, reg_left: true })
-            || p.steps.iter().any(|s| matches!(s, Step::BinaryScalar { value, .. } if *value == 6.0)));
+        assert!(
+            p.steps.contains(&Step::BinaryScalar {
+                reg: 1,
+                value: 6.0,
+                op: Binary::Sub,
+                reg_left: true
+            }) || p
+                .steps
+                .iter()
+                .any(|s| matches!(s, Step::BinaryScalar { value, .. } if *value == 6.0))
+        );
 
         let mut out = vec![0.0; 5000];
-        ChunkRun { program: &p, chunk: 3, len: 5000, inputs: &[], map: |v| v }.run(&mut WriteSink(&mut out));
+        ChunkRun {
+            program: &p,
+            chunk: 3,
+            len: 5000,
+            inputs: &[],
+            map: |v| v,
+        }
+        .run(&mut WriteSink(&mut out));
         let mut xs = vec![0.0; 5000];
         random::fill(random::chunk_key(1, 3), 0, &mut xs);
         for (o, x) in out.iter().zip(&xs) {

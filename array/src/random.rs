@@ -24,7 +24,10 @@ fn mix(mut z: u64) -> u64 {
 
 /// The key of chunk `chunk` of the array made with `seed`.
 pub(crate) fn chunk_key(seed: u64, chunk: u64) -> u64 {
-    mix(mix(seed ^ 0x6A09_E667_F3BC_C909).wrapping_add(chunk.wrapping_mul(GAMMA)) ^ 0xBB67_AE85_84CA_A73B)
+    mix(
+        mix(seed ^ 0x6A09_E667_F3BC_C909).wrapping_add(chunk.wrapping_mul(GAMMA))
+            ^ 0xBB67_AE85_84CA_A73B,
+    )
 }
 
 /// Writes elements `start .. start + out.len()` of the chunk keyed `key`.
@@ -64,7 +67,10 @@ mod tests {
         // Tenths are evenly filled.
         let mut bins = [0usize; 10];
         xs.iter().for_each(|&x| bins[(x * 10.0) as usize] += 1);
-        assert!(bins.iter().all(|&b| (9_500..10_500).contains(&b)), "{bins:?}");
+        assert!(
+            bins.iter().all(|&b| (9_500..10_500).contains(&b)),
+            "{bins:?}"
+        );
     }
 
     #[test]

@@ -81,7 +81,10 @@ impl Fold {
                 *l = self.combine(*l, v);
             }
         }
-        let tail = groups.remainder().iter().fold(self.identity(), |a, &v| self.combine(a, v));
+        let tail = groups
+            .remainder()
+            .iter()
+            .fold(self.identity(), |a, &v| self.combine(a, v));
         let l = lanes;
         let quads = [
             self.combine(l[0], l[4]),
@@ -89,7 +92,10 @@ impl Fold {
             self.combine(l[2], l[6]),
             self.combine(l[3], l[7]),
         ];
-        let pairs = self.combine(self.combine(quads[0], quads[2]), self.combine(quads[1], quads[3]));
+        let pairs = self.combine(
+            self.combine(quads[0], quads[2]),
+            self.combine(quads[1], quads[3]),
+        );
         self.combine(pairs, tail)
     }
 
@@ -189,9 +195,20 @@ impl ChunkReducer {
                 stride *= len;
             }
         }
-        let shape: Vec<usize> = chunk_shape.iter().zip(axes).map(|(&n, &r)| if r { 1 } else { n }).collect();
+        let shape: Vec<usize> = chunk_shape
+            .iter()
+            .zip(axes)
+            .map(|(&n, &r)| if r { 1 } else { n })
+            .collect();
         let out = vec![fold.identity(); shape.iter().product()];
-        ChunkReducer { fold, outer, inner, inner_reduced, shape, out }
+        ChunkReducer {
+            fold,
+            outer,
+            inner,
+            inner_reduced,
+            shape,
+            out,
+        }
     }
 
     pub(crate) fn into_block(self) -> Block {
@@ -216,7 +233,8 @@ impl Sink for ChunkReducer {
             if self.inner_reduced {
                 self.out[base] = self.fold.combine(self.out[base], self.fold.run(run));
             } else {
-                self.fold.accumulate(&mut self.out[base + pos..base + pos + seg], run);
+                self.fold
+                    .accumulate(&mut self.out[base + pos..base + pos + seg], run);
             }
             i += seg;
             e += seg;
@@ -267,12 +285,18 @@ mod tests {
             let axes: Vec<bool> = (0..3).map(|k| mask & (1 << k) != 0).collect();
             let mut want = a.clone();
             for k in (0..3).rev().filter(|&k| axes[k]) {
-                want = want.sum_axis(ndarray::Axis(k)).insert_axis(ndarray::Axis(k));
+                want = want
+                    .sum_axis(ndarray::Axis(k))
+                    .insert_axis(ndarray::Axis(k));
             }
             for block in [1, 3, 7, 60] {
                 let got = reduce(Fold::Sum, &axes, &shape, &data, block);
                 assert_eq!(got.shape, want.shape(), "{axes:?}");
-                assert_eq!(got.data, want.iter().copied().collect::<Vec<_>>(), "{axes:?} block {block}");
+                assert_eq!(
+                    got.data,
+                    want.iter().copied().collect::<Vec<_>>(),
+                    "{axes:?} block {block}"
+                );
             }
         }
         let max = reduce(Fold::Max, &[true, false, true], &shape, &data, 4);

@@ -15,20 +15,22 @@ fn halve(x: f64) -> f64 {
 
 /// The elementwise expression under test, lazily and on plain data.
 fn lazy(x: &Array, y: &Array) -> Array {
-    ((x.arcsin() + y.arccos()) * 2.0 - x.sqrt()) / (1.0 + y) + x.map(halve).exp().log().sin().cos().abs() - 3.0
+    ((x.arcsin() + y.arccos()) * 2.0 - x.sqrt()) / (1.0 + y)
+        + x.map(halve).exp().log().sin().cos().abs()
+        - 3.0
 }
 
 fn direct(x: f64, y: f64) -> f64 {
-    ((x.asin() + y.acos()) * 2.0 - x.sqrt()) / (1.0 + y) + halve(x).exp().ln().sin().cos().abs() - 3.0
+    ((x.asin() + y.acos()) * 2.0 - x.sqrt()) / (1.0 + y) + halve(x).exp().ln().sin().cos().abs()
+        - 3.0
 }
 
 fn case() -> impl Strategy<Value = (Vec<usize>, Vec<usize>, u64, Vec<usize>)> {
-    prop::collection::vec(1usize..9, 1..4)
-        .prop_flat_map(|shape| {
-            let chunks = shape.iter().map(|&n| 1..=n + 1).collect::<Vec<_>>();
-            let axes = prop::sample::subsequence((0..shape.len()).collect::<Vec<_>>(), 0..=shape.len());
-            (Just(shape), chunks, any::<u64>(), axes)
-        })
+    prop::collection::vec(1usize..9, 1..4).prop_flat_map(|shape| {
+        let chunks = shape.iter().map(|&n| 1..=n + 1).collect::<Vec<_>>();
+        let axes = prop::sample::subsequence((0..shape.len()).collect::<Vec<_>>(), 0..=shape.len());
+        (Just(shape), chunks, any::<u64>(), axes)
+    })
 }
 
 proptest! {
@@ -64,7 +66,9 @@ proptest! {
 
 #[test]
 fn user_data_with_uneven_chunks_on_every_backend() {
-    let data = ArrayD::from_shape_fn(IxDyn(&[7, 5, 3]), |i| (i[0] * 15 + i[1] * 3 + i[2]) as f64 - 40.0);
+    let data = ArrayD::from_shape_fn(IxDyn(&[7, 5, 3]), |i| {
+        (i[0] * 15 + i[1] * 3 + i[2]) as f64 - 40.0
+    });
     let a = from_ndarray(data.clone(), &[3, 2, 2]).unwrap();
     let b = ones(&[7, 5, 3], &[3, 2, 2]).unwrap();
     let lazy = (&a * &a + &b) / 2.0 - (10.0 - &a).abs() + (-&a);
@@ -73,10 +77,26 @@ fn user_data_with_uneven_chunks_on_every_backend() {
         let s = scheduler(name, workers);
         assert_close(&lazy.compute_with(&*s).unwrap(), &want, 0.0, name);
         let total = lazy.sum_all().compute_with(&*s).unwrap();
-        assert_eq!(total.shape(), &[] as &[usize], "{name}: a full reduction is 0-dimensional");
+        assert_eq!(
+            total.shape(),
+            &[] as &[usize],
+            "{name}: a full reduction is 0-dimensional"
+        );
         assert_close(&total, &ndarray::arr0(want.sum()).into_dyn(), 1e-12, name);
-        assert_eq!(a.max_all().compute_with(&*s).unwrap()[[] as [usize; 0]], 64.0, "{name}");
-        assert_eq!(a.min(&[0, 2]).compute_with(&*s).unwrap().iter().copied().collect::<Vec<_>>(), [-40.0, -37.0, -34.0, -31.0, -28.0]);
+        assert_eq!(
+            a.max_all().compute_with(&*s).unwrap()[[] as [usize; 0]],
+            64.0,
+            "{name}"
+        );
+        assert_eq!(
+            a.min(&[0, 2])
+                .compute_with(&*s)
+                .unwrap()
+                .iter()
+                .copied()
+                .collect::<Vec<_>>(),
+            [-40.0, -37.0, -34.0, -31.0, -28.0]
+        );
     }
 }
 
@@ -103,8 +123,18 @@ fn reductions_feed_elementwise_and_different_maps_stage() {
     };
     for (name, workers) in BACKENDS {
         let sch = scheduler(name, workers);
-        assert_close(&two_maps.compute_with(&*sch).unwrap(), &want_maps, 1e-15, name);
-        assert_close(&combined.compute_with(&*sch).unwrap(), &want_combined, 1e-13, name);
+        assert_close(
+            &two_maps.compute_with(&*sch).unwrap(),
+            &want_maps,
+            1e-15,
+            name,
+        );
+        assert_close(
+            &combined.compute_with(&*sch).unwrap(),
+            &want_combined,
+            1e-13,
+            name,
+        );
     }
 }
 
@@ -115,6 +145,11 @@ fn capturing_closures_run_in_process() {
     let want = eager(&x).mapv(|v| v * k);
     for (name, workers) in BACKENDS.iter().filter(|(n, _)| *n != "distributed") {
         let s = scheduler(name, *workers);
-        assert_close(&x.map(move |v| v * k).compute_with(&*s).unwrap(), &want, 0.0, name);
+        assert_close(
+            &x.map(move |v| v * k).compute_with(&*s).unwrap(),
+            &want,
+            0.0,
+            name,
+        );
     }
 }

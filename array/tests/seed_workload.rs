@@ -43,8 +43,14 @@ fn the_mean_is_n1_n2_pi_over_2_on_every_backend() {
         let out = workload().compute_with(&*scheduler(name, workers)).unwrap();
         assert_eq!(out.shape(), &[200]);
         let mean = out.mean().unwrap();
-        assert!((mean - expected).abs() < 5.0 * 1.7, "{name}: mean {mean}, expected {expected}");
-        assert!(out.iter().all(|v| (v - expected).abs() < 6.0 * 23.8), "{name}");
+        assert!(
+            (mean - expected).abs() < 5.0 * 1.7,
+            "{name}: mean {mean}, expected {expected}"
+        );
+        assert!(
+            out.iter().all(|v| (v - expected).abs() < 6.0 * 23.8),
+            "{name}"
+        );
         // Same numbers everywhere (sums may round differently per backend
         // only if the tree did, and it does not).
         match &first {
@@ -66,6 +72,8 @@ impl Events for Count {
 #[test]
 fn events_see_every_task() {
     let count = Count::default();
-    workload().compute_with_events(&*scheduler("threads", Some(2)), &count).unwrap();
+    workload()
+        .compute_with_events(&*scheduler("threads", Some(2)), &count)
+        .unwrap();
     assert_eq!(count.0.load(Ordering::Relaxed), 36);
 }

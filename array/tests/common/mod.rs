@@ -14,14 +14,21 @@ use rask_array::Array;
 pub fn cluster() {
     static CLUSTER: OnceLock<rask::Client> = OnceLock::new();
     CLUSTER.get_or_init(|| {
-        rask::Client::local_with(rask::distributed::LocalOptions { workers: 2, ..Default::default() })
-            .expect("a local cluster starts")
+        rask::Client::local_with(rask::distributed::LocalOptions {
+            workers: 2,
+            ..Default::default()
+        })
+        .expect("a local cluster starts")
     });
 }
 
 /// Every backend, by name.
-pub const BACKENDS: [(&str, Option<usize>); 4] =
-    [("sync", None), ("threads", Some(2)), ("processes", Some(2)), ("distributed", None)];
+pub const BACKENDS: [(&str, Option<usize>); 4] = [
+    ("sync", None),
+    ("threads", Some(2)),
+    ("processes", Some(2)),
+    ("distributed", None),
+];
 
 pub fn scheduler(name: &str, workers: Option<usize>) -> Arc<dyn Scheduler> {
     if name == "distributed" {
@@ -45,7 +52,12 @@ pub fn assert_close(got: &ArrayD<f64>, want: &ArrayD<f64>, tol: f64, what: &str)
 }
 
 /// `a` reduced over `axes` with `f` (ndarray's reference).
-pub fn reduce_ref(a: &ArrayD<f64>, axes: &[usize], init: f64, f: impl Fn(f64, f64) -> f64) -> ArrayD<f64> {
+pub fn reduce_ref(
+    a: &ArrayD<f64>,
+    axes: &[usize],
+    init: f64,
+    f: impl Fn(f64, f64) -> f64,
+) -> ArrayD<f64> {
     let mut sorted = axes.to_vec();
     sorted.sort_unstable();
     let mut out = a.clone();
