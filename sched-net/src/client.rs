@@ -17,14 +17,16 @@ use std::time::Duration;
 
 use mio::net::TcpStream;
 use mio::{Events, Poll, Token, Waker};
-use rask_core::{Codec, Error, Events as RunEvents, Job, Scheduler, TaskId, Value};
+use rask_core::{
+    Codec, Error, Events as RunEvents, Inputs, Job, JobBuilder, Op, Scheduler, TaskId, Value,
+};
 
 use crate::conn::Conn;
 use crate::local::LocalCluster;
 use crate::portable::{encode_job, CodeKey};
 use crate::protocol::{
-    messages, DataKey, Hello, JobId, PeerMsg, Role, ToClient, ToScheduler, Welcome, WireError,
-    WorkerId, DEFAULT_MAX_FRAME,
+    messages, DataKey, DatasetOp, DatasetReply, Hello, JobId, PeerMsg, Role, ToClient, ToScheduler,
+    Welcome, WireError, WorkerId, DEFAULT_MAX_FRAME,
 };
 
 /// The workers the client knows, and a condition for waiting on joins.
@@ -122,9 +124,9 @@ impl JobHandle {
     /// Asks the IO thread for `tasks`' results; it fetches them as soon as
     /// the job finishes (again, if a holder dies meanwhile), without a
     /// round trip through the caller's thread.
-    fn request(&self, tasks: &[(TaskId, Codec)]) -> Receiver<Result<Vec<Value>, Error>> {
+    fn request(&self, futures: &[RawFuture]) -> Receiver<Result<Vec<Value>, Error>> {
         let (tx, rx) = channel();
-        let tasks = tasks.iter().map(|(t, c)| (t.0, *c)).collect();
+        let tasks = futures.iter().map(|f| (f.task.0, f.key, f.codec)).collect();
         self.client.send(Cmd::Fetch(self.job, tasks, tx));
         rx
     }
@@ -141,14 +143,18 @@ fn answer(rx: Receiver<Result<Vec<Value>, Error>>) -> Result<Vec<Value>, Error> 
 #[derive(Debug, Clone)]
 pub struct RawFuture {
     handle: Arc<JobHandle>,
+    /// Its output task in its job.
     task: TaskId,
+    /// Where the result lives: the task's own key, or the earlier result
+    /// it stands for.
+    key: DataKey,
     codec: Codec,
 }
 
 impl RawFuture {
     /// Waits for the value.
     pub fn result(&self) -> Result<Value, Error> {
-        let mut v = answer(self.handle.request(&[(self.task, self.codec)]))?;
+        let mut v = answer(self.handle.request(std::slice::from_ref(self)))?;
         v.pop().ok_or_else(|| net_error("no value came back"))
     }
 
@@ -165,6 +171,16 @@ impl RawFuture {
         }
     }
 
+    /// Waits until the task's job has finished (`Ok`) or failed.
+    pub fn wait(&self) -> Result<(), Error> {
+        let (tx, rx) = channel();
+        self.on_done(move || {
+            let _ = tx.send(());
+        });
+        let _ = rx.recv();
+        self.error().map_or(Ok(()), Err)
+    }
+
     /// Runs `f` on the client's IO thread once the task's job has
     /// finished or failed (at once if it has). `f` must be quick: the
     /// client's IO waits for it.
@@ -174,10 +190,7 @@ impl RawFuture {
 
     /// Where the result lives on the cluster.
     pub fn key(&self) -> DataKey {
-        DataKey {
-            job: self.handle.job,
-            task: self.task.0,
-        }
+        self.key
     }
 
     /// The codec of its value.
@@ -190,7 +203,13 @@ enum Cmd {
     Submit(JobId, Vec<u8>, Weak<JobHandle>),
     Release(JobId),
     /// Fetch these outputs of a job once it has finished.
-    Fetch(JobId, Vec<(u32, Codec)>, Sender<Result<Vec<Value>, Error>>),
+    Fetch(
+        JobId,
+        Vec<(u32, DataKey, Codec)>,
+        Sender<Result<Vec<Value>, Error>>,
+    ),
+    /// Ask the scheduler about datasets.
+    Ask(DatasetOp, Sender<DatasetReply>),
     Stop,
 }
 
@@ -225,6 +244,7 @@ impl std::fmt::Debug for Cmd {
             Cmd::Submit(..) => "Submit",
             Cmd::Release(_) => "Release",
             Cmd::Fetch(..) => "Fetch",
+            Cmd::Ask(..) => "Ask",
             Cmd::Stop => "Stop",
         })
     }
@@ -349,6 +369,8 @@ impl Client {
             fetches: HashMap::new(),
             waiting: HashMap::new(),
             next_fetch: 0,
+            asks: HashMap::new(),
+            next_ask: 0,
         };
         let thread = std::thread::Builder::new()
             .name("rask-client-io".into())
@@ -412,23 +434,28 @@ impl Client {
         outputs: &[TaskId],
         externals: &[(TaskId, &RawFuture)],
     ) -> Result<Vec<RawFuture>, Error> {
-        job.plan(outputs)?;
         let wire: Vec<(TaskId, DataKey, Codec)> = externals
             .iter()
             .map(|(t, f)| (*t, f.key(), f.codec()))
             .collect();
-        let spec = encode_job(job, outputs, &wire, self.inner.code_key.as_ref())?;
+        self.submit_wire(job, outputs, &wire)
+    }
+
+    fn submit_wire(
+        &self,
+        job: &Job,
+        outputs: &[TaskId],
+        externals: &[(TaskId, DataKey, Codec)],
+    ) -> Result<Vec<RawFuture>, Error> {
+        job.plan(outputs)?;
+        let spec = encode_job(job, outputs, externals, self.inner.code_key.as_ref())?;
         let mut codecs = Vec::with_capacity(outputs.len());
         for &t in outputs {
-            let codec = job
-                .op(t)
-                .and_then(|op| op.codec())
-                .or_else(|| {
-                    externals
-                        .iter()
-                        .find(|(e, _)| *e == t)
-                        .map(|(_, f)| f.codec())
-                })
+            let codec = externals
+                .iter()
+                .find(|(e, ..)| *e == t)
+                .map(|(.., c)| *c)
+                .or_else(|| job.op(t).and_then(|op| op.codec()))
                 .ok_or_else(|| net_error(format!("output `{}` has no codec", job.key(t))))?;
             codecs.push(codec);
         }
@@ -447,9 +474,97 @@ impl Client {
             .map(|(&task, codec)| RawFuture {
                 handle: handle.clone(),
                 task,
+                key: externals.iter().find(|(e, ..)| *e == task).map_or(
+                    DataKey {
+                        job: id,
+                        task: task.0,
+                    },
+                    |(_, k, _)| *k,
+                ),
                 codec,
             })
             .collect())
+    }
+
+    /// Futures for results already on the cluster (`keys`, decoded with
+    /// `codec`), holding them there while these futures live.
+    fn hold(&self, name: &str, keys: &[DataKey], codec: Codec) -> Result<Vec<RawFuture>, Error> {
+        fn placeholder(_: Inputs<()>) {}
+        let mut b = JobBuilder::new();
+        let op = b.op(&Op::new("rask-held", placeholder));
+        let mut externals = Vec::with_capacity(keys.len());
+        for (i, key) in keys.iter().enumerate() {
+            let t = b.keyed_task(&format!("{name}-{i}"), op, &[]);
+            externals.push((t, *key, codec));
+        }
+        let outputs: Vec<TaskId> = externals.iter().map(|(t, ..)| *t).collect();
+        self.submit_wire(&b.finish(), &outputs, &externals)
+    }
+
+    fn ask(&self, op: DatasetOp) -> Result<DatasetReply, Error> {
+        let (tx, rx) = channel();
+        self.inner.send(Cmd::Ask(op, tx));
+        match rx.recv() {
+            Ok(DatasetReply::Error(message)) => Err(net_error(message)),
+            Ok(reply) => Ok(reply),
+            Err(_) => Err(net_error("lost the connection to the scheduler")),
+        }
+    }
+
+    /// Names `futures` on the cluster as dataset `name`, once they have
+    /// finished (a failed one is the error): they stay there,
+    /// readable by any client, after this one has gone, until
+    /// [`unpublish`](Self::unpublish). A taken name is an error unless
+    /// `replace`.
+    pub fn publish(&self, name: &str, futures: &[RawFuture], replace: bool) -> Result<(), Error> {
+        for f in futures {
+            f.wait()?;
+        }
+        let keys = futures
+            .iter()
+            .map(|f| (f.key(), f.codec().type_name().to_owned()))
+            .collect();
+        self.ask(DatasetOp::Publish {
+            name: name.to_owned(),
+            keys,
+            replace,
+        })
+        .map(drop)
+    }
+
+    /// Forgets dataset `name`; an unknown name is an error naming it.
+    pub fn unpublish(&self, name: &str) -> Result<(), Error> {
+        self.ask(DatasetOp::Unpublish {
+            name: name.to_owned(),
+        })
+        .map(drop)
+    }
+
+    /// The names of the published datasets, sorted.
+    pub fn list_datasets(&self) -> Result<Vec<String>, Error> {
+        match self.ask(DatasetOp::List)? {
+            DatasetReply::Names(names) => Ok(names),
+            other => Err(net_error(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    /// Futures of dataset `name`'s results, decoded with `codec`: an
+    /// unknown name, or results of another type, is an error naming it.
+    pub fn get_dataset(&self, name: &str, codec: Codec) -> Result<Vec<RawFuture>, Error> {
+        let keys = match self.ask(DatasetOp::Get {
+            name: name.to_owned(),
+        })? {
+            DatasetReply::Keys(keys) => keys,
+            other => return Err(net_error(format!("unexpected reply {other:?}"))),
+        };
+        if let Some((_, other)) = keys.iter().find(|(_, t)| t != codec.type_name()) {
+            return Err(net_error(format!(
+                "dataset `{name}` holds `{other}` values, not `{}`",
+                codec.type_name()
+            )));
+        }
+        let keys: Vec<DataKey> = keys.into_iter().map(|(k, _)| k).collect();
+        self.hold(name, &keys, codec)
     }
 
     /// Waits for every future and fetches the values in one round.
@@ -464,11 +579,7 @@ impl Client {
                 .iter()
                 .take_while(|f| Arc::ptr_eq(&f.handle, h))
                 .count();
-            let tasks: Vec<(TaskId, Codec)> = futures[i..i + n]
-                .iter()
-                .map(|f| (f.task, f.codec))
-                .collect();
-            requests.push(h.request(&tasks));
+            requests.push(h.request(&futures[i..i + n]));
             i += n;
         }
         let mut out = Vec::with_capacity(futures.len());
@@ -518,6 +629,9 @@ struct Io {
     /// Which fetches (id, index) wait for each result.
     waiting: HashMap<DataKey, Vec<(u64, usize)>>,
     next_fetch: u64,
+    /// Dataset requests waiting for the scheduler's reply.
+    asks: HashMap<u64, Sender<DatasetReply>>,
+    next_ask: u64,
 }
 
 /// A job as the IO thread tracks it.
@@ -535,7 +649,8 @@ struct JobEntry {
 
 struct FetchState {
     job: JobId,
-    tasks: Vec<(u32, Codec)>,
+    /// (output task, where its result lives, its codec).
+    tasks: Vec<(u32, DataKey, Codec)>,
     /// The holder asked for each task, and the finish it came from.
     holders: Vec<WorkerId>,
     finish: u64,
@@ -596,6 +711,8 @@ impl Io {
         for (_, f) in self.fetches.drain() {
             let _ = f.reply.send(Err(lost()));
         }
+        // Dropping the senders answers the waiting dataset requests.
+        self.asks.clear();
         // Keep answering commands until the client is dropped.
         while let Ok(cmd) = self.commands.recv() {
             match cmd {
@@ -608,7 +725,7 @@ impl Io {
                 Cmd::Fetch(_, _, reply) => {
                     let _ = reply.send(Err(lost()));
                 }
-                Cmd::Release(_) => {}
+                Cmd::Release(_) | Cmd::Ask(..) => {}
             }
         }
     }
@@ -652,6 +769,14 @@ impl Io {
                 );
                 self.start_fetch(id);
             }
+            Cmd::Ask(op, reply) => {
+                let request = self.next_ask;
+                self.next_ask += 1;
+                self.asks.insert(request, reply);
+                self.sched
+                    .outbox
+                    .push(&ToScheduler::Datasets { request, op });
+            }
             Cmd::Stop => {}
         }
     }
@@ -678,17 +803,14 @@ impl Io {
         f.finish = entry.finishes;
         let mut by_worker: HashMap<WorkerId, Vec<DataKey>> = HashMap::new();
         let mut missing = None;
-        for (i, (task, _)) in f.tasks.iter().enumerate() {
+        for (i, (task, key, _)) in f.tasks.iter().enumerate() {
             if f.values[i].is_some() {
                 continue;
             }
             match entry.outputs.iter().find(|(o, _)| o == task) {
                 Some(&(_, w)) => {
                     f.holders[i] = w;
-                    let key = DataKey {
-                        job: f.job,
-                        task: *task,
-                    };
+                    let key = *key;
                     by_worker.entry(w).or_default().push(key);
                     self.waiting.entry(key).or_default().push((id, i));
                 }
@@ -805,6 +927,11 @@ impl Io {
                     self.end_fetch(id, Err(error.clone()));
                 }
             }
+            ToClient::Reply { request, reply } => {
+                if let Some(tx) = self.asks.remove(&request) {
+                    let _ = tx.send(reply);
+                }
+            }
         }
     }
 
@@ -858,7 +985,7 @@ impl Io {
             if f.values[i].is_some() {
                 continue;
             }
-            match f.tasks[i].1.decode(bytes) {
+            match f.tasks[i].2.decode(bytes) {
                 Ok(v) => {
                     f.values[i] = Some(v);
                     f.left -= 1;
@@ -880,10 +1007,8 @@ impl Io {
             .fetches
             .iter()
             .filter(|(_, f)| {
-                f.tasks.iter().enumerate().any(|(i, (t, _))| {
-                    f.values[i].is_none()
-                        && f.holders[i] == w
-                        && key.is_none_or(|k| k.job == f.job && k.task == *t)
+                f.tasks.iter().enumerate().any(|(i, (_, k, _))| {
+                    f.values[i].is_none() && f.holders[i] == w && key.is_none_or(|key| key == *k)
                 })
             })
             .map(|(id, _)| *id)
@@ -899,15 +1024,11 @@ impl Io {
         let Some(f) = self.fetches.get(&id) else {
             return;
         };
-        for (i, (t, _)) in f.tasks.iter().enumerate() {
-            let key = DataKey {
-                job: f.job,
-                task: *t,
-            };
-            if let Some(w) = self.waiting.get_mut(&key) {
+        for (i, (_, key, _)) in f.tasks.iter().enumerate() {
+            if let Some(w) = self.waiting.get_mut(key) {
                 w.retain(|&(f, j)| (f, j) != (id, i));
                 if w.is_empty() {
-                    self.waiting.remove(&key);
+                    self.waiting.remove(key);
                 }
             }
         }

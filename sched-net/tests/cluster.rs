@@ -3,15 +3,16 @@
 //! token, garbage on the scheduler's port, and a worker over its memory
 //! limit.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{scheduler, with_token, worker};
 use rask_core::{Arg, Inputs, Job, JobBuilder, Op, TaskId};
-use rask_sched_net::{Client, ClientOptions, LocalOptions};
+use rask_sched_net::{Client, LocalOptions};
 
 /// Busy work of about `us` microseconds, so that a run lasts long enough
 /// to be interrupted.
@@ -160,78 +161,6 @@ fn a_worker_that_joins_mid_run_receives_work() {
     assert_eq!(seen.len(), 2);
 }
 
-/// A process of ours whose stderr lines arrive on a channel; killed and
-/// reaped on drop.
-struct Proc {
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Proc {
-    fn start(cmd: &mut Command) -> Proc {
-        let mut child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let err = child.stderr.take().unwrap();
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Proc {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits up to 10 s for a line containing `text`; returns it.
-    fn expect(&mut self, text: &str) -> String {
-        if let Some(l) = self.seen.iter().find(|l| l.contains(text)) {
-            return l.clone();
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(text) {
-                        return line;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        panic!("no line with `{text}`; saw {:?}", self.seen);
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn scheduler(token: &str) -> (Proc, String) {
-    let mut s = Proc::start(
-        Command::new(env!("CARGO_BIN_EXE_rask-scheduler")).args(["--port", "0", "--token", token]),
-    );
-    let line = s.expect("listening on ");
-    let addr = line.rsplit(' ').next().unwrap().to_owned();
-    (s, addr)
-}
-
-fn worker(addr: &str, token: &str) -> Proc {
-    Proc::start(Command::new(env!("CARGO_BIN_EXE_rask-worker")).args([addr, "--token", token]))
-}
-
 /// inc over 0..n, summed, with the names of built-in ops.
 fn builtin_job(n: i64) -> (Arc<Job>, TaskId) {
     let mut b = JobBuilder::new();
@@ -245,13 +174,6 @@ fn builtin_job(n: i64) -> (Arc<Job>, TaskId) {
         .collect();
     let out = b.task(sum, &leaves);
     (Arc::new(b.finish()), out)
-}
-
-fn with_token(token: &str) -> ClientOptions {
-    ClientOptions {
-        token: Some(token.into()),
-        ..ClientOptions::default()
-    }
 }
 
 #[test]

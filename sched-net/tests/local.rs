@@ -58,3 +58,32 @@ fn a_failing_task_names_its_key() {
         }
     );
 }
+
+#[test]
+fn an_op_no_worker_has_fails_its_job_and_the_cluster_serves_on() {
+    let client = two_workers();
+    // A closure that captures a value is neither registered on the
+    // workers nor sendable as code.
+    let offset = 7i64;
+    let mut b = JobBuilder::new();
+    let add = b.op(&Op::new("add-offset", move |x: &i64| x + offset));
+    let x = b.lit(1i64);
+    let t = b.keyed_task("add-offset-1", add, &[x]);
+    let job = Arc::new(b.finish());
+    let err = client.run(&job, &[t], &rask_core::NoEvents).unwrap_err();
+    assert_eq!(
+        err,
+        Error::UnknownOp {
+            key: "add-offset-1".into(),
+            op: "add-offset".into()
+        }
+    );
+    let mut b = JobBuilder::new();
+    let inc = b.op(&Op::new("inc", inc));
+    let x = b.lit(1i64);
+    let t = b.task(inc, &[x]);
+    let out = client
+        .run(&Arc::new(b.finish()), &[t], &rask_core::NoEvents)
+        .unwrap();
+    assert_eq!(out[0].downcast_ref::<i64>(), Some(&2));
+}

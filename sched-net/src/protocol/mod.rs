@@ -152,6 +152,55 @@ pub enum ToScheduler<'a> {
         /// The job.
         job: JobId,
     },
+    /// A client's request about named datasets, answered by
+    /// [`ToClient::Reply`] with the same `request`.
+    Datasets {
+        /// Chosen by the client, echoed in the reply.
+        request: u64,
+        /// What to do.
+        op: DatasetOp,
+    },
+}
+
+/// What a client asks of the scheduler's named datasets. A dataset is a
+/// list of results, each with its type's name; it keeps them on the
+/// cluster, whoever published it, until it is unpublished.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DatasetOp {
+    /// Name these results; a taken name is an error unless `replace`.
+    Publish {
+        /// The name.
+        name: String,
+        /// The results, each with its type's name.
+        keys: Vec<(DataKey, String)>,
+        /// Replace a dataset of the same name.
+        replace: bool,
+    },
+    /// Forget a name; its results go when nothing else holds them.
+    Unpublish {
+        /// The name.
+        name: String,
+    },
+    /// Every name.
+    List,
+    /// The results named `name`.
+    Get {
+        /// The name.
+        name: String,
+    },
+}
+
+/// The scheduler's answer to a [`DatasetOp`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DatasetReply {
+    /// Done.
+    Done,
+    /// The names, sorted.
+    Names(Vec<String>),
+    /// A dataset's results, each with its type's name.
+    Keys(Vec<(DataKey, String)>),
+    /// Refused: why, naming the dataset.
+    Error(String),
 }
 
 /// Scheduler to worker.
@@ -223,6 +272,13 @@ pub enum ToClient {
         job: JobId,
         /// Why.
         error: WireError,
+    },
+    /// The answer to a [`ToScheduler::Datasets`] request.
+    Reply {
+        /// The request's number.
+        request: u64,
+        /// The answer.
+        reply: DatasetReply,
     },
 }
 

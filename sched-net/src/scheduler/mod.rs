@@ -396,9 +396,9 @@ impl Server {
             }
             ToScheduler::Returned { key } => self.cluster.on_returned(w, key),
             ToScheduler::Status { memory, paused, .. } => self.cluster.on_status(w, memory, paused),
-            ToScheduler::Submit { .. } | ToScheduler::Release { .. } => {
-                return Err("a worker sent a client's message".into())
-            }
+            ToScheduler::Submit { .. }
+            | ToScheduler::Release { .. }
+            | ToScheduler::Datasets { .. } => return Err("a worker sent a client's message".into()),
         }
         Ok(())
     }
@@ -420,6 +420,10 @@ impl Server {
                 if job >> 32 == u64::from(c) {
                     self.cluster.release(job, &mut sink);
                 }
+            }
+            ToScheduler::Datasets { request, op } => {
+                let reply = self.cluster.datasets(op, &mut sink);
+                sink.to_client(c, &ToClient::Reply { request, reply });
             }
             _ => return Err("a client sent a worker's message".into()),
         }

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use rask_core::{ExecState, Graph, TaskId};
 
 use crate::portable::{decode_spec, JobSpec};
-use crate::protocol::{DataKey, JobId, ToClient, ToWorker, WireError, WorkerId, WorkerInfo};
+use crate::protocol::{
+    DataKey, DatasetOp, DatasetReply, JobId, ToClient, ToWorker, WireError, WorkerId, WorkerInfo,
+};
 
 /// A client, numbered by the scheduler from 1.
 pub type ClientId = u32;
@@ -91,7 +93,7 @@ struct Job {
     /// Outputs reported to the client; results kept until released.
     finished: bool,
     released: bool,
-    /// Later jobs using this job's results.
+    /// Later jobs and datasets using this job's results.
     pins: u32,
     /// Earlier jobs whose results this job uses.
     pinned: Vec<JobId>,
@@ -107,6 +109,8 @@ pub struct Cluster {
     /// Running mean of task durations (ns), for how far ahead to send.
     mean_task_ns: f64,
     heartbeat_timeout: Duration,
+    /// Published datasets: name → results, each with its type's name.
+    datasets: BTreeMap<String, Vec<(DataKey, String)>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -128,6 +132,7 @@ impl Cluster {
             active: Vec::new(),
             mean_task_ns: 50_000.0,
             heartbeat_timeout,
+            datasets: BTreeMap::new(),
         }
     }
 
@@ -203,7 +208,18 @@ impl Cluster {
         let mut externals = HashMap::new();
         let mut pinned = Vec::new();
         for e in &spec.externals {
-            let from = self.jobs.get(&e.key.job).filter(|j| !j.released);
+            // A result that itself stands for an earlier one is fetched, and
+            // held, under the original's key.
+            let mut key = e.key;
+            while let Some(k) = self
+                .jobs
+                .get(&key.job)
+                .and_then(|j| j.externals.get(&key.task))
+            {
+                key = *k;
+            }
+            // A released job still here is held by a dataset or a later job.
+            let from = self.jobs.get(&key.job);
             let held = from
                 .and_then(|j| j.holder.get(e.key.task as usize))
                 .copied()
@@ -215,9 +231,9 @@ impl Cluster {
                 )));
             }
             holder[e.task as usize] = held;
-            externals.insert(e.task, e.key);
-            if !pinned.contains(&e.key.job) {
-                pinned.push(e.key.job);
+            externals.insert(e.task, key);
+            if !pinned.contains(&key.job) {
+                pinned.push(key.job);
             }
         }
         let outputs: Vec<TaskId> = spec.outputs.iter().map(|&t| TaskId(t)).collect();
@@ -253,12 +269,79 @@ impl Cluster {
         Ok(())
     }
 
-    /// The client no longer needs `job`'s results.
+    /// The client no longer needs `job`'s results. A job a dataset holds
+    /// runs on to its end.
     pub fn release(&mut self, job: JobId, sink: &mut impl Sink) {
         if let Some(j) = self.jobs.get_mut(&job) {
             j.released = true;
-            self.active.retain(|a| *a != job);
+            if j.pins == 0 {
+                self.active.retain(|a| *a != job);
+            }
             self.drop_if_unused(job, sink);
+        }
+    }
+
+    /// Answers a client's request about datasets.
+    pub fn datasets(&mut self, op: DatasetOp, sink: &mut impl Sink) -> DatasetReply {
+        match op {
+            DatasetOp::Publish {
+                name,
+                keys,
+                replace,
+            } => {
+                if self.datasets.contains_key(&name) && !replace {
+                    return DatasetReply::Error(format!(
+                        "a dataset named `{name}` already exists (publish with replace to \
+                         overwrite it)"
+                    ));
+                }
+                let gone = keys.iter().find(|(k, _)| {
+                    !self
+                        .jobs
+                        .get(&k.job)
+                        .is_some_and(|j| j.outputs.contains(&TaskId(k.task)))
+                });
+                if let Some((k, _)) = gone {
+                    return DatasetReply::Error(format!(
+                        "cannot publish `{name}`: result {}/{} is not on the cluster",
+                        k.job, k.task
+                    ));
+                }
+                for (k, _) in &keys {
+                    if let Some(j) = self.jobs.get_mut(&k.job) {
+                        j.pins += 1;
+                    }
+                }
+                if let Some(old) = self.datasets.insert(name, keys) {
+                    self.unpin(&old, sink);
+                }
+                DatasetReply::Done
+            }
+            DatasetOp::Unpublish { name } => match self.datasets.remove(&name) {
+                Some(keys) => {
+                    self.unpin(&keys, sink);
+                    DatasetReply::Done
+                }
+                None => DatasetReply::Error(format!("no dataset named `{name}`")),
+            },
+            DatasetOp::List => DatasetReply::Names(self.datasets.keys().cloned().collect()),
+            DatasetOp::Get { name } => match self.datasets.get(&name) {
+                Some(keys) => DatasetReply::Keys(keys.clone()),
+                None => DatasetReply::Error(format!("no dataset named `{name}`")),
+            },
+        }
+    }
+
+    /// A dataset lets go of its results' jobs.
+    fn unpin(&mut self, keys: &[(DataKey, String)], sink: &mut impl Sink) {
+        for (k, _) in keys {
+            if let Some(j) = self.jobs.get_mut(&k.job) {
+                j.pins -= 1;
+                if j.pins == 0 && j.released {
+                    self.active.retain(|a| *a != k.job);
+                }
+            }
+            self.drop_if_unused(k.job, sink);
         }
     }
 
@@ -569,6 +652,9 @@ impl Cluster {
         while i < self.active.len() {
             let id = self.active[i];
             self.schedule_job(id, sink);
+            if self.active.get(i) != Some(&id) {
+                continue; // the job failed and took itself off the list
+            }
             let finished = self.jobs.get(&id).is_none_or(|j| j.finished || j.released);
             if finished {
                 self.active.remove(i);
@@ -824,7 +910,15 @@ fn needs_of(spec: &JobSpec) -> Vec<(String, bool, bool)> {
     for lit in &spec.lits {
         add(lit.codec.type_name, lit.codec.code.is_some(), false);
     }
-    for e in &spec.externals {
+    // A worker decodes an earlier result only to feed a task of this job;
+    // results merely held (a dataset read) need nothing.
+    let used: HashSet<u32> = spec
+        .args
+        .iter()
+        .filter_map(|&a| rask_core::Arg::from_bits(a).as_dep())
+        .map(|t| t.0)
+        .collect();
+    for e in spec.externals.iter().filter(|e| used.contains(&e.task)) {
         add(e.codec.type_name, e.codec.code.is_some(), false);
     }
     needs

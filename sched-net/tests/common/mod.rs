@@ -1,0 +1,92 @@
+//! What the cluster tests share: the `rask-scheduler` and `rask-worker`
+//! binaries run as child processes whose log lines the test can wait for.
+
+#![allow(dead_code)] // each test file uses part of it
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+use rask_sched_net::ClientOptions;
+
+/// A process of ours whose stderr lines arrive on a channel; killed and
+/// reaped on drop.
+pub struct Proc {
+    pub child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Proc {
+    pub fn start(cmd: &mut Command) -> Proc {
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let err = child.stderr.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Proc {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits up to 10 s for a line containing `text`; returns it.
+    pub fn expect(&mut self, text: &str) -> String {
+        if let Some(l) = self.seen.iter().find(|l| l.contains(text)) {
+            return l.clone();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        panic!("no line with `{text}`; saw {:?}", self.seen);
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `rask-scheduler` on a free port with `token`, and its address.
+pub fn scheduler(token: &str) -> (Proc, String) {
+    let mut s = Proc::start(
+        Command::new(env!("CARGO_BIN_EXE_rask-scheduler")).args(["--port", "0", "--token", token]),
+    );
+    let line = s.expect("listening on ");
+    let addr = line.rsplit(' ').next().unwrap().to_owned();
+    (s, addr)
+}
+
+/// A `rask-worker` (built-in ops) joining `addr` with `token`.
+pub fn worker(addr: &str, token: &str) -> Proc {
+    Proc::start(Command::new(env!("CARGO_BIN_EXE_rask-worker")).args([addr, "--token", token]))
+}
+
+pub fn with_token(token: &str) -> ClientOptions {
+    ClientOptions {
+        token: Some(token.into()),
+        ..ClientOptions::default()
+    }
+}
