@@ -12,7 +12,7 @@
 //! header has nulls for the missing ones; fields past the wanted ones are
 //! not looked at.
 
-use memchr::{memchr, memchr2, memchr3};
+use memchr::{memchr, memchr2};
 use serde::{Deserialize, Serialize};
 
 /// The CSV dialect.
@@ -71,7 +71,7 @@ pub(crate) struct Malformed {
     pub message: &'static str,
 }
 
-/// What a callback says after a record.
+/// What a callback says after a record: go on (`true`) or stop.
 pub(crate) type Flow = Result<bool, crate::scan::RowError>;
 
 /// The outcome of a scan: a malformed record, or the callback's error.
@@ -81,70 +81,165 @@ pub(crate) enum ScanError {
     Row(crate::scan::RowError),
 }
 
+/// How far a scan of one buffer got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Progress {
+    /// Every record before this offset was handed over; the rest of the
+    /// buffer is an incomplete record (or nothing, or past `owned_end`).
+    Consumed(usize),
+    /// The callback asked to stop.
+    Stopped,
+}
+
 /// Calls `f(offset, fields)` for each record of `buf` that starts before
 /// `owned_end`, with the first `wanted` fields. `f` returns `Ok(false)` to
-/// stop early. When `multiline` is false, a line break inside quotes is an
-/// error: a file read in byte ranges cannot tell such a break from a record
-/// boundary.
+/// stop early. Unless `eof`, a record cut off by the buffer's end is left
+/// for the caller to complete with more bytes. When `multiline` is false, a
+/// line break inside quotes is an error: a file read in byte ranges cannot
+/// tell such a break from a record boundary.
 pub(crate) fn for_each_record(
     buf: &[u8],
     owned_end: usize,
     format: Format,
     wanted: usize,
     multiline: bool,
+    eof: bool,
     f: impl FnMut(usize, &Fields<'_>) -> Flow,
-) -> Result<(), ScanError> {
+) -> Result<Progress, ScanError> {
     if memchr(format.quote, buf).is_none() {
-        plain(buf, owned_end, format.delimiter, wanted, f)
+        plain(buf, owned_end, format.delimiter, wanted, eof, f)
     } else {
-        quoted(buf, owned_end, format, wanted, multiline, f)
+        quoted(buf, owned_end, format, wanted, multiline, eof, f)
     }
 }
 
+/// True for a line holding nothing but an optional `\r`.
+#[inline]
+fn blank(line: &[u8]) -> bool {
+    line.is_empty() || line == b"\r"
+}
+
+/// `byte` in every byte of a word.
+const fn broadcast(byte: u8) -> u64 {
+    u64::from_ne_bytes([byte; 8])
+}
+
+/// Bit `i` set where byte `i` of the little-endian word `w` equals the
+/// byte broadcast in `pattern`. Exact (no false positives): a byte of
+/// `x` is zero iff adding 0x7f to its low seven bits leaves its top bit
+/// clear and its own top bit is clear.
+#[inline(always)]
+fn eq_bits(w: u64, pattern: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let x = w ^ pattern;
+    let zero_bytes = !(((x & LOW7).wrapping_add(LOW7)) | x) & !LOW7;
+    // Gather the eight top bits into the top byte, then bring it down.
+    (zero_bytes >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+/// Masks of line breaks and delimiters in up to 64 bytes, eight at a time.
+#[inline(always)]
+fn masks(chunk: &[u8], delimiter: u8) -> (u64, u64) {
+    let (mut nl, mut dl) = (0u64, 0u64);
+    if chunk.len() == 64 {
+        for (k, w) in chunk.chunks_exact(8).enumerate() {
+            let w = w.try_into().map_or(0, u64::from_le_bytes);
+            nl |= eq_bits(w, broadcast(b'\n')) << (8 * k);
+            dl |= eq_bits(w, broadcast(delimiter)) << (8 * k);
+        }
+    } else {
+        for (i, &b) in chunk.iter().enumerate() {
+            nl |= u64::from(b == b'\n') << i;
+            dl |= u64::from(b == delimiter) << i;
+        }
+    }
+    (nl, dl)
+}
+
+/// The scanner for buffers without quotes: 64 bytes at a time, it makes
+/// bit masks of line breaks and delimiters and walks their set bits, so a
+/// record costs a few bit operations per wanted field, whatever its length.
 fn plain(
     buf: &[u8],
     owned_end: usize,
     delimiter: u8,
     wanted: usize,
+    eof: bool,
     mut f: impl FnMut(usize, &Fields<'_>) -> Flow,
-) -> Result<(), ScanError> {
+) -> Result<Progress, ScanError> {
     let mut spans: Vec<Span> = Vec::with_capacity(wanted.min(256));
-    let mut pos = 0;
-    let owned_end = owned_end.min(buf.len());
-    while pos < owned_end {
-        let nl = memchr(b'\n', &buf[pos..]).map_or(buf.len(), |i| pos + i);
-        let end = if nl > pos && buf[nl - 1] == b'\r' {
-            nl - 1
-        } else {
-            nl
-        };
-        if end > pos {
-            spans.clear();
-            let mut start = pos;
-            while spans.len() < wanted {
-                match memchr(delimiter, &buf[start..end]) {
-                    Some(i) => {
-                        spans.push(Span::Buf(start, start + i));
-                        start += i + 1;
-                    }
-                    None => {
-                        spans.push(Span::Buf(start, end));
-                        break;
-                    }
-                }
+    let limit = owned_end.min(buf.len());
+    // The current line, and the current field in it.
+    let mut line = 0;
+    let mut field = 0;
+    // Ends the line at `p` (a line break, or the end of the buffer).
+    let mut end_line =
+        |line: usize, field: usize, p: usize, spans: &mut Vec<Span>| -> Result<bool, ScanError> {
+            if spans.len() < wanted {
+                let end = if p > field && buf[p - 1] == b'\r' {
+                    p - 1
+                } else {
+                    p
+                };
+                spans.push(Span::Buf(field, end));
             }
-            let fields = Fields {
-                buf,
-                scratch: &[],
-                spans: &spans,
-            };
-            if !f(pos, &fields).map_err(ScanError::Row)? {
-                return Ok(());
+            let blank = p == line || (p == line + 1 && buf[line] == b'\r');
+            let go_on = blank
+                || f(
+                    line,
+                    &Fields {
+                        buf,
+                        scratch: &[],
+                        spans,
+                    },
+                )
+                .map_err(ScanError::Row)?;
+            spans.clear();
+            Ok(go_on)
+        };
+    let mut window = 0;
+    while window < buf.len() && line < limit {
+        let (mut nl, mut dl) = masks(&buf[window..(window + 64).min(buf.len())], delimiter);
+        loop {
+            // Delimiters matter only until the wanted fields are split off.
+            let d = if spans.len() < wanted { dl } else { 0 };
+            let bits = nl | d;
+            if bits == 0 {
+                break;
+            }
+            let i = bits.trailing_zeros();
+            let p = window + i as usize;
+            if (d >> i) & 1 == 1 {
+                spans.push(Span::Buf(field, p));
+                field = p + 1;
+                dl &= dl - 1;
+            } else {
+                nl &= nl - 1;
+                // The line's remaining delimiters are not wanted.
+                dl &= (u64::MAX << i) << 1;
+                if line >= limit {
+                    return Ok(Progress::Consumed(line));
+                }
+                if !end_line(line, field, p, &mut spans)? {
+                    return Ok(Progress::Stopped);
+                }
+                line = p + 1;
+                field = p + 1;
             }
         }
-        pos = nl + 1;
+        window += 64;
     }
-    Ok(())
+    if line < limit && line < buf.len() {
+        // The last line has no line break yet.
+        if !eof {
+            return Ok(Progress::Consumed(line));
+        }
+        if !end_line(line, field, buf.len(), &mut spans)? {
+            return Ok(Progress::Stopped);
+        }
+        line = buf.len();
+    }
+    Ok(Progress::Consumed(line.min(buf.len())))
 }
 
 fn quoted(
@@ -153,8 +248,9 @@ fn quoted(
     format: Format,
     wanted: usize,
     multiline: bool,
+    eof: bool,
     mut f: impl FnMut(usize, &Fields<'_>) -> Flow,
-) -> Result<(), ScanError> {
+) -> Result<Progress, ScanError> {
     let Format { delimiter, quote } = format;
     let mut spans: Vec<Span> = Vec::with_capacity(wanted.min(256));
     let mut scratch: Vec<u8> = Vec::new();
@@ -162,6 +258,7 @@ fn quoted(
     let bad = |offset, message| Err(ScanError::Malformed(Malformed { offset, message }));
     while pos < owned_end.min(buf.len()) {
         let record = pos;
+        let incomplete = Ok(Progress::Consumed(record));
         spans.clear();
         scratch.clear();
         let mut field = 0usize;
@@ -174,6 +271,9 @@ fn quoted(
                 let mut pieces = false;
                 let close = loop {
                     let Some(q) = memchr(quote, &buf[i..]).map(|q| i + q) else {
+                        if !eof {
+                            return incomplete;
+                        }
                         return bad(record, "a quoted field is never closed");
                     };
                     if !multiline && memchr(b'\n', &buf[i..q]).is_some() {
@@ -181,6 +281,10 @@ fn quoted(
                             record,
                             "a quoted field holds a line break, which a file read in byte ranges cannot have (read it with `blocksize(None)`)",
                         );
+                    }
+                    if q + 1 == buf.len() && !eof {
+                        // Is the quote doubled? The next buffer will say.
+                        return incomplete;
                     }
                     if buf.get(q + 1) == Some(&quote) {
                         // A doubled quote: keep one, unescaped, in scratch.
@@ -203,55 +307,50 @@ fn quoted(
                 }
                 pos = close + 1;
                 match buf.get(pos) {
-                    None => break buf.len(),
+                    None if eof => break buf.len(),
+                    None => return incomplete,
                     Some(&b) if b == delimiter => pos += 1,
                     Some(b'\n') => break pos + 1,
-                    Some(b'\r') if matches!(buf.get(pos + 1), None | Some(b'\n')) => break pos + 2,
+                    Some(b'\r') if buf.get(pos + 1) == Some(&b'\n') => break pos + 2,
+                    Some(b'\r') if pos + 1 == buf.len() && eof => break buf.len(),
+                    Some(b'\r') if pos + 1 == buf.len() => return incomplete,
                     Some(_) => return bad(record, "text follows a closing quote in a field"),
                 }
             } else {
-                let stop =
-                    memchr3(delimiter, b'\n', quote, &buf[pos..]).map_or(buf.len(), |i| pos + i);
-                // A quote inside an unquoted field is just a character.
-                let stop = if stop < buf.len() && buf[stop] == quote {
-                    memchr2(delimiter, b'\n', &buf[stop..]).map_or(buf.len(), |i| stop + i)
-                } else {
-                    stop
-                };
-                let line_end = stop == buf.len() || buf[stop] == b'\n';
-                let end = if line_end && stop > pos && buf[stop - 1] == b'\r' {
+                let stop = memchr2(delimiter, b'\n', &buf[pos..]).map_or(buf.len(), |i| pos + i);
+                if stop == buf.len() && !eof {
+                    return incomplete;
+                }
+                let at_line_end = stop == buf.len() || buf[stop] == b'\n';
+                let end = if at_line_end && stop > pos && buf[stop - 1] == b'\r' {
                     stop - 1
                 } else {
                     stop
                 };
-                if keep && !(line_end && field == 0 && end == pos) {
+                if keep {
                     spans.push(Span::Buf(pos, end));
                 }
-                if line_end {
+                if at_line_end {
                     break stop + 1;
                 }
                 pos = stop + 1;
             }
             field += 1;
         };
-        // A blank line has no field at all and is skipped.
-        let blank = field == 0 && spans.is_empty() && {
-            let line = &buf[record..next.min(buf.len())];
-            line.iter().all(|&b| b == b'\n' || b == b'\r')
-        };
-        if !blank {
+        let line = &buf[record..next.min(buf.len())];
+        if !blank(line.strip_suffix(b"\n").unwrap_or(line)) {
             let fields = Fields {
                 buf,
                 scratch: &scratch,
                 spans: &spans,
             };
             if !f(record, &fields).map_err(ScanError::Row)? {
-                return Ok(());
+                return Ok(Progress::Stopped);
             }
         }
         pos = next;
     }
-    Ok(())
+    Ok(Progress::Consumed(pos.min(buf.len())))
 }
 
 /// The fields of the first record of `buf`, all of them, and the offset just
@@ -268,6 +367,7 @@ pub(crate) fn first_record(
         format,
         usize::MAX,
         true,
+        true,
         |offset, fields| {
             out = Some(
                 (0..fields.len())
@@ -281,7 +381,7 @@ pub(crate) fn first_record(
     );
     match result {
         // The callback never fails, so only the scanner can.
-        Ok(()) | Err(ScanError::Row(_)) => {}
+        Ok(_) | Err(ScanError::Row(_)) => {}
         Err(ScanError::Malformed(m)) => return Err(m),
     }
     Ok(out.map(|fields| (fields, record_end(buf, ends, format))))
@@ -319,6 +419,7 @@ mod tests {
             Format::default(),
             wanted,
             multiline,
+            true,
             |_, f| {
                 out.push(
                     (0..wanted)
@@ -390,12 +491,52 @@ mod tests {
     fn only_records_starting_before_the_end_are_scanned() {
         let text = "1,a\n2,b\n3,c\n";
         let mut firsts = Vec::new();
-        for_each_record(text.as_bytes(), 5, Format::default(), 1, false, |_, f| {
-            firsts.push(f.get(0).unwrap().to_vec());
-            Ok(true)
-        })
+        for_each_record(
+            text.as_bytes(),
+            5,
+            Format::default(),
+            1,
+            false,
+            true,
+            |_, f| {
+                firsts.push(f.get(0).unwrap().to_vec());
+                Ok(true)
+            },
+        )
         .unwrap();
         assert_eq!(firsts, [b"1".to_vec(), b"2".to_vec()]);
+    }
+
+    #[test]
+    fn a_record_cut_off_by_the_buffer_is_left_for_the_next() {
+        let cases = [
+            ("1,a\n2,b", 4, 1),
+            ("1,\"a\n", 0, 0),
+            ("1,\"a\"", 0, 0),
+            ("1,\"a\"\r", 0, 0),
+            ("12", 0, 0),
+        ];
+        for (text, consumed, records) in cases {
+            let mut seen = 0;
+            let got = for_each_record(
+                text.as_bytes(),
+                text.len(),
+                Format::default(),
+                2,
+                true,
+                false,
+                |_, _| {
+                    seen += 1;
+                    Ok(true)
+                },
+            )
+            .unwrap();
+            assert_eq!(
+                (got, seen),
+                (Progress::Consumed(consumed), records),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

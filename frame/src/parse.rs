@@ -14,6 +14,25 @@ fn trim(b: &[u8]) -> &[u8] {
 /// one and fits in an `i64`.
 #[inline]
 pub(crate) fn parse_i64(b: &[u8]) -> Option<i64> {
+    // The common case: up to 18 plain digits cannot overflow.
+    if b.len() <= 18 {
+        let mut n: i64 = 0;
+        let mut plain = !b.is_empty();
+        for &c in b {
+            let d = c.wrapping_sub(b'0');
+            plain &= d <= 9;
+            n = n.wrapping_mul(10).wrapping_add(i64::from(d));
+        }
+        if plain {
+            return Some(n);
+        }
+    }
+    parse_i64_slow(b)
+}
+
+/// [`parse_i64`] with signs, spaces and overflow checks.
+#[cold]
+fn parse_i64_slow(b: &[u8]) -> Option<i64> {
     let b = trim(b);
     let (negative, digits) = match b.first()? {
         b'-' => (true, &b[1..]),

@@ -13,6 +13,7 @@ use std::io::{Read, Seek, SeekFrom};
 
 use serde::{Deserialize, Serialize};
 
+use crate::csv_scan::Progress;
 use crate::error::FrameError;
 
 /// One byte range of one file; a literal of the task that scans it.
@@ -55,15 +56,20 @@ pub(crate) fn split(
         .collect()
 }
 
-/// The bytes of a partition: records start at `first`; those starting
-/// before `owned_end` are the partition's.
+/// Bytes read per step: small enough that the scan finds them in cache
+/// right after the copy out of the page cache.
+pub(crate) const BLOCK: usize = 256 << 10;
+
+/// One step of a partition's bytes: records start at `buf[0]`; those
+/// starting before `owned_end` are the partition's.
 #[derive(Debug)]
-pub(crate) struct Chunk {
-    pub buf: Vec<u8>,
+pub(crate) struct Block<'a> {
+    pub buf: &'a [u8],
+    pub owned_end: usize,
     /// The file offset of `buf[0]`.
     pub base: u64,
-    pub first: usize,
-    pub owned_end: usize,
+    /// `buf` ends at the end of the file.
+    pub eof: bool,
 }
 
 fn io_error(path: &str, e: std::io::Error) -> FrameError {
@@ -79,51 +85,80 @@ fn io_error(path: &str, e: std::io::Error) -> FrameError {
     }
 }
 
-/// Reads `part`, aligned on lines as the module explains.
-pub(crate) fn read(part: &Partition) -> Result<Chunk, FrameError> {
+/// Appends up to `n` bytes of `file` to `buf`; true at the end of the file.
+fn fill(file: &mut File, buf: &mut Vec<u8>, n: usize) -> std::io::Result<bool> {
+    let got = file.take(n as u64).read_to_end(buf)?;
+    Ok(got < n)
+}
+
+/// Streams `part` to `scan` block by block, aligned on records as the
+/// module explains. `scan` returns how far it got in the block: the bytes
+/// after that (an incomplete record) start the next block.
+pub(crate) fn stream(
+    part: &Partition,
+    mut scan: impl FnMut(Block<'_>) -> Result<Progress, FrameError>,
+) -> Result<(), FrameError> {
     let err = |e| io_error(&part.path, e);
     let mut file = File::open(&part.path).map_err(err)?;
-    let from = if part.start > part.data_start {
+    let mut base = if part.start > part.data_start {
         part.start - 1
     } else {
         part.start
     };
-    let want = part.end.saturating_sub(from) as usize;
-    file.seek(SeekFrom::Start(from)).map_err(err)?;
-    let mut buf = Vec::with_capacity(want + 4096);
-    (&mut file)
-        .take(want as u64)
-        .read_to_end(&mut buf)
-        .map_err(err)?;
-    let owned_end = buf.len().min(want);
-    // Complete the last record: read on to the line break at or after
-    // `end - 1`. A whole-file range already ends at the end of the file.
-    if !part.whole_file && owned_end > 0 {
-        let mut scan_from = owned_end - 1;
-        while memchr::memchr(b'\n', &buf[scan_from..]).is_none() {
-            scan_from = buf.len();
-            let got = (&mut file)
-                .take(64 * 1024)
-                .read_to_end(&mut buf)
-                .map_err(err)?;
-            if got == 0 {
+    file.seek(SeekFrom::Start(base)).map_err(err)?;
+    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK);
+    let mut eof = false;
+    if base < part.start {
+        // `buf[0]` is the byte before the range: skip to the first record
+        // that starts inside it.
+        loop {
+            eof = fill(&mut file, &mut buf, BLOCK).map_err(err)?;
+            if let Some(i) = memchr::memchr(b'\n', &buf) {
+                buf.drain(..=i);
+                base += i as u64 + 1;
                 break;
+            }
+            if eof {
+                return Ok(());
+            }
+            base += buf.len() as u64;
+            buf.clear();
+        }
+    }
+    let mut room = BLOCK;
+    while base < part.end {
+        if !eof {
+            // Within the range, read up to a block; past it, only enough to
+            // complete the last record (a little at first, then doubling).
+            let in_range = base + (buf.len() as u64) < part.end;
+            let want = if in_range {
+                room.saturating_sub(buf.len())
+            } else {
+                0
+            };
+            let want = want.max(buf.len()).max(4096);
+            eof = fill(&mut file, &mut buf, want).map_err(err)?;
+        }
+        let owned_end = (part.end - base).min(usize::MAX as u64) as usize;
+        match scan(Block {
+            buf: &buf,
+            owned_end,
+            base,
+            eof,
+        })? {
+            Progress::Stopped => return Ok(()),
+            Progress::Consumed(_) if eof => return Ok(()),
+            Progress::Consumed(n) => {
+                if n == 0 {
+                    // One record fills the buffer: make room for it.
+                    room = room.max(buf.len()) * 2;
+                }
+                buf.drain(..n);
+                base += n as u64;
             }
         }
     }
-    let first = if from == part.start {
-        0
-    } else {
-        // `buf[0]` is the byte before the range: skip to the first line
-        // that starts inside it.
-        memchr::memchr(b'\n', &buf[..owned_end]).map_or(owned_end, |i| i + 1)
-    };
-    Ok(Chunk {
-        buf,
-        base: from,
-        first,
-        owned_end,
-    })
+    Ok(())
 }
 
 /// The 1-based line number of the byte at `offset` of `path`. Only errors

@@ -246,7 +246,7 @@ pub fn read_csv(sources: impl IntoSources, options: CsvOptions) -> Result<Frame,
         match &schema {
             None => {
                 let sample = &head[data_start as usize..];
-                let mut dtypes = infer(sample, names.len(), format);
+                let mut dtypes = infer(sample, head.len() as u64 >= len, names.len(), format);
                 for (column, dtype) in &options.dtypes {
                     let i = names.iter().position(|n| n == column).ok_or_else(|| {
                         FrameError::MissingColumn {

@@ -17,7 +17,7 @@ use arrow_array::{
 use arrow_select::filter::filter_record_batch;
 
 use crate::agg::{Key, Moments, Number, Partial};
-use crate::csv_scan::{for_each_record, Fields, ScanError};
+use crate::csv_scan::{for_each_record, Fields, Flow, ScanError};
 use crate::error::FrameError;
 use crate::ipc::Batch;
 use crate::parse::{is_f64, parse_f64, parse_i64};
@@ -36,27 +36,40 @@ pub(crate) struct RowError {
 
 /// Scans `part` for `q`. The op every frame graph starts with.
 pub(crate) fn scan(part: &Partition, q: &Query) -> Result<Partial, FrameError> {
-    let chunk = partition::read(part)?;
-    let buf = &chunk.buf[chunk.first..];
-    let owned = chunk.owned_end.saturating_sub(chunk.first);
-    let multiline = part.whole_file;
-    let base = chunk.base + chunk.first as u64;
-    let located = |e| locate(e, part, base, q);
     match &q.agg {
-        Agg::Count(cols) if q.filters.is_empty() => count(buf, owned, multiline, q, cols)
-            .map(Partial::Counts)
-            .map_err(located),
+        Agg::Count(cols) if q.filters.is_empty() => count(part, q, cols).map(Partial::Counts),
         Agg::Len if q.filters.is_empty() => {
             let mut n = 0;
-            for_each_record(buf, owned, q.format, 0, multiline, |_, _| {
+            records(part, q, 0, |_, _| {
                 n += 1;
                 Ok(true)
-            })
-            .map_err(located)?;
+            })?;
             Ok(Partial::Len(n))
         }
-        _ => reduce(load(buf, owned, multiline, q, located)?, q),
+        _ => reduce(load(part, q)?, q),
     }
+}
+
+/// Calls `f` on each record of `part`, block by block, with the first
+/// `wanted` fields.
+fn records(
+    part: &Partition,
+    q: &Query,
+    wanted: usize,
+    mut f: impl FnMut(usize, &Fields<'_>) -> Flow,
+) -> Result<(), FrameError> {
+    partition::stream(part, |block| {
+        for_each_record(
+            block.buf,
+            block.owned_end,
+            q.format,
+            wanted,
+            part.whole_file,
+            block.eof,
+            &mut f,
+        )
+        .map_err(|e| locate(e, part, block.base, q))
+    })
 }
 
 fn arrow_error(e: arrow_schema::ArrowError) -> FrameError {
@@ -94,17 +107,11 @@ fn valid(v: &[u8], dtype: Dtype) -> bool {
 }
 
 /// Non-null values of `cols`, each checked against its type.
-fn count(
-    buf: &[u8],
-    owned: usize,
-    multiline: bool,
-    q: &Query,
-    cols: &[usize],
-) -> Result<Vec<u64>, ScanError> {
+fn count(part: &Partition, q: &Query, cols: &[usize]) -> Result<Vec<u64>, FrameError> {
     let typed: Vec<(usize, Dtype)> = cols.iter().map(|&c| (c, q.schema.dtype(c))).collect();
     let wanted = cols.iter().max().map_or(0, |&c| c + 1);
     let mut counts = vec![0u64; cols.len()];
-    for_each_record(buf, owned, q.format, wanted, multiline, |offset, fields| {
+    records(part, q, wanted, |offset, fields| {
         for (n, &(c, dtype)) in counts.iter_mut().zip(&typed) {
             match fields.get(c) {
                 Some(v) if !v.is_empty() => {
@@ -189,13 +196,7 @@ impl Loaded {
     }
 }
 
-fn load(
-    buf: &[u8],
-    owned: usize,
-    multiline: bool,
-    q: &Query,
-    located: impl Fn(ScanError) -> FrameError,
-) -> Result<Loaded, FrameError> {
+fn load(part: &Partition, q: &Query) -> Result<Loaded, FrameError> {
     let needed = q.needed();
     let mut builders: Vec<Builder> = needed
         .iter()
@@ -209,28 +210,20 @@ fn load(
     };
     let mut rows = 0u64;
     if limit > 0 {
-        for_each_record(
-            buf,
-            owned,
-            q.format,
-            wanted,
-            multiline,
-            |offset, fields: &Fields<'_>| {
-                for (b, &c) in builders.iter_mut().zip(&needed) {
-                    if !b.push(fields.get(c)) {
-                        let text = fields.get(c).unwrap_or_default().to_vec();
-                        return Err(RowError {
-                            offset,
-                            column: c,
-                            text,
-                        });
-                    }
+        records(part, q, wanted, |offset, fields| {
+            for (b, &c) in builders.iter_mut().zip(&needed) {
+                if !b.push(fields.get(c)) {
+                    let text = fields.get(c).unwrap_or_default().to_vec();
+                    return Err(RowError {
+                        offset,
+                        column: c,
+                        text,
+                    });
                 }
-                rows += 1;
-                Ok(rows < limit)
-            },
-        )
-        .map_err(located)?;
+            }
+            rows += 1;
+            Ok(rows < limit)
+        })?;
     }
     let arrays: Vec<ArrayRef> = builders.into_iter().map(Builder::finish).collect();
     let options = RecordBatchOptions::new().with_row_count(Some(rows as usize));

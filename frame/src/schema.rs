@@ -123,11 +123,9 @@ struct Guess {
 }
 
 /// Guesses the type of each of `ncols` columns from the complete records of
-/// `sample` (header excluded). A column without a value in the sample is
+/// `sample` (header excluded; `eof`: it ends the file). A column without a value in the sample is
 /// Float64, as in pandas (all null reads as NaN).
-pub(crate) fn infer(sample: &[u8], ncols: usize, format: Format) -> Vec<Dtype> {
-    // Only whole lines: the sample may end mid-record.
-    let whole = memchr::memrchr(b'\n', sample).map_or(0, |i| i + 1);
+pub(crate) fn infer(sample: &[u8], eof: bool, ncols: usize, format: Format) -> Vec<Dtype> {
     let mut guesses = vec![
         Guess {
             int: true,
@@ -136,18 +134,27 @@ pub(crate) fn infer(sample: &[u8], ncols: usize, format: Format) -> Vec<Dtype> {
         };
         ncols
     ];
-    // A sample that ends inside a quoted field is cut short; what was seen stands.
-    let _ = for_each_record(&sample[..whole], whole, format, ncols, true, |_, fields| {
-        for (i, g) in guesses.iter_mut().enumerate() {
-            let Some(v) = fields.get(i).filter(|v| !v.is_empty()) else {
-                continue;
-            };
-            g.seen = true;
-            g.int = g.int && parse_i64(v).is_some();
-            g.float = g.float && (g.int || is_f64(v));
-        }
-        Ok(true)
-    });
+    // The sample may end mid-record (that record is left out), and may be
+    // malformed further on: what was seen until then stands.
+    let _ = for_each_record(
+        sample,
+        sample.len(),
+        format,
+        ncols,
+        true,
+        eof,
+        |_, fields| {
+            for (i, g) in guesses.iter_mut().enumerate() {
+                let Some(v) = fields.get(i).filter(|v| !v.is_empty()) else {
+                    continue;
+                };
+                g.seen = true;
+                g.int = g.int && parse_i64(v).is_some();
+                g.float = g.float && (g.int || is_f64(v));
+            }
+            Ok(true)
+        },
+    );
     guesses
         .into_iter()
         .map(|g| match g {
@@ -166,7 +173,7 @@ mod tests {
     #[test]
     fn types_are_guessed_from_the_sample() {
         let sample = b"1,1.5,x,,7\n2,3,y,,8.0\n-3,,\"z\",,9\n4,5";
-        let dtypes = infer(sample, 5, Format::default());
+        let dtypes = infer(sample, false, 5, Format::default());
         assert_eq!(
             dtypes,
             [
