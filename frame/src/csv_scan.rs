@@ -353,12 +353,15 @@ fn quoted(
     Ok(Progress::Consumed(pos.min(buf.len())))
 }
 
-/// The fields of the first record of `buf`, all of them, and the offset just
-/// past it; `None` for a buffer without a record.
-pub(crate) fn first_record(
-    buf: &[u8],
-    format: Format,
-) -> Result<Option<(Vec<Vec<u8>>, usize)>, Malformed> {
+/// A record read whole: every field, and the offset just past it.
+#[derive(Debug)]
+pub(crate) struct Record {
+    pub fields: Vec<Vec<u8>>,
+    pub end: usize,
+}
+
+/// The first record of `buf`; `None` for a buffer without a record.
+pub(crate) fn first_record(buf: &[u8], format: Format) -> Result<Option<Record>, Malformed> {
     let mut out = None;
     let mut ends = 0;
     let result = for_each_record(
@@ -384,7 +387,10 @@ pub(crate) fn first_record(
         Ok(_) | Err(ScanError::Row(_)) => {}
         Err(ScanError::Malformed(m)) => return Err(m),
     }
-    Ok(out.map(|fields| (fields, record_end(buf, ends, format))))
+    Ok(out.map(|fields| Record {
+        fields,
+        end: record_end(buf, ends, format),
+    }))
 }
 
 /// The offset just past the record starting at `start` (after its `\n`).
@@ -541,10 +547,58 @@ mod tests {
 
     #[test]
     fn the_first_record_is_the_header() {
-        let (fields, end) = first_record(b"\"K,1\",V\r\n1,2\n", Format::default())
+        let Record { fields, end } = first_record(b"\"K,1\",V\r\n1,2\n", Format::default())
             .unwrap()
             .unwrap();
         assert_eq!(fields, [b"K,1".to_vec(), b"V".to_vec()]);
         assert_eq!(end, 9);
+    }
+
+    /// Every record of `text` as its first `wanted` fields, scanning it in
+    /// buffers that end at `cut` first, as the partition reader does.
+    fn streamed(
+        text: &[u8],
+        wanted: usize,
+        cut: usize,
+        use_plain: bool,
+    ) -> Vec<Vec<Option<Vec<u8>>>> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let mut end = cut.min(text.len());
+        loop {
+            let buf = &text[start..end];
+            let eof = end == text.len();
+            let record = |_: usize, f: &Fields<'_>| {
+                out.push((0..wanted).map(|i| f.get(i).map(<[u8]>::to_vec)).collect());
+                Ok(true)
+            };
+            let progress = if use_plain {
+                plain(buf, buf.len(), b',', wanted, eof, record)
+            } else {
+                quoted(buf, buf.len(), Format::default(), wanted, true, eof, record)
+            };
+            let Ok(Progress::Consumed(n)) = progress else {
+                panic!("{progress:?}")
+            };
+            if eof {
+                return out;
+            }
+            start += n;
+            end = text.len();
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn both_scanners_agree_however_the_bytes_are_cut(
+            text in proptest::collection::vec(proptest::sample::select(b"a1,\r\n".to_vec()), 0..300),
+            wanted in 0usize..5,
+            cut in 0usize..300,
+        ) {
+            let whole = streamed(&text, wanted, usize::MAX, false);
+            proptest::prop_assert_eq!(&streamed(&text, wanted, usize::MAX, true), &whole);
+            proptest::prop_assert_eq!(&streamed(&text, wanted, cut, true), &whole);
+            proptest::prop_assert_eq!(&streamed(&text, wanted, cut, false), &whole);
+        }
     }
 }

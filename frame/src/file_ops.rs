@@ -7,6 +7,8 @@ use crate::read::{read_csv, CsvOptions};
 
 /// Non-null values of `column` in the CSV file `path`, read whole on the
 /// calling thread (the task is the unit of parallelism here).
+// Op arguments are borrowed from the task's values, which are `String`s.
+#[allow(clippy::ptr_arg)]
 pub fn count_column(path: &String, column: &String) -> Result<u64, FrameError> {
     read_csv(path, CsvOptions::default().blocksize(None))?
         .column(column)?

@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::csv_scan::{first_record, Format};
+use crate::csv_scan::{first_record, Format, Record};
 use crate::error::FrameError;
 use crate::frame::Frame;
 use crate::partition::{split, Partition};
@@ -199,7 +199,7 @@ fn head_of(
         });
         // A header cut off by the read limit is read again, longer.
         match header {
-            Ok(Some((fields, end))) if eof || buf[..end].ends_with(b"\n") => {
+            Ok(Some(Record { fields, end })) if eof || buf[..end].ends_with(b"\n") => {
                 let mut names: Vec<String> = fields
                     .iter()
                     .map(|f| String::from_utf8_lossy(f).into_owned())
@@ -246,7 +246,9 @@ pub fn read_csv(sources: impl IntoSources, options: CsvOptions) -> Result<Frame,
         match &schema {
             None => {
                 let sample = &head[data_start as usize..];
-                let mut dtypes = infer(sample, head.len() as u64 >= len, names.len(), format);
+                let sample = &sample[..sample.len().min(options.sample_bytes)];
+                let eof = data_start + sample.len() as u64 >= len;
+                let mut dtypes = infer(sample, eof, names.len(), format);
                 for (column, dtype) in &options.dtypes {
                     let i = names.iter().position(|n| n == column).ok_or_else(|| {
                         FrameError::MissingColumn {

@@ -4,6 +4,7 @@
 //! - `cargo xtask test`: everything CI checks, in order, stopping at the
 //!   first failure (see [`ci`]). `.ci/run` is just this.
 //! - `cargo xtask bench`: per-task overhead of every backend (see [`bench`]).
+//! - `cargo xtask data`: the seed notebook's CSV files in `data1/` (see [`data`]).
 //!
 //! The modules here drive things; what the `rask-bench` child shares with
 //! them (flags, graphs, the JSON line) is in the `xtask` library.
@@ -11,6 +12,7 @@
 mod bench;
 mod ci;
 mod command;
+mod data;
 
 use std::process::ExitCode;
 
@@ -19,7 +21,8 @@ usage: cargo xtask <task> [flags]
 
 tasks:
   test     format, lint, test, no_std build and a quick bench: what CI runs
-  bench    per-task overhead of every backend; `cargo xtask bench --help` for flags";
+  bench    per-task overhead of every backend; `cargo xtask bench --help` for flags
+  data     write the seed's CSV files (data1/1.csv … 4.csv, 2,000,000 rows each) if missing";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
         Some("test") if args.len() == 1 => ci::run_all(),
         Some("test") => Err(format!("`test` takes no flags, got {:?}", &args[1..])),
         Some("bench") => bench::main(&args[1..]),
+        Some("data") => data::main(&args[1..]),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
