@@ -9,12 +9,14 @@
 
 use std::any::Any;
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
 use rask_core::{
-    Arg, Codec, Error, FallibleMarker, IntoOp, Job, JobBuilder, Op, TaskId, Value, VariadicMarker,
+    Arg, Codec, Error, FallibleMarker, Inputs, IntoOp, Job, JobBuilder, Op, TaskId, Value,
+    VariadicMarker,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -37,6 +39,23 @@ pub struct Input(InputKind);
 enum InputKind {
     Node(Arc<Node>),
     Lit(Value, Option<Codec>),
+    /// A result on a cluster (see [`crate::Future`]).
+    Future(FutureRef),
+}
+
+/// A cluster result an input may stand for; nothing without the `net`
+/// feature.
+#[cfg(all(feature = "net", unix))]
+pub(crate) type FutureRef = rask_sched_net::RawFuture;
+#[cfg(not(all(feature = "net", unix)))]
+#[derive(Clone, Debug)]
+pub(crate) enum FutureRef {}
+
+impl Input {
+    /// An input standing for a result on a cluster.
+    pub(crate) fn future(raw: FutureRef) -> Input {
+        Input(InputKind::Future(raw))
+    }
 }
 
 impl std::fmt::Debug for Input {
@@ -44,6 +63,7 @@ impl std::fmt::Debug for Input {
         match &self.0 {
             InputKind::Node(n) => write!(f, "Delayed({})", n.op.name()),
             InputKind::Lit(v, _) => v.fmt(f),
+            InputKind::Future(r) => write!(f, "Future({r:?})"),
         }
     }
 }
@@ -63,7 +83,7 @@ impl Drop for Node {
         let take = |inputs: &mut Vec<Input>, stack: &mut Vec<Arc<Node>>| {
             stack.extend(inputs.drain(..).filter_map(|i| match i.0 {
                 InputKind::Node(n) => Some(n),
-                InputKind::Lit(..) => None,
+                InputKind::Lit(..) | InputKind::Future(_) => None,
             }))
         };
         take(&mut self.inputs, &mut stack);
@@ -368,8 +388,10 @@ impl<T: Any + Send + Sync> Delayed<T> {
     }
 
     /// The task graph that computes this value, and the output's id.
+    /// An input that is a cluster's future becomes a task that only its
+    /// client can compute (see [`crate::Client::persist`]).
     pub fn to_job(&self) -> (Arc<Job>, TaskId) {
-        let (job, outputs) = build_job(&[&self.node]);
+        let (job, outputs, _) = to_job_many(std::slice::from_ref(self));
         (job, outputs[0])
     }
 
@@ -455,7 +477,7 @@ struct Computed {
 }
 
 fn compute_nodes(nodes: &[&Arc<Node>], options: &Options<'_>) -> Result<Computed, Error> {
-    let (job, outputs) = build_job(nodes);
+    let (job, outputs) = build_fetching(nodes)?;
     let values = compute_job(&job, &outputs, options)?;
     Ok(Computed {
         job,
@@ -503,15 +525,49 @@ impl Hasher for AddrHasher {
     }
 }
 
-/// Turns the calls reachable from `roots` into a job, one task per call
-/// (shared calls once), in one iterative post-order walk.
-/// One graph computing all of `items`, and their output ids.
-pub(crate) fn to_job_many<T>(items: &[Delayed<T>]) -> (Arc<Job>, Vec<TaskId>) {
+/// One graph computing all of `items`, their output ids, and the tasks
+/// standing for cluster futures (what a client submits as externals).
+pub(crate) fn to_job_many<T>(items: &[Delayed<T>]) -> (Arc<Job>, Vec<TaskId>, Externals) {
     let nodes: Vec<&Arc<Node>> = items.iter().map(|d| &d.node).collect();
-    build_job(&nodes)
+    let mut externals = Vec::new();
+    let built = build(&nodes, &mut |b, f| {
+        let task = future_task(b, f);
+        externals.push((task, f.clone()));
+        Ok::<_, Infallible>(Arg::dep(task))
+    });
+    let Ok((job, outputs)) = built;
+    (job, outputs, externals)
 }
 
-fn build_job(roots: &[&Arc<Node>]) -> (Arc<Job>, Vec<TaskId>) {
+/// Tasks of a job standing for cluster futures.
+pub(crate) type Externals = Vec<(TaskId, FutureRef)>;
+
+/// The result a task stands for has no value here: it lives on a cluster,
+/// and only its client submits the task as a reference to it.
+fn on_cluster(_: Inputs<()>) -> Result<(), &'static str> {
+    Err("this task stands for a future on a cluster; compute it with that cluster's client")
+}
+
+/// A task standing for `future`, keyed by the result it names so that the
+/// same future used twice is one task.
+fn future_task(b: &mut JobBuilder, future: &FutureRef) -> TaskId {
+    #[cfg(all(feature = "net", unix))]
+    {
+        let op = b.op(&Op::new("future", rask_core::fallible(on_cluster)));
+        let key = future.key();
+        b.keyed_task(&format!("future-{:x}-{}", key.job, key.task), op, &[])
+    }
+    #[cfg(not(all(feature = "net", unix)))]
+    match *future {}
+}
+
+/// Turns the calls reachable from `roots` into a job, one task per call
+/// (shared calls once), in one iterative post-order walk; `on_future`
+/// makes the argument for an input that is a cluster future.
+fn build<E>(
+    roots: &[&Arc<Node>],
+    on_future: &mut dyn FnMut(&mut JobBuilder, &FutureRef) -> Result<Arg, E>,
+) -> Result<(Arc<Job>, Vec<TaskId>), E> {
     let mut b = JobBuilder::new();
     let mut ids: HashMap<usize, TaskId, BuildHasherDefault<AddrHasher>> = HashMap::default();
     let addr = |n: &Node| n as *const Node as usize;
@@ -539,6 +595,7 @@ fn build_job(roots: &[&Arc<Node>]) -> (Arc<Job>, Vec<TaskId>) {
                 args.push(match &input.0 {
                     InputKind::Node(child) => Arg::dep(ids[&addr(child)]),
                     InputKind::Lit(value, codec) => b.lit_value(value.clone(), *codec),
+                    InputKind::Future(f) => on_future(&mut b, f)?,
                 });
             }
             let op = b.op(&node.op);
@@ -550,7 +607,22 @@ fn build_job(roots: &[&Arc<Node>]) -> (Arc<Job>, Vec<TaskId>) {
         }
     }
     let outputs = roots.iter().map(|r| ids[&addr(r)]).collect();
-    (Arc::new(b.finish()), outputs)
+    Ok((Arc::new(b.finish()), outputs))
+}
+
+/// [`build`] for schedulers other than a future's client: each future's
+/// value is fetched and becomes a literal.
+fn build_fetching(roots: &[&Arc<Node>]) -> Result<(Arc<Job>, Vec<TaskId>), Error> {
+    build(roots, &mut |b, f| fetch_future(b, f))
+}
+
+fn fetch_future(b: &mut JobBuilder, future: &FutureRef) -> Result<Arg, Error> {
+    #[cfg(all(feature = "net", unix))]
+    {
+        Ok(b.lit_value(future.result()?, Some(future.codec())))
+    }
+    #[cfg(not(all(feature = "net", unix)))]
+    match (b, *future) {}
 }
 
 #[cfg(test)]

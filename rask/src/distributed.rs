@@ -20,7 +20,7 @@ use serde::Serialize;
 
 pub use rask_sched_net::{ClientOptions, LocalOptions};
 
-use crate::delayed::{delayed, Delayed, IntoArgs};
+use crate::delayed::{delayed, Delayed, Input, IntoArgs, IntoInput};
 
 /// The client `distributed` computes use: the newest one made.
 static ACTIVE: Mutex<Option<rask_sched_net::Client>> = Mutex::new(None);
@@ -49,16 +49,80 @@ fn output<T: Any + Send + Sync + Clone>(value: rask_core::Value) -> Result<T, Er
     })
 }
 
-impl<T: Any + Send + Sync + Clone> Future<T> {
-    /// Waits for the value.
-    pub fn result(&self) -> Result<T, Error> {
-        output(self.raw.result()?)
+impl<T> Future<T> {
+    fn new(raw: RawFuture) -> Self {
+        Future {
+            raw,
+            _type: PhantomData,
+        }
     }
 
     /// True once the task finished or failed.
     pub fn done(&self) -> bool {
         self.raw.done()
     }
+
+    /// Waits until the task has finished; its error if it failed.
+    pub fn wait(&self) -> Result<(), Error> {
+        self.raw.wait()
+    }
+
+    /// The error the task failed with, once it has failed.
+    pub fn exception(&self) -> Option<Error> {
+        self.raw.error()
+    }
+
+    /// The untyped future.
+    pub fn raw(&self) -> &RawFuture {
+        &self.raw
+    }
+}
+
+impl<T: Any + Send + Sync + Clone> Future<T> {
+    /// Waits for the value.
+    pub fn result(&self) -> Result<T, Error> {
+        output(self.raw.result()?)
+    }
+}
+
+/// A future as an argument of a delayed call or a `submit`: on its own
+/// client the task reads the result where it lives; elsewhere the value
+/// is fetched first.
+impl<T> IntoInput<T> for &Future<T> {
+    fn into_input(self) -> Input {
+        Input::future(self.raw.clone())
+    }
+}
+
+impl<T> IntoInput<T> for Future<T> {
+    fn into_input(self) -> Input {
+        Input::future(self.raw)
+    }
+}
+
+/// A list of futures as one `Vec` argument, as Dask's `submit(sum, futures)`.
+impl<T> IntoInput<Vec<T>> for &[Future<T>]
+where
+    T: Clone + Serialize + DeserializeOwned + Any + Send + Sync,
+{
+    fn into_input(self) -> Input {
+        let gather = crate::delayed_many(list::<T>);
+        gather.call(self.iter()).into_input()
+    }
+}
+
+impl<T> IntoInput<Vec<T>> for &Vec<Future<T>>
+where
+    T: Clone + Serialize + DeserializeOwned + Any + Send + Sync,
+{
+    fn into_input(self) -> Input {
+        self.as_slice().into_input()
+    }
+}
+
+/// The op gathering a list of futures into one `Vec`.
+fn list<T: Clone + Any>(xs: rask_core::Inputs<'_, T>) -> Vec<T> {
+    xs.cloned().collect()
 }
 
 impl Client {
@@ -127,33 +191,112 @@ impl Client {
     {
         let f = delayed(f);
         let calls: Vec<Delayed<R>> = items.into_iter().map(|x| f.call((x,))).collect();
-        let (job, outputs) = crate::delayed::to_job_many(&calls);
-        Ok(self
-            .raw
-            .submit_job(&job, &outputs, &[])?
-            .into_iter()
-            .map(|raw| Future {
-                raw,
-                _type: PhantomData,
-            })
-            .collect())
+        self.persist_many(&calls)
     }
 
     /// Starts computing a delayed value; its result stays on the cluster.
     pub fn persist<T: Any + Send + Sync>(&self, value: &Delayed<T>) -> Result<Future<T>, Error> {
-        let (job, out) = value.to_job();
-        let raw = self
-            .raw
-            .submit_job(&job, &[out], &[])?
+        self.persist_many(std::slice::from_ref(value))?
             .pop()
             .ok_or_else(|| Error::Backend {
                 backend: "distributed",
                 message: "no future".into(),
-            })?;
-        Ok(Future {
-            raw,
-            _type: PhantomData,
-        })
+            })
+    }
+
+    /// Starts computing delayed values as one job; futures used as inputs
+    /// are read where they live on the cluster.
+    pub fn persist_many<T: Any + Send + Sync>(
+        &self,
+        values: &[Delayed<T>],
+    ) -> Result<Vec<Future<T>>, Error> {
+        let (job, outputs, externals) = crate::delayed::to_job_many(values);
+        let externals: Vec<(rask_core::TaskId, &RawFuture)> =
+            externals.iter().map(|(t, f)| (*t, f)).collect();
+        Ok(self
+            .raw
+            .submit_job(&job, &outputs, &externals)?
+            .into_iter()
+            .map(Future::new)
+            .collect())
+    }
+
+    /// Names `futures` on the cluster as dataset `name` once they have
+    /// finished: they stay there, readable by any client, after this one
+    /// has gone, until unpublished. A taken name is an error naming it.
+    pub fn publish_dataset<T>(&self, name: &str, futures: &[Future<T>]) -> Result<(), Error> {
+        let raw: Vec<RawFuture> = futures.iter().map(|f| f.raw.clone()).collect();
+        self.raw.publish(name, &raw, false)
+    }
+
+    /// [`publish_dataset`](Self::publish_dataset), replacing a dataset of
+    /// the same name.
+    pub fn republish_dataset<T>(&self, name: &str, futures: &[Future<T>]) -> Result<(), Error> {
+        let raw: Vec<RawFuture> = futures.iter().map(|f| f.raw.clone()).collect();
+        self.raw.publish(name, &raw, true)
+    }
+
+    /// Puts `value` on the cluster and publishes it as dataset `name`.
+    pub fn publish_value<T>(&self, name: &str, value: T) -> Result<Future<T>, Error>
+    where
+        T: Clone + Serialize + DeserializeOwned + Any + Send + Sync,
+    {
+        let future = self.persist(&Delayed::value(value))?;
+        self.publish_dataset(name, std::slice::from_ref(&future))?;
+        Ok(future)
+    }
+
+    /// The names of the published datasets, sorted.
+    pub fn list_datasets(&self) -> Result<Vec<String>, Error> {
+        self.raw.list_datasets()
+    }
+
+    /// The futures of dataset `name`, of type `T`; a missing name, or
+    /// results of another type, is an error naming it.
+    pub fn get_dataset<T>(&self, name: &str) -> Result<Vec<Future<T>>, Error>
+    where
+        T: Serialize + DeserializeOwned + Any + Send + Sync,
+    {
+        Ok(self
+            .raw
+            .get_dataset(name, rask_core::Codec::of::<T>())?
+            .into_iter()
+            .map(Future::new)
+            .collect())
+    }
+
+    /// Forgets dataset `name`; its results go once no future holds them.
+    pub fn unpublish_dataset(&self, name: &str) -> Result<(), Error> {
+        self.raw.unpublish(name)
+    }
+
+    /// `f` over `items` as a stream: at most `max_in_flight` tasks on the
+    /// cluster at once, the input pulled only as results come back, and
+    /// results yielded in the order they finish.
+    pub fn map_stream<T, R, F, I>(
+        &self,
+        f: F,
+        items: I,
+        max_in_flight: usize,
+    ) -> MapStream<T, R, F, I::IntoIter>
+    where
+        F: Fn(&T) -> R + Clone + Send + Sync + 'static,
+        R: Clone + Serialize + DeserializeOwned + Any + Send + Sync,
+        T: Serialize + DeserializeOwned + Any + Send + Sync,
+        I: IntoIterator<Item = T>,
+    {
+        let (done, finished) = std::sync::mpsc::channel();
+        MapStream {
+            client: self.clone(),
+            f,
+            items: items.into_iter(),
+            max_in_flight: max_in_flight.max(1),
+            in_flight: std::collections::HashMap::new(),
+            next: 0,
+            done,
+            finished,
+            _types: PhantomData,
+        }
     }
 
     /// The values of `futures`, fetched together.
@@ -181,5 +324,70 @@ pub(crate) fn active() -> Result<Arc<dyn Scheduler>, Error> {
                 "no client is active: create one with `Client::local()` or `Client::connect(addr)`"
                     .into(),
         }),
+    }
+}
+
+/// The iterator of [`Client::map_stream`]: results in completion order.
+pub struct MapStream<T, R, F, I> {
+    client: Client,
+    f: F,
+    items: I,
+    max_in_flight: usize,
+    in_flight: std::collections::HashMap<u64, Future<R>>,
+    next: u64,
+    /// Each task's number, sent when it settles.
+    done: std::sync::mpsc::Sender<u64>,
+    finished: std::sync::mpsc::Receiver<u64>,
+    _types: PhantomData<fn(T)>,
+}
+
+impl<T, R, F, I> std::fmt::Debug for MapStream<T, R, F, I> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MapStream")
+            .field("in_flight", &self.in_flight.len())
+            .field("max_in_flight", &self.max_in_flight)
+            .finish()
+    }
+}
+
+impl<T, R, F, I> MapStream<T, R, F, I> {
+    /// Tasks submitted whose results have not been yielded.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+}
+
+impl<T, R, F, I> Iterator for MapStream<T, R, F, I>
+where
+    F: Fn(&T) -> R + Clone + Send + Sync + 'static,
+    R: Clone + Serialize + DeserializeOwned + Any + Send + Sync,
+    T: Serialize + DeserializeOwned + Any + Send + Sync,
+    I: Iterator<Item = T>,
+{
+    type Item = Result<R, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.in_flight.len() < self.max_in_flight {
+            let Some(item) = self.items.next() else { break };
+            let future = match self.client.submit(self.f.clone(), (item,)) {
+                Ok(future) => future,
+                Err(e) => return Some(Err(e)),
+            };
+            let (n, done) = (self.next, self.done.clone());
+            self.next += 1;
+            future.raw.on_done(move || {
+                let _ = done.send(n);
+            });
+            self.in_flight.insert(n, future);
+        }
+        if self.in_flight.is_empty() {
+            return None;
+        }
+        let future = self
+            .finished
+            .recv()
+            .ok()
+            .and_then(|n| self.in_flight.remove(&n))?;
+        Some(future.result())
     }
 }

@@ -199,8 +199,53 @@ impl RawFuture {
     }
 }
 
+/// A job waiting for earlier futures it uses before it is submitted.
+struct Deferred {
+    client: Weak<Inner>,
+    job: JobId,
+    spec: Mutex<Option<Vec<u8>>>,
+    /// Held so that their results stay on the cluster until the job is in.
+    earlier: Vec<RawFuture>,
+    left: std::sync::atomic::AtomicUsize,
+}
+
+impl Deferred {
+    fn start(client: &Arc<Inner>, job: JobId, spec: Vec<u8>, earlier: Vec<RawFuture>) {
+        let d = Arc::new(Deferred {
+            client: Arc::downgrade(client),
+            job,
+            spec: Mutex::new(Some(spec)),
+            left: std::sync::atomic::AtomicUsize::new(earlier.len()),
+            earlier,
+        });
+        for f in &d.earlier {
+            let d = d.clone();
+            f.on_done(move || d.one_settled());
+        }
+    }
+
+    /// Runs when one earlier future settles; the last one sends the job.
+    fn one_settled(&self) {
+        if self.left.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        let Some(client) = self.client.upgrade() else {
+            return;
+        };
+        let spec = self.spec.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let launch = match self.earlier.iter().find_map(RawFuture::error) {
+            Some(e) => Err(e),
+            None => spec.ok_or_else(|| net_error("the job was sent twice")),
+        };
+        client.send(Cmd::Launch(self.job, launch));
+    }
+}
+
 enum Cmd {
-    Submit(JobId, Vec<u8>, Weak<JobHandle>),
+    /// A new job, with its spec, or `None` while it waits (see [`Deferred`]).
+    Submit(JobId, Option<Vec<u8>>, Weak<JobHandle>),
+    /// A waiting job's spec, or the error of an earlier job it needed.
+    Launch(JobId, Result<Vec<u8>, Error>),
     Release(JobId),
     /// Fetch these outputs of a job once it has finished.
     Fetch(
@@ -242,6 +287,7 @@ impl std::fmt::Debug for Cmd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Cmd::Submit(..) => "Submit",
+            Cmd::Launch(..) => "Launch",
             Cmd::Release(_) => "Release",
             Cmd::Fetch(..) => "Fetch",
             Cmd::Ask(..) => "Ask",
@@ -438,14 +484,24 @@ impl Client {
             .iter()
             .map(|(t, f)| (*t, f.key(), f.codec()))
             .collect();
-        self.submit_wire(job, outputs, &wire)
+        let waiting: Vec<RawFuture> = externals
+            .iter()
+            .filter(|(_, f)| !f.done() || f.error().is_some())
+            .map(|(_, f)| (*f).clone())
+            .collect();
+        self.submit_wire(job, outputs, &wire, waiting)
     }
 
+    /// Submits a job whose externals are `wire`; `waiting` are the earlier
+    /// futures not finished yet: the job goes to the scheduler once they
+    /// have (the scheduler needs their results in place), or fails with
+    /// the first one's error.
     fn submit_wire(
         &self,
         job: &Job,
         outputs: &[TaskId],
         externals: &[(TaskId, DataKey, Codec)],
+        waiting: Vec<RawFuture>,
     ) -> Result<Vec<RawFuture>, Error> {
         job.plan(outputs)?;
         let spec = encode_job(job, outputs, externals, self.inner.code_key.as_ref())?;
@@ -466,8 +522,14 @@ impl Client {
             job: id,
             status: Mutex::new((Status::Pending, Vec::new())),
         });
-        self.inner
-            .send(Cmd::Submit(id, spec, Arc::downgrade(&handle)));
+        if waiting.is_empty() {
+            self.inner
+                .send(Cmd::Submit(id, Some(spec), Arc::downgrade(&handle)));
+        } else {
+            self.inner
+                .send(Cmd::Submit(id, None, Arc::downgrade(&handle)));
+            Deferred::start(&self.inner, id, spec, waiting);
+        }
         Ok(outputs
             .iter()
             .zip(codecs)
@@ -498,7 +560,7 @@ impl Client {
             externals.push((t, *key, codec));
         }
         let outputs: Vec<TaskId> = externals.iter().map(|(t, ..)| *t).collect();
-        self.submit_wire(&b.finish(), &outputs, &externals)
+        self.submit_wire(&b.finish(), &outputs, &externals, Vec::new())
     }
 
     fn ask(&self, op: DatasetOp) -> Result<DatasetReply, Error> {
@@ -725,7 +787,7 @@ impl Io {
                 Cmd::Fetch(_, _, reply) => {
                     let _ = reply.send(Err(lost()));
                 }
-                Cmd::Release(_) | Cmd::Ask(..) => {}
+                Cmd::Release(_) | Cmd::Ask(..) | Cmd::Launch(..) => {}
             }
         }
     }
@@ -743,10 +805,20 @@ impl Io {
                         failed: None,
                     },
                 );
-                self.sched
-                    .outbox
-                    .push(&ToScheduler::Submit { job, spec: &spec });
+                if let Some(spec) = spec {
+                    self.sched
+                        .outbox
+                        .push(&ToScheduler::Submit { job, spec: &spec });
+                }
             }
+            Cmd::Launch(job, launch) => match launch {
+                _ if !self.jobs.contains_key(&job) => {} // released meanwhile
+                Ok(spec) => self
+                    .sched
+                    .outbox
+                    .push(&ToScheduler::Submit { job, spec: &spec }),
+                Err(error) => self.job_failed(job, error),
+            },
             Cmd::Release(job) => {
                 self.jobs.remove(&job);
                 self.sched.outbox.push(&ToScheduler::Release { job });
@@ -908,30 +980,32 @@ impl Io {
                     self.start_fetch(id);
                 }
             }
-            ToClient::Failed { job, error } => {
-                let Some(entry) = self.jobs.get_mut(&job) else {
-                    return;
-                };
-                let error = wire_error(error);
-                entry.failed = Some(error.clone());
-                if let Some(h) = entry.handle.upgrade() {
-                    h.set(Status::Failed(error.clone()));
-                }
-                let ids: Vec<u64> = self
-                    .fetches
-                    .iter()
-                    .filter(|(_, f)| f.job == job)
-                    .map(|(id, _)| *id)
-                    .collect();
-                for id in ids {
-                    self.end_fetch(id, Err(error.clone()));
-                }
-            }
+            ToClient::Failed { job, error } => self.job_failed(job, wire_error(error)),
             ToClient::Reply { request, reply } => {
                 if let Some(tx) = self.asks.remove(&request) {
                     let _ = tx.send(reply);
                 }
             }
+        }
+    }
+
+    /// Job `job` failed: its handle and its fetches learn why.
+    fn job_failed(&mut self, job: JobId, error: Error) {
+        let Some(entry) = self.jobs.get_mut(&job) else {
+            return;
+        };
+        entry.failed = Some(error.clone());
+        if let Some(h) = entry.handle.upgrade() {
+            h.set(Status::Failed(error.clone()));
+        }
+        let ids: Vec<u64> = self
+            .fetches
+            .iter()
+            .filter(|(_, f)| f.job == job)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.end_fetch(id, Err(error.clone()));
         }
     }
 

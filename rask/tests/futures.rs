@@ -1,0 +1,147 @@
+//! The futures API on a real local cluster (worker processes re-executed
+//! from this test binary): the seed's map/submit/gather cell, futures as
+//! arguments, datasets shared between clients, and a streaming map with
+//! a bound on the work in flight.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rask::distributed::LocalOptions;
+use rask::{delayed, Client, Inputs, Options};
+
+fn square(x: &i64) -> i64 {
+    x * x
+}
+
+fn total(xs: Inputs<i64>) -> i64 {
+    xs.sum()
+}
+
+/// One cluster for the whole file; tests take turns on it.
+fn cluster() -> std::sync::MutexGuard<'static, Client> {
+    static CLUSTER: std::sync::OnceLock<Mutex<Client>> = std::sync::OnceLock::new();
+    CLUSTER
+        .get_or_init(|| {
+            Mutex::new(
+                Client::local_with(LocalOptions {
+                    workers: 2,
+                    ..LocalOptions::default()
+                })
+                .unwrap(),
+            )
+        })
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+#[test]
+fn the_seed_cell_map_submit_sum_gather() {
+    let client = cluster();
+    let a = client.map(square, 1..10i64).unwrap();
+    let b = client.submit(total, &a).unwrap();
+    assert_eq!(b.result().unwrap(), 285);
+    assert_eq!(
+        client.gather(&a).unwrap(),
+        [1, 4, 9, 16, 25, 36, 49, 64, 81]
+    );
+    // A future is also an argument of a delayed call on any scheduler: its
+    // value is fetched first.
+    let c = delayed(|x: &i64| x + 1).call((&b,));
+    assert_eq!(
+        c.compute_with(&Options::new().scheduler("sync")).unwrap(),
+        286
+    );
+    assert_eq!(client.compute(&c).unwrap(), 286);
+}
+
+#[test]
+fn a_failed_future_fails_its_dependents_with_its_error() {
+    let client = cluster();
+    let bad = client
+        .submit(
+            rask::fallible(|s: &String| s.parse::<i64>()),
+            ("x".to_owned(),),
+        )
+        .unwrap();
+    let err = bad.wait().unwrap_err();
+    assert!(err.to_string().contains("invalid digit"), "{err}");
+    assert_eq!(bad.exception(), Some(err));
+    let after = client.submit(square, (&bad,)).unwrap();
+    let err = after.result().unwrap_err();
+    assert!(err.to_string().contains("invalid digit"), "{err}");
+}
+
+#[test]
+fn a_dataset_published_by_one_client_is_read_by_another() {
+    let client = cluster();
+    let a = client.map(square, 1..10i64).unwrap();
+    client.publish_dataset("squares", &a).unwrap();
+    let again = client.publish_dataset("squares", &a).unwrap_err();
+    assert!(
+        again.to_string().contains("`squares` already exists"),
+        "{again}"
+    );
+    client.publish_value("answer", 42i64).unwrap();
+    assert_eq!(client.list_datasets().unwrap(), ["answer", "squares"]);
+
+    let cluster = client.raw().cluster().unwrap();
+    let other = Client::connect_with(
+        &cluster.addr().to_string(),
+        rask::distributed::ClientOptions {
+            token: Some(cluster.token().to_owned()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    client.clone().close(); // the first client stays the active one
+    let got = other.get_dataset::<i64>("squares").unwrap();
+    assert_eq!(
+        other.gather(&got).unwrap(),
+        [1, 4, 9, 16, 25, 36, 49, 64, 81]
+    );
+    let answer = other.get_dataset::<i64>("answer").unwrap();
+    assert_eq!(answer[0].result().unwrap(), 42);
+    let wrong = other.get_dataset::<String>("answer").unwrap_err();
+    assert!(wrong.to_string().contains("holds `i64` values"), "{wrong}");
+    let missing = other.get_dataset::<i64>("nope").unwrap_err();
+    assert!(
+        missing.to_string().contains("no dataset named `nope`"),
+        "{missing}"
+    );
+
+    other.unpublish_dataset("squares").unwrap();
+    other.unpublish_dataset("answer").unwrap();
+    assert!(client.list_datasets().unwrap().is_empty());
+}
+
+fn slow_square(x: &i64) -> i64 {
+    std::thread::sleep(Duration::from_millis(if x % 3 == 0 { 30 } else { 1 }));
+    x * x
+}
+
+#[test]
+fn map_stream_keeps_its_bound_and_yields_in_completion_order() {
+    let client = cluster();
+    const BOUND: usize = 4;
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let counter = pulled.clone();
+    let items = (0..40i64).inspect(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let mut stream = client.map_stream(slow_square, items, BOUND);
+    let mut seen = Vec::new();
+    while let Some(r) = stream.next() {
+        seen.push(r.unwrap());
+        // Pulled but not yet yielded: never more than the bound.
+        let ahead = pulled.load(Ordering::SeqCst) - seen.len();
+        assert!(ahead <= BOUND, "{ahead} items in flight, bound {BOUND}");
+        assert!(stream.in_flight() < BOUND);
+    }
+    let mut sorted = seen.clone();
+    sorted.sort_unstable();
+    let expected: Vec<i64> = (0..40).map(|x| x * x).collect();
+    assert_eq!(sorted, expected);
+    // Slow items (multiples of 3) finish after quick ones sent later.
+    assert_ne!(seen, expected, "results came back in input order");
+}
