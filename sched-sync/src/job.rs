@@ -22,27 +22,84 @@ impl Fetch for Results {
 }
 
 /// Nanoseconds since the run started, where there is a clock.
-struct Clock {
-    #[cfg(feature = "std")]
-    start: std::time::Instant,
+///
+/// `std::time::Instant` panics on `wasm32-unknown-unknown`, so there the
+/// clock must be injected ([`SyncScheduler::run_with_clock`]); without one,
+/// task spans read 0.
+enum Clock {
+    #[cfg(all(
+        feature = "std",
+        not(all(target_arch = "wasm32", target_os = "unknown"))
+    ))]
+    Std(std::time::Instant),
+    Injected {
+        now_ns: fn() -> u64,
+        start: u64,
+    },
+    #[cfg(not(all(
+        feature = "std",
+        not(all(target_arch = "wasm32", target_os = "unknown"))
+    )))]
+    None,
 }
 
 impl Clock {
     fn start() -> Self {
-        Clock {
-            #[cfg(feature = "std")]
-            start: std::time::Instant::now(),
+        #[cfg(all(
+            feature = "std",
+            not(all(target_arch = "wasm32", target_os = "unknown"))
+        ))]
+        {
+            Clock::Std(std::time::Instant::now())
+        }
+        #[cfg(not(all(
+            feature = "std",
+            not(all(target_arch = "wasm32", target_os = "unknown"))
+        )))]
+        {
+            Clock::None
         }
     }
     fn now_ns(&self) -> u64 {
-        #[cfg(feature = "std")]
-        {
-            self.start.elapsed().as_nanos() as u64
+        match self {
+            #[cfg(all(
+                feature = "std",
+                not(all(target_arch = "wasm32", target_os = "unknown"))
+            ))]
+            Clock::Std(start) => start.elapsed().as_nanos() as u64,
+            Clock::Injected { now_ns, start } => now_ns().saturating_sub(*start),
+            #[cfg(not(all(
+                feature = "std",
+                not(all(target_arch = "wasm32", target_os = "unknown"))
+            )))]
+            Clock::None => 0,
         }
-        #[cfg(not(feature = "std"))]
-        {
-            0
-        }
+    }
+}
+
+impl SyncScheduler {
+    /// Runs `job` like [`Scheduler::run`], timing task spans with `now_ns`
+    /// (nanoseconds from any fixed origin) instead of the standard clock:
+    /// the way to get task timings where `std::time::Instant` does not
+    /// exist, such as a browser.
+    pub fn run_with_clock(
+        &self,
+        job: &Arc<Job>,
+        outputs: &[TaskId],
+        events: &dyn Events,
+        now_ns: fn() -> u64,
+    ) -> Result<Vec<Value>, Error> {
+        let plan = job.plan(outputs)?;
+        let info = RunInfo {
+            tasks: plan.needed(),
+            workers: 1,
+            job: Some(job.clone()),
+        };
+        let clock = Clock::Injected {
+            now_ns,
+            start: now_ns(),
+        };
+        report_run(events, info, || run(job, outputs, plan, events, clock))
     }
 }
 
@@ -63,7 +120,9 @@ impl Scheduler for SyncScheduler {
             workers: 1,
             job: Some(job.clone()),
         };
-        report_run(events, info, || run(job, outputs, plan, events))
+        report_run(events, info, || {
+            run(job, outputs, plan, events, Clock::start())
+        })
     }
 }
 
@@ -72,11 +131,11 @@ fn run(
     outputs: &[TaskId],
     plan: rask_core::Plan,
     events: &dyn Events,
+    clock: Clock,
 ) -> Result<Vec<Value>, Error> {
     let mut state = ExecState::from_plan(job.graph(), plan).map_err(|e| job.graph_error(e))?;
     let mut results = Results(alloc::vec![None; job.len()]);
     let timed = events.wants_tasks();
-    let clock = Clock::start();
     while let Some(task) = state.pop_ready() {
         let start_ns = if timed {
             events.task_start(task, 0);

@@ -1,0 +1,327 @@
+//! The Web Worker scheduler: the main thread drives [`ExecState`] from
+//! worker messages and never blocks; the run is one future, awaited by a
+//! Promise on the JavaScript side.
+//!
+//! Placement: a ready task goes to the worker already holding most of its
+//! inputs, then to the least busy one. Inputs held elsewhere are asked for
+//! (`Send`) and relayed (`Put`) through the main thread — transferred, not
+//! copied between threads. Each worker has a small window of tasks in
+//! flight so it never waits for the main thread between tasks; the window
+//! widens when tasks are tiny, so that many of them share one message.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use rask_core::{ExecState, Job, TaskError, TaskId, Value};
+use serde_bytes::ByteBuf;
+
+use crate::error::RunError;
+use crate::pool::{Pool, PoolEvent};
+use crate::spec::GraphSpec;
+use crate::stream::TaskRecord;
+use crate::wire::{encode, FromWorker, ToWorker};
+
+/// Tasks in flight per worker when tasks take a while: one running, one
+/// queued behind it.
+const WINDOW: u32 = 2;
+/// Tasks in flight per worker when the mean task is shorter than
+/// [`TINY_TASK_MS`]: messages, not tasks, are then the cost.
+const WIDE_WINDOW: u32 = 256;
+const TINY_TASK_MS: f64 = 0.05;
+
+/// Runs `spec` on the workers of `pool`; results of `outputs`, in order.
+pub async fn run(
+    pool: &Pool,
+    spec: &GraphSpec,
+    outputs: &[u32],
+    on_task: &mut dyn FnMut(TaskRecord),
+) -> Result<Vec<Value>, RunError> {
+    if !pool.claim() {
+        return Err(RunError::Browser(
+            "this worker pool is already running a graph".into(),
+        ));
+    }
+    let run = pool.next_run();
+    let result = drive(pool, run, spec, outputs, on_task).await;
+    // Tell every worker to drop the run, whatever happened; a worker that
+    // cannot be told has been replaced already.
+    if let Ok(end) = encode(&[ToWorker::End { run }]) {
+        for w in 0..pool.size() {
+            let _ = pool.post(w, &end);
+        }
+    }
+    pool.release();
+    result
+}
+
+async fn drive(
+    pool: &Pool,
+    run: u32,
+    spec: &GraphSpec,
+    outputs: &[u32],
+    on_task: &mut dyn FnMut(TaskRecord),
+) -> Result<Vec<Value>, RunError> {
+    let job = crate::sync::with_registry(|r| spec.build(r)).map_err(RunError::Graph)?;
+    let outputs: Vec<TaskId> = outputs.iter().map(|&t| TaskId(t)).collect();
+    let plan = job.plan(&outputs)?;
+    let state = ExecState::from_plan(job.graph(), plan).map_err(|e| job.graph_error(e))?;
+    let load = encode(&[ToWorker::Load {
+        run,
+        spec: Cow::Borrowed(spec),
+    }])
+    .map_err(RunError::Browser)?;
+    let n = pool.size();
+    for w in 0..n {
+        pool.post(w, &load)?;
+    }
+    let mut d = Driver {
+        job: &job,
+        state,
+        run,
+        holders: vec![0; job.len()],
+        in_flight: vec![Vec::new(); n],
+        waiting: Vec::new(),
+        relay: HashMap::new(),
+        outbox: vec![Vec::new(); n],
+        outputs: HashMap::new(),
+        task_ms: (0.0, 0),
+    };
+    while !d.state.is_finished() {
+        d.dispatch();
+        d.flush(pool)?;
+        if d.in_flight.iter().all(Vec::is_empty) {
+            return Err(RunError::Browser(format!(
+                "the run stalled with {} of {} tasks done",
+                d.state.done(),
+                d.state.plan().needed()
+            )));
+        }
+        match pool.next_event().await {
+            PoolEvent::Message { worker, bytes } => {
+                let replies: Vec<FromWorker> = postcard::from_bytes(&bytes).map_err(|e| {
+                    RunError::Browser(format!("worker {worker} sent a malformed batch: {e}"))
+                })?;
+                for reply in replies {
+                    d.receive(worker, reply, on_task)?;
+                }
+            }
+            PoolEvent::Crash { worker, message } => {
+                pool.replace(worker)?;
+                let key = match d.in_flight[worker].first() {
+                    Some(&t) => job.key(TaskId(t)).to_string(),
+                    None => "(none)".to_owned(),
+                };
+                return Err(RunError::WorkerCrashed {
+                    worker,
+                    key,
+                    message,
+                });
+            }
+        }
+    }
+    outputs
+        .iter()
+        .map(|&t| {
+            let bytes = d.outputs.get(&t.0).ok_or_else(|| {
+                RunError::Output(format!("output '{}' never arrived", job.key(t)))
+            })?;
+            let codec = job
+                .op(t)
+                .and_then(|op| op.codec())
+                .ok_or_else(|| RunError::Output(format!("output '{}' has no codec", job.key(t))))?;
+            codec
+                .decode(bytes)
+                .map_err(|e| RunError::Output(format!("output '{}': {}", job.key(t), e.message())))
+        })
+        .collect()
+}
+
+/// A task sent to a worker that lacks some inputs, waiting for them.
+struct Waiting {
+    task: u32,
+    worker: usize,
+    missing: Vec<u32>,
+    output: bool,
+}
+
+/// The scheduler's state for one run.
+struct Driver<'j> {
+    job: &'j Job,
+    state: ExecState<'j>,
+    run: u32,
+    /// Which workers hold each task's result, as a bit mask.
+    holders: Vec<u64>,
+    /// Tasks sent to each worker and not yet done.
+    in_flight: Vec<Vec<u32>>,
+    waiting: Vec<Waiting>,
+    /// Results on their way between workers, by task.
+    relay: HashMap<u32, ByteBuf>,
+    /// Messages to send to each worker at the next flush.
+    outbox: Vec<Vec<ToWorker<'static>>>,
+    outputs: HashMap<u32, ByteBuf>,
+    /// Sum and count of task durations, for the window width.
+    task_ms: (f64, u32),
+}
+
+impl Driver<'_> {
+    fn window(&self) -> u32 {
+        let (sum, count) = self.task_ms;
+        match count >= 8 && sum / (count as f64) < TINY_TASK_MS {
+            true => WIDE_WINDOW,
+            false => WINDOW,
+        }
+    }
+
+    /// Hands ready tasks to workers while any has room.
+    fn dispatch(&mut self) {
+        let window = self.window() as usize;
+        loop {
+            if self.in_flight.iter().all(|f| f.len() >= window) {
+                return;
+            }
+            let Some(task) = self.state.pop_ready() else {
+                return;
+            };
+            let deps: Vec<u32> = self.job.graph().deps(task).map(|t| t.0).collect();
+            let worker = (0..self.in_flight.len())
+                .filter(|&w| self.in_flight[w].len() < window)
+                .max_by_key(|&w| {
+                    let held = deps
+                        .iter()
+                        .filter(|&&d| self.holders[d as usize] & (1 << w) != 0)
+                        .count();
+                    // More inputs here first, then fewer tasks in flight,
+                    // then the lower index (max_by_key keeps the last max).
+                    (held, usize::MAX - self.in_flight[w].len(), usize::MAX - w)
+                })
+                .unwrap_or(0);
+            self.in_flight[worker].push(task.0);
+            let mut missing = Vec::new();
+            for &dep in &deps {
+                if self.holders[dep as usize] & (1 << worker) != 0 || missing.contains(&dep) {
+                    continue;
+                }
+                if let Some(bytes) = self.relay.get(&dep) {
+                    self.outbox[worker].push(ToWorker::Put {
+                        task: dep,
+                        bytes: bytes.clone(),
+                    });
+                    self.holders[dep as usize] |= 1 << worker;
+                    continue;
+                }
+                let asked = self.waiting.iter().any(|w| w.missing.contains(&dep));
+                if !asked {
+                    let holder = self.holders[dep as usize].trailing_zeros() as usize;
+                    self.outbox[holder].push(ToWorker::Send { task: dep });
+                }
+                missing.push(dep);
+            }
+            let output = self.state.plan().is_output(task);
+            match missing.is_empty() {
+                true => self.outbox[worker].push(ToWorker::Run {
+                    task: task.0,
+                    output,
+                }),
+                false => self.waiting.push(Waiting {
+                    task: task.0,
+                    worker,
+                    missing,
+                    output,
+                }),
+            }
+        }
+    }
+
+    fn flush(&mut self, pool: &Pool) -> Result<(), RunError> {
+        for (w, batch) in self.outbox.iter_mut().enumerate() {
+            if !batch.is_empty() {
+                pool.post(w, &encode(batch).map_err(RunError::Browser)?)?;
+                batch.clear();
+            }
+        }
+        Ok(())
+    }
+
+    fn receive(
+        &mut self,
+        worker: usize,
+        reply: FromWorker,
+        on_task: &mut dyn FnMut(TaskRecord),
+    ) -> Result<(), RunError> {
+        match reply {
+            FromWorker::Done {
+                run,
+                task,
+                start_ms,
+                end_ms,
+                value,
+            } if run == self.run => {
+                self.in_flight[worker].retain(|&t| t != task);
+                self.holders[task as usize] |= 1 << worker;
+                self.task_ms.0 += end_ms - start_ms;
+                self.task_ms.1 += 1;
+                on_task(TaskRecord {
+                    task,
+                    worker: worker as u32,
+                    start_ms,
+                    end_ms,
+                });
+                if let Some(v) = value {
+                    self.outputs.insert(task, v);
+                }
+                let mut released = Vec::new();
+                self.state
+                    .complete(TaskId(task), |t| released.push(t.0))
+                    .map_err(|e| {
+                        RunError::Browser(format!("worker {worker} reported task #{task}: {e}"))
+                    })?;
+                for t in released {
+                    self.relay.remove(&t);
+                    let mut mask = std::mem::take(&mut self.holders[t as usize]);
+                    while mask != 0 {
+                        let w = mask.trailing_zeros() as usize;
+                        mask &= mask - 1;
+                        self.outbox[w].push(ToWorker::Release { task: t });
+                    }
+                }
+            }
+            FromWorker::Data { run, task, bytes } if run == self.run => {
+                let outbox = &mut self.outbox;
+                let holders = &mut self.holders;
+                self.waiting.retain_mut(|w| {
+                    if let Some(i) = w.missing.iter().position(|&m| m == task) {
+                        w.missing.swap_remove(i);
+                        outbox[w.worker].push(ToWorker::Put {
+                            task,
+                            bytes: bytes.clone(),
+                        });
+                        holders[task as usize] |= 1 << w.worker;
+                        if w.missing.is_empty() {
+                            outbox[w.worker].push(ToWorker::Run {
+                                task: w.task,
+                                output: w.output,
+                            });
+                            return false;
+                        }
+                    }
+                    true
+                });
+                self.relay.insert(task, bytes);
+            }
+            FromWorker::Failed { run, task, message } if run == self.run => {
+                return Err(self
+                    .job
+                    .task_failed(TaskId(task), TaskError::new(message))
+                    .into());
+            }
+            FromWorker::Refused { run, message } if run == self.run => {
+                return Err(RunError::Browser(format!(
+                    "worker {worker} refused the run: {message}"
+                )));
+            }
+            // A late reply of an earlier run.
+            _ => {}
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,332 @@
+//! The worker side of the Web Worker scheduler, as a pure state machine:
+//! one batch of [`ToWorker`] messages in, one batch of [`FromWorker`]
+//! replies out. `worker.js` feeds it what `onmessage` receives and posts
+//! back what it returns; nothing here touches the browser except the clock
+//! it is given, so it is tested natively.
+//!
+//! Results stay here until the main thread releases them: a dependent task
+//! is sent to the worker that holds its inputs, and only inputs held
+//! elsewhere arrive (as `Put`).
+
+use std::sync::Arc;
+
+use rask_core::{Fetch, Job, Registry, TaskError, TaskId, Value};
+use serde_bytes::ByteBuf;
+
+use crate::wire::{encode, FromWorker, ToWorker};
+
+/// What one worker holds.
+#[derive(Debug)]
+pub struct WorkerState {
+    registry: Registry,
+    run: u32,
+    job: Option<Arc<Job>>,
+    results: Results,
+}
+
+/// Results held here, by task id.
+#[derive(Debug, Default)]
+struct Results(Vec<Option<Value>>);
+
+impl Fetch for Results {
+    fn fetch(&self, task: TaskId) -> Option<&Value> {
+        self.0.get(task.index())?.as_ref()
+    }
+}
+
+impl WorkerState {
+    /// A worker that knows the ops of `registry`.
+    pub fn new(registry: Registry) -> WorkerState {
+        WorkerState {
+            registry,
+            run: 0,
+            job: None,
+            results: Results::default(),
+        }
+    }
+
+    /// Handles one encoded batch; returns the encoded replies (an empty
+    /// batch encodes to one byte, and need not be posted).
+    pub fn handle(&mut self, input: &[u8], clock: fn() -> f64) -> Vec<u8> {
+        let mut out = Vec::new();
+        match postcard::from_bytes::<Vec<ToWorker<'_>>>(input) {
+            Ok(batch) => {
+                for message in batch {
+                    self.apply(message, clock, &mut out);
+                }
+            }
+            Err(e) => out.push(FromWorker::Refused {
+                run: self.run,
+                message: format!("malformed message batch ({} bytes): {e}", input.len()),
+            }),
+        }
+        // Every field of a reply encodes infallibly into a Vec.
+        encode(&out).unwrap_or_default()
+    }
+
+    fn apply(&mut self, message: ToWorker<'_>, clock: fn() -> f64, out: &mut Vec<FromWorker>) {
+        let run = self.run;
+        match message {
+            ToWorker::Load { run, spec } => {
+                self.run = run;
+                self.results.0.clear();
+                match spec.build(&self.registry) {
+                    Ok(job) => {
+                        self.results.0.resize(job.len(), None);
+                        self.job = Some(job);
+                    }
+                    Err(message) => {
+                        self.job = None;
+                        out.push(FromWorker::Refused { run, message });
+                    }
+                }
+            }
+            ToWorker::End { run: ended } if ended == run => {
+                self.job = None;
+                self.results.0 = Vec::new();
+            }
+            ToWorker::End { .. } => {}
+            // Messages of a run that has ended (or failed to load) are
+            // late, not wrong: the main thread has moved on.
+            _ if self.job.is_none() => {}
+            ToWorker::Run { task, output } => out.push(self.run_task(task, output, clock)),
+            ToWorker::Put { task, bytes } => {
+                if let Err(message) = self.put(task, &bytes) {
+                    out.push(FromWorker::Failed { run, task, message });
+                }
+            }
+            ToWorker::Send { task } => out.push(match self.encoded(task) {
+                Ok(bytes) => FromWorker::Data { run, task, bytes },
+                Err(message) => FromWorker::Failed { run, task, message },
+            }),
+            ToWorker::Release { task } => {
+                if let Some(slot) = self.results.0.get_mut(task as usize) {
+                    *slot = None;
+                }
+            }
+        }
+    }
+
+    fn run_task(&mut self, task: u32, output: bool, clock: fn() -> f64) -> FromWorker {
+        let run = self.run;
+        let Some(job) = self.job.clone() else {
+            return FromWorker::Refused {
+                run,
+                message: "no graph is loaded".into(),
+            };
+        };
+        let id = TaskId(task);
+        if task as usize >= job.len() {
+            let message = format!("task #{task} is not in the graph of {} tasks", job.len());
+            return FromWorker::Failed { run, task, message };
+        }
+        let start_ms = clock();
+        let result = job.execute(id, &self.results);
+        let end_ms = clock();
+        let value = match result {
+            Ok(value) => value,
+            Err(e) => {
+                return FromWorker::Failed {
+                    run,
+                    task,
+                    message: message_of(&job, id, e),
+                }
+            }
+        };
+        self.results.0[task as usize] = Some(value);
+        let value = match output {
+            true => match self.encoded(task) {
+                Ok(bytes) => Some(bytes),
+                Err(message) => return FromWorker::Failed { run, task, message },
+            },
+            false => None,
+        };
+        FromWorker::Done {
+            run,
+            task,
+            start_ms,
+            end_ms,
+            value,
+        }
+    }
+
+    fn put(&mut self, task: u32, bytes: &[u8]) -> Result<(), String> {
+        let job = self.job.as_ref().ok_or("no graph is loaded")?;
+        let codec = job
+            .op(TaskId(task))
+            .and_then(|op| op.codec())
+            .ok_or_else(|| {
+                format!(
+                    "the result of task '{}' cannot be decoded here",
+                    job.key(TaskId(task))
+                )
+            })?;
+        let value = codec.decode(bytes).map_err(|e| e.message().to_owned())?;
+        let slot = self
+            .results
+            .0
+            .get_mut(task as usize)
+            .ok_or_else(|| format!("task #{task} is not in the graph"))?;
+        *slot = Some(value);
+        Ok(())
+    }
+
+    fn encoded(&self, task: u32) -> Result<ByteBuf, String> {
+        let job = self.job.as_ref().ok_or("no graph is loaded")?;
+        let id = TaskId(task);
+        let value = self.results.fetch(id).ok_or_else(|| {
+            format!(
+                "the result of task '{}' is not held by this worker",
+                job.key(id)
+            )
+        })?;
+        let codec = job.op(id).and_then(|op| op.codec()).ok_or_else(|| {
+            format!(
+                "the result of task '{}' cannot leave its worker",
+                job.key(id)
+            )
+        })?;
+        let mut bytes = Vec::new();
+        codec
+            .encode(value, &mut bytes)
+            .map_err(|e| e.message().to_owned())?;
+        Ok(ByteBuf::from(bytes))
+    }
+}
+
+/// A task error's message, naming the inner task when it came from one.
+fn message_of(_job: &Job, _task: TaskId, e: TaskError) -> String {
+    match e.origin() {
+        Some((key, op)) => format!("in task '{key}' (op {op}): {}", e.message()),
+        None => e.message().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+    use crate::spec::{ArgSpec, GraphSpec};
+
+    fn clock() -> f64 {
+        1.0
+    }
+
+    fn send(w: &mut WorkerState, batch: &[ToWorker<'_>]) -> Vec<FromWorker> {
+        let bytes = w.handle(&encode(batch).unwrap(), clock);
+        postcard::from_bytes(&bytes).unwrap()
+    }
+
+    #[test]
+    fn runs_holds_sends_and_fails_by_message() {
+        let mut g = GraphSpec::new();
+        let a = g.add("a", "value", vec![ArgSpec::Num(2.0)]).unwrap();
+        let b = g.add("b", "inc", vec![ArgSpec::Task(a)]).unwrap();
+        let f = g
+            .add("f", "fail", vec![ArgSpec::Text("boom".into())])
+            .unwrap();
+        let mut w = WorkerState::new(crate::ops::registry());
+        let load = ToWorker::Load {
+            run: 7,
+            spec: Cow::Borrowed(&g),
+        };
+        let replies = send(
+            &mut w,
+            &[
+                load,
+                ToWorker::Run {
+                    task: a,
+                    output: false,
+                },
+                ToWorker::Send { task: a },
+            ],
+        );
+        assert!(matches!(
+            replies[0],
+            FromWorker::Done {
+                run: 7,
+                task: 0,
+                value: None,
+                ..
+            }
+        ));
+        let FromWorker::Data { bytes, .. } = &replies[1] else {
+            panic!("{replies:?}")
+        };
+        assert_eq!(postcard::from_bytes::<f64>(bytes).unwrap(), 2.0);
+
+        // A second worker gets `a` by Put and computes `b` from it.
+        let mut w2 = WorkerState::new(crate::ops::registry());
+        let replies = send(
+            &mut w2,
+            &[
+                ToWorker::Load {
+                    run: 7,
+                    spec: Cow::Borrowed(&g),
+                },
+                ToWorker::Put {
+                    task: a,
+                    bytes: bytes.clone(),
+                },
+                ToWorker::Run {
+                    task: b,
+                    output: true,
+                },
+                ToWorker::Run {
+                    task: f,
+                    output: false,
+                },
+            ],
+        );
+        let FromWorker::Done { value: Some(v), .. } = &replies[0] else {
+            panic!("{replies:?}")
+        };
+        assert_eq!(postcard::from_bytes::<f64>(v).unwrap(), 3.0);
+        assert!(
+            matches!(&replies[1], FromWorker::Failed { task: 2, message, .. } if message == "boom")
+        );
+
+        // After End, late messages are ignored; released results are gone.
+        let replies = send(
+            &mut w,
+            &[ToWorker::Release { task: a }, ToWorker::Send { task: a }],
+        );
+        assert!(
+            matches!(&replies[0], FromWorker::Failed { message, .. } if message.contains("'a'"))
+        );
+        assert!(send(
+            &mut w,
+            &[
+                ToWorker::End { run: 7 },
+                ToWorker::Run {
+                    task: a,
+                    output: true
+                }
+            ]
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn refuses_bad_input_and_unknown_ops() {
+        let mut w = WorkerState::new(crate::ops::registry());
+        let replies: Vec<FromWorker> =
+            postcard::from_bytes(&w.handle(&[200, 1, 2], clock)).unwrap();
+        assert!(
+            matches!(&replies[0], FromWorker::Refused { message, .. } if message.contains("malformed"))
+        );
+        let mut g = GraphSpec::new();
+        g.add("x", "no-such-op", vec![]).unwrap();
+        let replies = send(
+            &mut w,
+            &[ToWorker::Load {
+                run: 1,
+                spec: Cow::Borrowed(&g),
+            }],
+        );
+        assert!(
+            matches!(&replies[0], FromWorker::Refused { message, .. } if message.contains("no-such-op"))
+        );
+    }
+}
