@@ -13,12 +13,17 @@
 //!   the workers; [`Client::local`] starts a scheduler and worker processes
 //!   re-executed from the current binary, nothing to install.
 //!
+//! - The **dashboard** ([`dashboard`]) is HTTP served by the scheduler's
+//!   own loop (port 8787 by default): the task stream, progress per task
+//!   prefix and the workers table, fed by a JSON API.
+//!
 //! The wire protocol is in [`protocol`] (specified in its `README.md`);
 //! how ops reach workers is in [`portable`].
 
 pub mod builtin;
 pub mod client;
 mod conn;
+pub mod dashboard;
 pub mod local;
 pub mod portable;
 pub mod protocol;

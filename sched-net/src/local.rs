@@ -41,6 +41,10 @@ pub struct LocalOptions {
     pub threads_per_worker: usize,
     /// Per-worker memory limit in bytes (0: none).
     pub memory_limit: u64,
+    /// The dashboard's port on 127.0.0.1, as Dask's `LocalCluster` has it:
+    /// 8787 by default, the next free port if that one is taken (with a
+    /// log line); `Some(0)` any free port; `None` no dashboard.
+    pub dashboard_port: Option<u16>,
 }
 
 impl Default for LocalOptions {
@@ -49,6 +53,7 @@ impl Default for LocalOptions {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             threads_per_worker: 1,
             memory_limit: 0,
+            dashboard_port: Some(crate::dashboard::DEFAULT_PORT),
         }
     }
 }
@@ -64,6 +69,7 @@ pub struct LocalCluster {
     // Dropped first: the scheduler tells the workers to exit.
     scheduler: Mutex<Option<SchedulerHandle>>,
     addr: SocketAddr,
+    dashboard: Option<SocketAddr>,
     token: String,
     code_key: CodeKey,
     keeper: Mutex<Sender<Keep>>,
@@ -83,10 +89,12 @@ impl LocalCluster {
         let config = SchedulerConfig {
             token: Some(token.clone()),
             log_membership: false,
+            dashboard_port: options.dashboard_port,
             ..SchedulerConfig::default()
         };
         let scheduler = spawn_scheduler(SocketAddr::from(([127, 0, 0, 1], 0)), config)?;
         let addr = scheduler.addr();
+        let dashboard = scheduler.dashboard_addr();
         let pids = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = channel();
         let env = vec![
@@ -103,6 +111,7 @@ impl LocalCluster {
         let cluster = LocalCluster {
             scheduler: Mutex::new(Some(scheduler)),
             addr,
+            dashboard,
             token,
             code_key,
             keeper: Mutex::new(tx),
@@ -118,6 +127,16 @@ impl LocalCluster {
     /// The scheduler's address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where the dashboard serves, if it is on.
+    pub fn dashboard_addr(&self) -> Option<SocketAddr> {
+        self.dashboard
+    }
+
+    /// The dashboard's page, if it is on: `http://127.0.0.1:8787/`.
+    pub fn dashboard_link(&self) -> Option<String> {
+        self.dashboard.map(|a| format!("http://{a}/"))
     }
 
     /// The cluster's token.

@@ -1,5 +1,9 @@
-//! `rask-scheduler [--host H] [--port 8786] [--token T] [--max-frame BYTES]`:
-//! runs a scheduler until killed.
+//! `rask-scheduler [--host H] [--port 8786] [--token T] [--max-frame BYTES]
+//! [--dashboard-port 8787 | --no-dashboard]`: runs a scheduler until killed.
+//!
+//! The dashboard listens on the scheduler's host; if its port is taken the
+//! next free one is used and named in a log line; `--dashboard-port 0`
+//! takes any free port.
 
 use std::net::TcpListener;
 use std::process::ExitCode;
@@ -26,8 +30,20 @@ fn main() -> ExitCode {
                     .map(|m| config.max_frame = m)
                     .map_err(|e| format!("--max-frame: {e}"))
             }),
+            "--dashboard-port" => value("--dashboard-port").and_then(|v| {
+                v.parse()
+                    .map(|p| config.dashboard_port = Some(p))
+                    .map_err(|e| format!("--dashboard-port: {e}"))
+            }),
+            "--no-dashboard" => {
+                config.dashboard_port = None;
+                Ok(())
+            }
             "-h" | "--help" => {
-                println!("usage: rask-scheduler [--host H] [--port 8786] [--token T] [--max-frame BYTES]");
+                println!(
+                    "usage: rask-scheduler [--host H] [--port 8786] [--token T] [--max-frame BYTES] \
+                     [--dashboard-port 8787 | --no-dashboard]"
+                );
                 return ExitCode::SUCCESS;
             }
             other => Err(format!("unknown argument `{other}`")),

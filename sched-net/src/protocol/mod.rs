@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 /// The first four bytes of every hello.
 pub const MAGIC: [u8; 4] = *b"RASK";
 /// Bumped on any incompatible change of the messages below.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 /// Largest frame body accepted unless configured otherwise.
 pub const DEFAULT_MAX_FRAME: usize = 256 << 20;
 
@@ -104,8 +104,8 @@ pub enum ToScheduler<'a> {
         key: DataKey,
         /// Its encoded size.
         bytes: u64,
-        /// How long the task ran.
-        nanos: u64,
+        /// How long, when and where it ran.
+        run: RunTime,
     },
     /// A task failed.
     Failed {
@@ -115,6 +115,9 @@ pub enum ToScheduler<'a> {
         message: String,
         /// The inner (key, op) that failed, inside a fused task.
         origin: Option<(String, String)>,
+        /// How long, when and where it ran; `None` if it never started
+        /// (its job or an input could not be loaded).
+        run: Option<RunTime>,
     },
     /// An input of `key` could not be fetched from any holder.
     Missing {
@@ -138,6 +141,9 @@ pub enum ToScheduler<'a> {
         queued: u32,
         /// Above its memory limit: takes no new task.
         paused: bool,
+        /// CPU time used since the last heartbeat, per mille of one core
+        /// (2000: two cores busy).
+        cpu_permille: u32,
     },
     /// A client submits a job: a [`JobSpec`](crate::portable::JobSpec), encoded.
     Submit {
@@ -160,6 +166,21 @@ pub enum ToScheduler<'a> {
         /// What to do.
         op: DatasetOp,
     },
+}
+
+/// How a task ran, for the dashboard's task stream: three varints, a few
+/// bytes per task. The worker's clock is not the scheduler's, so times are
+/// relative to the message: the scheduler places the end `ago_us` before
+/// it read the message (the loopback or LAN trip is ignored) and the start
+/// `nanos` before that.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunTime {
+    /// How long the task ran, including encoding its result.
+    pub nanos: u64,
+    /// Microseconds from the task's end to the message being queued.
+    pub ago_us: u32,
+    /// The executor thread that ran it, from 0.
+    pub thread: u16,
 }
 
 /// What a client asks of the scheduler's named datasets. A dataset is a
@@ -393,7 +414,7 @@ mod tests {
         };
         assert_eq!(
             old.refusal(None).as_deref(),
-            Some("protocol version 0 is not 1")
+            Some("protocol version 0 is not 2")
         );
         let alien = Hello {
             magic: *b"HTTP",

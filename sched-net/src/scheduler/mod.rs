@@ -2,12 +2,16 @@
 //! reads their frames, feeds [`Cluster`](state::Cluster) and writes what
 //! it answers. A connection that sends a bad hello, a malformed frame or an
 //! oversized length is closed with a log line; nothing else is touched.
+//!
+//! The same loop serves the [dashboard](crate::dashboard) over HTTP: its
+//! listener and connections are more tokens of the loop, answered from the
+//! cluster's state in place between two turns of scheduling.
 
 mod state;
 
 use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -17,6 +21,7 @@ use mio::net::TcpListener;
 use mio::{Events, Poll, Token, Waker};
 
 use crate::conn::Conn;
+use crate::dashboard::{self, Dashboard};
 use crate::protocol::{
     messages, FrameError, Hello, Role, ToClient, ToScheduler, ToWorker, Welcome, WorkerId,
     DEFAULT_MAX_FRAME,
@@ -25,7 +30,8 @@ use state::{ClientId, Cluster, Sink};
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
-const FIRST_CONN: usize = 2;
+const DASHBOARD: Token = Token(2);
+const FIRST_CONN: usize = 3;
 
 /// How a scheduler runs.
 #[derive(Clone, Debug)]
@@ -38,8 +44,15 @@ pub struct SchedulerConfig {
     pub heartbeat_timeout: Duration,
     /// Prefix of log lines (stderr).
     pub log_name: String,
-    /// Log workers joining and leaving (problems are always logged).
+    /// Log workers joining and leaving, and the dashboard's address
+    /// (problems, and a dashboard port found taken, are always logged).
     pub log_membership: bool,
+    /// The dashboard's HTTP port, on the scheduler's address: `None` turns
+    /// the dashboard off, `Some(0)` takes any free port, and a taken port
+    /// is replaced by the next free one, with a log line. Default 8787.
+    pub dashboard_port: Option<u16>,
+    /// Task runs kept for the dashboard's task stream (32 bytes each).
+    pub task_stream: usize,
 }
 
 impl Default for SchedulerConfig {
@@ -50,6 +63,8 @@ impl Default for SchedulerConfig {
             heartbeat_timeout: Duration::from_secs(10),
             log_name: "rask-scheduler".into(),
             log_membership: true,
+            dashboard_port: Some(dashboard::DEFAULT_PORT),
+            task_stream: dashboard::DEFAULT_TASK_STREAM,
         }
     }
 }
@@ -73,6 +88,7 @@ struct Server {
     next_token: usize,
     next_client: ClientId,
     cluster: Cluster,
+    dashboard: Option<Dashboard>,
 }
 
 /// The [`Sink`] over the server's connections.
@@ -100,6 +116,7 @@ impl Sink for Outboxes<'_> {
 #[derive(Debug)]
 pub struct SchedulerHandle {
     addr: SocketAddr,
+    dashboard: Option<SocketAddr>,
     stop: Arc<AtomicBool>,
     waker: Arc<Waker>,
     thread: Option<JoinHandle<()>>,
@@ -109,6 +126,11 @@ impl SchedulerHandle {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where its dashboard serves, if it has one.
+    pub fn dashboard_addr(&self) -> Option<SocketAddr> {
+        self.dashboard
     }
 }
 
@@ -126,6 +148,8 @@ impl Drop for SchedulerHandle {
 pub fn spawn(addr: SocketAddr, config: SchedulerConfig) -> io::Result<SchedulerHandle> {
     let listener = std::net::TcpListener::bind(addr)?;
     let addr = listener.local_addr()?;
+    let http = bind_dashboard(addr.ip(), &config);
+    let dashboard = http.as_ref().and_then(|l| l.local_addr().ok());
     let stop = Arc::new(AtomicBool::new(false));
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
@@ -133,26 +157,50 @@ pub fn spawn(addr: SocketAddr, config: SchedulerConfig) -> io::Result<SchedulerH
     let thread = std::thread::Builder::new()
         .name("rask-scheduler".into())
         .spawn(move || {
-            if let Err(e) = serve_on(poll, listener, config, &flag) {
+            if let Err(e) = serve_on(poll, listener, http, config, &flag) {
                 eprintln!("rask-scheduler: stopped: {e}");
             }
         })?;
     Ok(SchedulerHandle {
         addr,
+        dashboard,
         stop,
         waker,
         thread: Some(thread),
     })
 }
 
-/// Runs a scheduler on `listener` until the process ends.
+/// Runs a scheduler on `listener` (and its dashboard, if configured, on
+/// the same address) until the process ends.
 pub fn serve(listener: std::net::TcpListener, config: SchedulerConfig) -> io::Result<()> {
-    serve_on(Poll::new()?, listener, config, &AtomicBool::new(false))
+    let http = bind_dashboard(listener.local_addr()?.ip(), &config);
+    serve_on(
+        Poll::new()?,
+        listener,
+        http,
+        config,
+        &AtomicBool::new(false),
+    )
+}
+
+/// The dashboard's listener, if the config asks for one. A dashboard that
+/// cannot listen at all is logged and left out: the scheduler runs on.
+fn bind_dashboard(ip: IpAddr, config: &SchedulerConfig) -> Option<std::net::TcpListener> {
+    let port = config.dashboard_port?;
+    let log = |line: &str| eprintln!("{}: {line}", config.log_name);
+    match dashboard::bind(ip, port, log) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            log(&format!("no dashboard: cannot listen on {ip}:{port}: {e}"));
+            None
+        }
+    }
 }
 
 fn serve_on(
     poll: Poll,
     listener: std::net::TcpListener,
+    http: Option<std::net::TcpListener>,
     config: SchedulerConfig,
     stop: &AtomicBool,
 ) -> io::Result<()> {
@@ -160,10 +208,25 @@ fn serve_on(
     let mut listener = TcpListener::from_std(listener);
     poll.registry()
         .register(&mut listener, LISTENER, mio::Interest::READABLE)?;
+    let dashboard = match http {
+        Some(l) => match Dashboard::new(l, poll.registry(), DASHBOARD, &config.log_name) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                eprintln!("{}: no dashboard: {e}", config.log_name);
+                None
+            }
+        },
+        None => None,
+    };
+    if let (Some(d), true) = (&dashboard, config.log_membership) {
+        eprintln!("{}: dashboard at http://{}/", config.log_name, d.addr());
+    }
+    let stream = dashboard.as_ref().map(|_| config.task_stream);
     let mut server = Server {
         poll,
         listener,
-        cluster: Cluster::new(config.heartbeat_timeout),
+        cluster: Cluster::new(config.heartbeat_timeout, stream),
+        dashboard,
         config,
         conns: HashMap::new(),
         workers: HashMap::new(),
@@ -199,6 +262,16 @@ impl Server {
                 match event.token() {
                     LISTENER => self.accept(),
                     WAKER => {}
+                    DASHBOARD => {
+                        if let Some(d) = &mut self.dashboard {
+                            d.accept(self.poll.registry(), &mut self.next_token);
+                        }
+                    }
+                    token if self.dashboard.as_ref().is_some_and(|d| d.owns(token)) => {
+                        if let Some(d) = &mut self.dashboard {
+                            d.ready(token, self.poll.registry(), &self.cluster);
+                        }
+                    }
                     token => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
                             self.readable(token);
@@ -214,6 +287,9 @@ impl Server {
             self.cluster.schedule(&mut sink);
             if last_check.elapsed() > Duration::from_millis(500) {
                 last_check = Instant::now();
+                if let Some(d) = &mut self.dashboard {
+                    d.sweep(self.poll.registry());
+                }
                 for w in self.cluster.silent_workers() {
                     self.log(&format!(
                         "worker {w} sent nothing for too long; removing it"
@@ -228,6 +304,9 @@ impl Server {
     }
 
     fn flush_all(&mut self) {
+        if let Some(d) = &mut self.dashboard {
+            d.flush(self.poll.registry());
+        }
         let mut broken = Vec::new();
         for (token, (conn, _)) in &mut self.conns {
             if conn.flush().is_err() {
@@ -295,9 +374,12 @@ impl Server {
             Peer::New => self.hello(token, body),
             Peer::Worker(w) => {
                 self.cluster.seen(w);
+                // One clock reading per frame places every task it reports
+                // on the dashboard's task stream.
+                let received = Instant::now();
                 for msg in messages::<ToScheduler>(body) {
                     let msg = msg.map_err(|e| e.to_string())?;
-                    self.worker_message(w, msg)?;
+                    self.worker_message(w, msg, received)?;
                 }
                 Ok(())
             }
@@ -376,26 +458,42 @@ impl Server {
         }
     }
 
-    fn worker_message(&mut self, w: WorkerId, msg: ToScheduler<'_>) -> Result<(), String> {
+    fn worker_message(
+        &mut self,
+        w: WorkerId,
+        msg: ToScheduler<'_>,
+        received: Instant,
+    ) -> Result<(), String> {
         let mut sink = Outboxes {
             conns: &mut self.conns,
             workers: &self.workers,
             clients: &self.clients,
         };
         match msg {
-            ToScheduler::Done { key, bytes, nanos } => {
-                self.cluster.on_done(w, key, bytes, nanos, &mut sink)
-            }
+            ToScheduler::Done { key, bytes, run } => self
+                .cluster
+                .on_done(w, key, bytes, run, received, &mut sink),
             ToScheduler::Failed {
                 key,
                 message,
                 origin,
-            } => self.cluster.on_failed(w, key, message, origin, &mut sink),
+                run,
+            } => self
+                .cluster
+                .on_failed(w, key, message, origin, run, received, &mut sink),
             ToScheduler::Missing { key, input } => {
                 self.cluster.on_missing(w, key, input, &mut sink)
             }
             ToScheduler::Returned { key } => self.cluster.on_returned(w, key),
-            ToScheduler::Status { memory, paused, .. } => self.cluster.on_status(w, memory, paused),
+            ToScheduler::Status {
+                memory,
+                executing,
+                queued,
+                paused,
+                cpu_permille,
+            } => self
+                .cluster
+                .on_status(w, memory, (executing, queued, cpu_permille), paused),
             ToScheduler::Submit { .. }
             | ToScheduler::Release { .. }
             | ToScheduler::Datasets { .. } => return Err("a worker sent a client's message".into()),

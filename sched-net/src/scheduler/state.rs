@@ -13,10 +13,14 @@ use std::time::{Duration, Instant};
 
 use rask_core::{ExecState, Graph, TaskId};
 
+use crate::dashboard::{Board, JobProgress};
 use crate::portable::{decode_spec, JobSpec};
 use crate::protocol::{
-    DataKey, DatasetOp, DatasetReply, JobId, ToClient, ToWorker, WireError, WorkerId, WorkerInfo,
+    DataKey, DatasetOp, DatasetReply, JobId, RunTime, ToClient, ToWorker, WireError, WorkerId,
+    WorkerInfo,
 };
+
+mod view;
 
 /// A client, numbered by the scheduler from 1.
 pub type ClientId = u32;
@@ -45,6 +49,11 @@ struct Worker {
     in_flight: u32,
     paused: bool,
     memory: u64,
+    /// Running and queued there, and its CPU use (per mille of a core),
+    /// at its last heartbeat: shown on the dashboard.
+    executing: u32,
+    queued: u32,
+    cpu_permille: u32,
     last_seen: Instant,
     /// Jobs whose spec it has.
     has_spec: HashSet<JobId>,
@@ -97,6 +106,8 @@ struct Job {
     pins: u32,
     /// Earlier jobs whose results this job uses.
     pinned: Vec<JobId>,
+    /// Its tasks by prefix and state, for the dashboard.
+    progress: JobProgress,
 }
 
 /// Everything the scheduler knows.
@@ -111,6 +122,8 @@ pub struct Cluster {
     heartbeat_timeout: Duration,
     /// Published datasets: name → results, each with its type's name.
     datasets: BTreeMap<String, Vec<(DataKey, String)>>,
+    /// What the dashboard shows beyond the above.
+    board: Board,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -124,7 +137,9 @@ impl std::fmt::Debug for Cluster {
 
 impl Cluster {
     /// An empty cluster; a worker silent for `heartbeat_timeout` is dead.
-    pub fn new(heartbeat_timeout: Duration) -> Cluster {
+    /// With `task_stream`, the last that many task runs are kept for the
+    /// dashboard.
+    pub fn new(heartbeat_timeout: Duration, task_stream: Option<usize>) -> Cluster {
         Cluster {
             workers: BTreeMap::new(),
             next_worker: 1,
@@ -133,6 +148,7 @@ impl Cluster {
             mean_task_ns: 50_000.0,
             heartbeat_timeout,
             datasets: BTreeMap::new(),
+            board: Board::new(task_stream),
         }
     }
 
@@ -180,6 +196,9 @@ impl Cluster {
                 in_flight: 0,
                 paused: false,
                 memory: 0,
+                executing: 0,
+                queued: 0,
+                cpu_permille: 0,
                 last_seen: Instant::now(),
                 has_spec: HashSet::new(),
                 stealing: false,
@@ -245,6 +264,10 @@ impl Cluster {
             }
         }
         let needs = needs_of(&spec);
+        let plan = exec.state.plan();
+        let progress = JobProgress::new(&spec, &mut self.board.prefixes, |t| {
+            plan.is_needed(TaskId(t))
+        });
         self.jobs.insert(
             id,
             Job {
@@ -264,6 +287,7 @@ impl Cluster {
                 released: false,
                 pins: 0,
                 pinned,
+                progress,
             },
         );
         Ok(())
@@ -353,6 +377,7 @@ impl Cluster {
         let Some(j) = self.jobs.remove(&job) else {
             return;
         };
+        self.board.history.fold(&j.progress);
         for w in self.workers.keys() {
             sink.to_worker(*w, &ToWorker::DropJob { job });
         }
@@ -387,16 +412,18 @@ impl Cluster {
         }
     }
 
-    /// A worker's message about a task or itself.
+    /// A task finished on worker `w`; `run` says when and on which
+    /// thread, as of `received`.
     pub fn on_done(
         &mut self,
         w: WorkerId,
         key: DataKey,
         bytes: u64,
-        nanos: u64,
+        run: RunTime,
+        received: Instant,
         sink: &mut impl Sink,
     ) {
-        self.mean_task_ns = 0.95 * self.mean_task_ns + 0.05 * nanos as f64;
+        self.mean_task_ns = 0.95 * self.mean_task_ns + 0.05 * run.nanos as f64;
         let Some(job) = self.jobs.get_mut(&key.job) else {
             return;
         };
@@ -405,11 +432,14 @@ impl Cluster {
             return;
         }
         Self::unsend(&mut self.workers, job, t, w);
+        self.board
+            .record(w, job.progress.prefix(t), &run, received, false);
         if job.holder[t] != 0 {
             return; // a duplicate run (after a steal or a re-plan); keep the first
         }
         job.holder[t] = w;
         job.bytes[t] = bytes;
+        job.progress.done(t);
         // Completes it if the state machine handed it out; a task sent
         // before a re-plan and not handed out again completes when popped.
         Self::complete(job, key.job, TaskId(key.task), sink);
@@ -419,6 +449,7 @@ impl Cluster {
     fn unsend(workers: &mut BTreeMap<WorkerId, Worker>, job: &mut Job, t: usize, w: WorkerId) {
         if job.sent[t] == w {
             job.sent[t] = 0;
+            job.progress.unsent(t);
             if let Some(worker) = workers.get_mut(&w) {
                 worker.in_flight = worker.in_flight.saturating_sub(1);
                 worker.stealing = false;
@@ -436,6 +467,7 @@ impl Cluster {
         for r in released {
             let w = std::mem::take(&mut job.holder[r.index()]);
             if w != 0 && !job.externals.contains_key(&r.0) {
+                job.progress.released(r.index());
                 by_worker
                     .entry(w)
                     .or_default()
@@ -447,22 +479,32 @@ impl Cluster {
         }
     }
 
-    /// A task failed on a worker: its job fails.
+    /// A task failed on a worker: its job fails. `run` is there when the
+    /// task ran (rather than failing to start).
+    #[allow(clippy::too_many_arguments)] // one message's fields, and the clock
     pub fn on_failed(
         &mut self,
         w: WorkerId,
         key: DataKey,
         message: String,
         origin: Option<(String, String)>,
+        run: Option<RunTime>,
+        received: Instant,
         sink: &mut impl Sink,
     ) {
         let Some(job) = self.jobs.get_mut(&key.job) else {
             return;
         };
-        if key.task as usize >= job.holder.len() {
+        let t = key.task as usize;
+        if t >= job.holder.len() {
             return;
         }
-        Self::unsend(&mut self.workers, job, key.task as usize, w);
+        Self::unsend(&mut self.workers, job, t, w);
+        job.progress.erred(t);
+        if let Some(run) = run {
+            self.board
+                .record(w, job.progress.prefix(t), &run, received, true);
+        }
         let (task_key, op) = origin.unwrap_or_else(|| job.names(key.task));
         self.fail_job(
             key.job,
@@ -517,10 +559,20 @@ impl Cluster {
         let _ = job.exec.state.requeue(TaskId(key.task));
     }
 
-    /// A worker's heartbeat.
-    pub fn on_status(&mut self, w: WorkerId, memory: u64, paused: bool) {
+    /// A worker's heartbeat: its memory, tasks running and queued there,
+    /// CPU use (per mille of a core), and whether it is over its limit.
+    pub fn on_status(
+        &mut self,
+        w: WorkerId,
+        memory: u64,
+        (executing, queued, cpu_permille): (u32, u32, u32),
+        paused: bool,
+    ) {
         if let Some(worker) = self.workers.get_mut(&w) {
             worker.memory = memory;
+            worker.executing = executing;
+            worker.queued = queued;
+            worker.cpu_permille = cpu_permille;
             worker.paused = paused;
             worker.last_seen = Instant::now();
             worker.stealing = false;
@@ -580,6 +632,7 @@ impl Cluster {
                     continue;
                 }
                 job.sent[t] = 0;
+                job.progress.unsent(t);
                 job.deaths[t] += 1;
                 if job.deaths[t] >= MAX_DEATHS {
                     killed = Some(t);
@@ -631,6 +684,9 @@ impl Cluster {
         }) {
             Ok(exec) => {
                 job.exec = exec;
+                let plan = job.exec.state.plan();
+                job.progress
+                    .recount(|t| plan.is_needed(TaskId(t as u32)), &job.holder, &job.sent);
                 if job.finished {
                     job.finished = false;
                 }
@@ -825,6 +881,7 @@ impl Cluster {
             },
         );
         job.sent[t.index()] = w;
+        job.progress.sent(t.index());
         worker.in_flight += 1;
     }
 

@@ -53,6 +53,10 @@ pub struct Outcome {
     pub result: Result<(Value, Vec<u8>), TaskError>,
     /// How long it ran.
     pub nanos: u64,
+    /// When it ended, so the scheduler can place it in time.
+    pub ended: Instant,
+    /// The executor thread that ran it.
+    pub thread: u16,
     /// Its inputs, handed back so the loop can drop fetched copies.
     pub inputs: Vec<TaskId>,
 }
@@ -106,7 +110,7 @@ impl Executor {
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("rask-exec-{i}"))
-                    .spawn(move || work(&queue, &done, &waker))?,
+                    .spawn(move || work(&queue, &done, &waker, i as u16))?,
             );
         }
         Ok(Executor { queue, threads })
@@ -155,7 +159,7 @@ impl Drop for Executor {
     }
 }
 
-fn work(queue: &(Mutex<Queue>, Condvar), done: &Sender<Outcome>, waker: &Waker) {
+fn work(queue: &(Mutex<Queue>, Condvar), done: &Sender<Outcome>, waker: &Waker, thread: u16) {
     loop {
         let item = {
             let mut q = queue.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -170,7 +174,7 @@ fn work(queue: &(Mutex<Queue>, Condvar), done: &Sender<Outcome>, waker: &Waker) 
                 q = queue.1.wait(q).unwrap_or_else(|e| e.into_inner());
             }
         };
-        let outcome = run(item);
+        let outcome = run(item, thread);
         queue.0.lock().unwrap_or_else(|e| e.into_inner()).running -= 1;
         if done.send(outcome).is_err() {
             return;
@@ -179,7 +183,7 @@ fn work(queue: &(Mutex<Queue>, Condvar), done: &Sender<Outcome>, waker: &Waker) 
     }
 }
 
-fn run(item: Item) -> Outcome {
+fn run(item: Item, thread: u16) -> Outcome {
     let task = TaskId(item.key.task);
     let start = Instant::now();
     let result = item
@@ -195,10 +199,13 @@ fn run(item: Item) -> Outcome {
             codec.encode(&value, &mut bytes)?;
             Ok((value, bytes))
         });
+    let ended = Instant::now();
     Outcome {
         key: item.key,
         result,
-        nanos: start.elapsed().as_nanos() as u64,
+        nanos: ended.duration_since(start).as_nanos() as u64,
+        ended,
+        thread,
         inputs: item.inputs.into_iter().map(|(t, _)| t).collect(),
     }
 }

@@ -33,8 +33,8 @@ use rask_core::{Registry, TaskId, Value};
 use crate::conn::Conn;
 use crate::portable::{decode_spec, CodeKey, Loader, SharedJob};
 use crate::protocol::{
-    messages, DataKey, Hello, JobId, Outbox, PeerMsg, Role, ToScheduler, ToWorker, Welcome,
-    WorkerId, WorkerInfo, DEFAULT_MAX_FRAME,
+    messages, DataKey, Hello, JobId, Outbox, PeerMsg, Role, RunTime, ToScheduler, ToWorker,
+    Welcome, WorkerId, WorkerInfo, DEFAULT_MAX_FRAME,
 };
 use exec::{Executor, Item, Outcome};
 
@@ -138,6 +138,8 @@ struct Worker {
     to_get: HashMap<WorkerId, Vec<DataKey>>,
     exec: Executor,
     outcomes: Receiver<Outcome>,
+    /// CPU time used by this process, and when, at the last heartbeat.
+    last_cpu: (Instant, Duration),
 }
 
 /// Writes one frame holding `msg` on a blocking stream.
@@ -172,6 +174,17 @@ pub(crate) fn resident_bytes() -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
+}
+
+/// User and system CPU time of this process so far.
+fn cpu_time() -> Duration {
+    use nix::sys::resource::{getrusage, UsageWho};
+    getrusage(UsageWho::RUSAGE_SELF).map_or(Duration::ZERO, |u| {
+        let t = |tv: nix::sys::time::TimeVal| {
+            Duration::new(tv.tv_sec().max(0) as u64, tv.tv_usec().max(0) as u32 * 1000)
+        };
+        t(u.user_time()) + t(u.system_time())
+    })
 }
 
 impl Worker {
@@ -253,6 +266,7 @@ impl Worker {
             to_get: HashMap::new(),
             exec,
             outcomes,
+            last_cpu: (Instant::now(), cpu_time()),
         })
     }
 
@@ -306,12 +320,20 @@ impl Worker {
     fn heartbeat(&mut self) {
         let memory = resident_bytes();
         let (executing, queued) = self.exec.load();
+        let now = (Instant::now(), cpu_time());
+        let (wall, cpu) = (
+            now.0 - self.last_cpu.0,
+            now.1.saturating_sub(self.last_cpu.1),
+        );
+        self.last_cpu = now;
+        let cpu_permille = (cpu.as_secs_f64() / wall.as_secs_f64().max(1e-3) * 1000.0) as u32;
         let paused = self.options.memory_limit > 0 && memory > self.options.memory_limit;
         self.sched.outbox.push(&ToScheduler::Status {
             memory,
             executing,
             queued: queued + self.pending.len() as u32,
             paused,
+            cpu_permille,
         });
     }
 
@@ -413,6 +435,7 @@ impl Worker {
                 key,
                 message: "this worker could not load the task's job".into(),
                 origin: None,
+                run: None,
             });
             return;
         };
@@ -507,12 +530,17 @@ impl Worker {
                 continue; // its job was dropped while it ran
             };
             self.unpin(&job, outcome.key, &outcome.inputs);
+            let run = RunTime {
+                nanos: outcome.nanos,
+                ago_us: outcome.ended.elapsed().as_micros().min(u32::MAX.into()) as u32,
+                thread: outcome.thread,
+            };
             match outcome.result {
                 Ok((value, bytes)) => {
                     self.sched.outbox.push(&ToScheduler::Done {
                         key: outcome.key,
                         bytes: bytes.len() as u64,
-                        nanos: outcome.nanos,
+                        run,
                     });
                     self.data.insert(
                         outcome.key,
@@ -528,6 +556,7 @@ impl Worker {
                     key: outcome.key,
                     message: e.message().to_owned(),
                     origin: e.origin().map(|(k, o)| (k.to_owned(), o.to_owned())),
+                    run: Some(run),
                 }),
             }
         }
@@ -740,6 +769,7 @@ impl Worker {
                         key: task,
                         message: message.clone(),
                         origin: None,
+                        run: None,
                     });
                 }
                 return;
