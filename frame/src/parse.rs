@@ -58,6 +58,24 @@ fn parse_i64_slow(b: &[u8]) -> Option<i64> {
     }
 }
 
+/// True if `b` is an integer that fits in an `i64`. Up to eight plain
+/// digits are checked in one word: every byte minus `'0'` must be below 10.
+#[inline]
+pub(crate) fn is_i64(b: &[u8]) -> bool {
+    if !b.is_empty() && b.len() <= 8 {
+        // Pad with '0's so that the unused bytes pass.
+        let mut word = [b'0'; 8];
+        word[..b.len()].copy_from_slice(b);
+        let x = u64::from_le_bytes(word).wrapping_sub(0x3030_3030_3030_3030);
+        // No byte borrowed below '0', and none is 10 or more.
+        const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+        if x & HIGH == 0 && x.wrapping_add(0x0606_0606_0606_0606) & HIGH == 0 {
+            return true;
+        }
+    }
+    parse_i64(b).is_some()
+}
+
 /// The float in `b`, as Rust reads it (`1.5`, `-2e3`, `.5`, `inf`, `NaN`).
 #[inline]
 pub(crate) fn parse_f64(b: &[u8]) -> Option<f64> {
@@ -141,6 +159,11 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn the_integer_check_agrees_with_the_parser(s in "[ +\\-0-9/:a]{0,10}") {
+            prop_assert_eq!(is_i64(s.as_bytes()), parse_i64(s.as_bytes()).is_some());
+        }
+
         #[test]
         fn the_float_check_agrees_with_the_parser(s in "[ +\\-0-9.eE]{0,8}") {
             prop_assert_eq!(is_f64(s.as_bytes()), parse_f64(s.as_bytes()).is_some());

@@ -20,7 +20,7 @@ use crate::agg::{Key, Moments, Number, Partial};
 use crate::csv_scan::{for_each_record, Fields, Flow, ScanError};
 use crate::error::FrameError;
 use crate::ipc::Batch;
-use crate::parse::{is_f64, parse_f64, parse_i64};
+use crate::parse::{is_f64, is_i64, parse_f64, parse_i64};
 use crate::partition::{self, Partition};
 use crate::query::{Agg, Pred, Query};
 use crate::schema::Dtype;
@@ -100,7 +100,7 @@ fn locate(e: ScanError, part: &Partition, base: u64, q: &Query) -> FrameError {
 #[inline]
 fn valid(v: &[u8], dtype: Dtype) -> bool {
     match dtype {
-        Dtype::Int64 => parse_i64(v).is_some(),
+        Dtype::Int64 => is_i64(v),
         Dtype::Float64 => is_f64(v),
         Dtype::Utf8 => std::str::from_utf8(v).is_ok(),
     }
@@ -108,6 +108,16 @@ fn valid(v: &[u8], dtype: Dtype) -> bool {
 
 /// Non-null values of `cols`, each checked against its type.
 fn count(part: &Partition, q: &Query, cols: &[usize]) -> Result<Vec<u64>, FrameError> {
+    if let [c] = *cols {
+        // One column, the common case: the type's check is chosen once,
+        // not per value.
+        let n = match q.schema.dtype(c) {
+            Dtype::Int64 => count_one(part, q, c, is_i64),
+            Dtype::Float64 => count_one(part, q, c, is_f64),
+            Dtype::Utf8 => count_one(part, q, c, |v| std::str::from_utf8(v).is_ok()),
+        }?;
+        return Ok(vec![n]);
+    }
     let typed: Vec<(usize, Dtype)> = cols.iter().map(|&c| (c, q.schema.dtype(c))).collect();
     let wanted = cols.iter().max().map_or(0, |&c| c + 1);
     let mut counts = vec![0u64; cols.len()];
@@ -130,6 +140,30 @@ fn count(part: &Partition, q: &Query, cols: &[usize]) -> Result<Vec<u64>, FrameE
         Ok(true)
     })?;
     Ok(counts)
+}
+
+/// Non-null values of column `c` that pass `valid`.
+fn count_one(
+    part: &Partition,
+    q: &Query,
+    c: usize,
+    valid: impl Fn(&[u8]) -> bool,
+) -> Result<u64, FrameError> {
+    let mut n = 0;
+    records(part, q, c + 1, |offset, fields| {
+        if let Some(v) = fields.get(c).filter(|v| !v.is_empty()) {
+            if !valid(v) {
+                return Err(RowError {
+                    offset,
+                    column: c,
+                    text: v.to_vec(),
+                });
+            }
+            n += 1;
+        }
+        Ok(true)
+    })?;
+    Ok(n)
 }
 
 /// Arrow builders for one column.
