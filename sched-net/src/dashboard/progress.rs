@@ -248,7 +248,8 @@ pub fn summary<'a>(
         })
         .collect();
     for job in jobs {
-        for (prefix, c) in &job.rows {
+        // A row whose tasks all carry keys of another prefix counts nothing.
+        for (prefix, c) in job.rows.iter().filter(|(_, c)| c.total > 0) {
             match out.iter_mut().find(|p| p.prefix == *prefix) {
                 Some(p) => p.live.add(c),
                 None => out.push(PrefixProgress {

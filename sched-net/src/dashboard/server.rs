@@ -114,8 +114,13 @@ impl Dashboard {
             let state = match conn.read() {
                 Ok(state) => state,
                 Err(e) => {
-                    let line = format!("closing connection from {}: read failed: {e}", conn.peer);
-                    self.log(&line);
+                    // A browser closing a tab resets its connections: no
+                    // news. Anything else is worth a line.
+                    if e.kind() != io::ErrorKind::ConnectionReset {
+                        let line =
+                            format!("closing connection from {}: read failed: {e}", conn.peer);
+                        self.log(&line);
+                    }
                     self.close(token, registry);
                     return;
                 }
@@ -152,10 +157,16 @@ impl Dashboard {
         let mut gone = Vec::new();
         for (token, conn) in &mut self.conns {
             if let Err(e) = conn.flush() {
-                eprintln!(
-                    "{}: dashboard: closing connection from {}: {e}",
-                    self.log_name, conn.peer
+                let quiet = matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
                 );
+                if !quiet {
+                    eprintln!(
+                        "{}: dashboard: closing connection from {}: {e}",
+                        self.log_name, conn.peer
+                    );
+                }
                 gone.push(*token);
             } else if conn.is_done() {
                 gone.push(*token);
