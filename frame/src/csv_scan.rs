@@ -119,33 +119,30 @@ fn blank(line: &[u8]) -> bool {
     line.is_empty() || line == b"\r"
 }
 
-/// `byte` in every byte of a word.
-const fn broadcast(byte: u8) -> u64 {
-    u64::from_ne_bytes([byte; 8])
-}
-
-/// Bit `i` set where byte `i` of the little-endian word `w` equals the
-/// byte broadcast in `pattern`. Exact (no false positives): a byte of
-/// `x` is zero iff adding 0x7f to its low seven bits leaves its top bit
-/// clear and its own top bit is clear.
+/// The low bits of the eight bytes of `w` (each 0 or 1), gathered into
+/// eight bits: the multiplication moves byte `j`'s bit to bit `56 + j`,
+/// and no two products overlap, so nothing carries.
 #[inline(always)]
-fn eq_bits(w: u64, pattern: u64) -> u64 {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let x = w ^ pattern;
-    let zero_bytes = !(((x & LOW7).wrapping_add(LOW7)) | x) & !LOW7;
-    // Gather the eight top bits into the top byte, then bring it down.
-    (zero_bytes >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+fn gather(w: u64) -> u64 {
+    (w & 0x0101_0101_0101_0101).wrapping_mul(0x0102_0408_1020_4080) >> 56
 }
 
-/// Masks of line breaks and delimiters in up to 64 bytes, eight at a time.
+/// Masks of line breaks and delimiters in up to 64 bytes. The byte
+/// comparisons are written over whole arrays so that the compiler turns
+/// them into vector compares; the gather packs them into bits.
 #[inline(always)]
 fn masks(chunk: &[u8], delimiter: u8) -> (u64, u64) {
     let (mut nl, mut dl) = (0u64, 0u64);
-    if chunk.len() == 64 {
-        for (k, w) in chunk.chunks_exact(8).enumerate() {
-            let w = w.try_into().map_or(0, u64::from_le_bytes);
-            nl |= eq_bits(w, broadcast(b'\n')) << (8 * k);
-            dl |= eq_bits(w, broadcast(delimiter)) << (8 * k);
+    if let Ok(chunk) = <&[u8; 64]>::try_from(chunk) {
+        let lines: [u8; 64] = std::array::from_fn(|i| u8::from(chunk[i] == b'\n'));
+        let fields: [u8; 64] = std::array::from_fn(|i| u8::from(chunk[i] == delimiter));
+        for (k, (l, f)) in lines
+            .chunks_exact(8)
+            .zip(fields.chunks_exact(8))
+            .enumerate()
+        {
+            nl |= gather(l.try_into().map_or(0, u64::from_le_bytes)) << (8 * k);
+            dl |= gather(f.try_into().map_or(0, u64::from_le_bytes)) << (8 * k);
         }
     } else {
         for (i, &b) in chunk.iter().enumerate() {
