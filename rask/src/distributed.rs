@@ -18,7 +18,7 @@ use rask_sched_net::RawFuture;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use rask_sched_net::{ClientOptions, LocalOptions};
+pub use rask_sched_net::{ClientOptions, FutureStatus, LocalOptions};
 
 use crate::delayed::{delayed, Delayed, Input, IntoArgs, IntoInput};
 
@@ -34,7 +34,7 @@ pub struct Client {
 }
 
 /// A result on the cluster, of type `T`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Future<T> {
     raw: RawFuture,
     _type: PhantomData<fn() -> T>,
@@ -57,9 +57,30 @@ impl<T> Future<T> {
         }
     }
 
-    /// True once the task finished or failed.
+    /// True once the task finished, failed or was cancelled.
     pub fn done(&self) -> bool {
         self.raw.done()
+    }
+
+    /// Where it stands: pending, finished, error, cancelled or lost.
+    pub fn status(&self) -> FutureStatus {
+        self.raw.status()
+    }
+
+    /// Stops it if it has not finished (with the other outputs of its
+    /// job: every future of one `map`).
+    pub fn cancel(&self) {
+        self.raw.cancel()
+    }
+
+    /// Runs `f` with this future once it is done (on the client's IO
+    /// thread, so `f` must be quick), or at once if it is.
+    pub fn add_done_callback(&self, f: impl FnOnce(&Future<T>) + Send + 'static)
+    where
+        T: 'static,
+    {
+        let me = self.clone();
+        self.raw.on_done(move || f(&me));
     }
 
     /// Waits until the task has finished; its error if it failed.
@@ -78,11 +99,94 @@ impl<T> Future<T> {
     }
 }
 
+impl<T> Clone for Future<T> {
+    fn clone(&self) -> Self {
+        Future::new(self.raw.clone())
+    }
+}
+
 impl<T: Any + Send + Sync + Clone> Future<T> {
     /// Waits for the value.
     pub fn result(&self) -> Result<T, Error> {
         output(self.raw.result()?)
     }
+
+    /// Waits for the value at most `timeout`.
+    pub fn result_timeout(&self, timeout: std::time::Duration) -> Result<T, Error> {
+        output(self.raw.result_timeout(timeout)?)
+    }
+}
+
+/// `future.await` gives the value: the client's IO thread wakes the task
+/// when it arrives; nothing blocks.
+impl<T: Any + Send + Sync + Clone> std::future::IntoFuture for Future<T> {
+    type Output = Result<T, Error>;
+    type IntoFuture = Awaiting<T>;
+
+    fn into_future(self) -> Awaiting<T> {
+        Awaiting {
+            future: self,
+            slot: Arc::new(Mutex::new(Slot::Unasked)),
+        }
+    }
+}
+
+/// The `std::future::Future` of a [`Future`]'s value.
+#[derive(Debug)]
+pub struct Awaiting<T> {
+    future: Future<T>,
+    slot: Arc<Mutex<Slot>>,
+}
+
+#[derive(Debug)]
+enum Slot {
+    Unasked,
+    Waiting(std::task::Waker),
+    Ready(Result<rask_core::Value, Error>),
+    Taken,
+}
+
+impl<T: Any + Send + Sync + Clone> std::future::Future for Awaiting<T> {
+    type Output = Result<T, Error>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        match std::mem::replace(&mut *slot, Slot::Taken) {
+            Slot::Ready(v) => std::task::Poll::Ready(v.and_then(output)),
+            Slot::Taken => std::task::Poll::Ready(Err(Error::Backend {
+                backend: "distributed",
+                message: "polled after it completed".into(),
+            })),
+            Slot::Waiting(_) => {
+                *slot = Slot::Waiting(cx.waker().clone());
+                std::task::Poll::Pending
+            }
+            Slot::Unasked => {
+                *slot = Slot::Waiting(cx.waker().clone());
+                drop(slot);
+                let shared = self.slot.clone();
+                self.future.raw.result_then(move |v| {
+                    let mut slot = shared.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Slot::Waiting(waker) = std::mem::replace(&mut *slot, Slot::Ready(v)) {
+                        waker.wake();
+                    }
+                });
+                std::task::Poll::Pending
+            }
+        }
+    }
+}
+
+/// Which futures [`Client::wait`] waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReturnWhen {
+    /// Every one is done.
+    AllCompleted,
+    /// At least one is done.
+    FirstCompleted,
 }
 
 /// A future as an argument of a delayed call or a `submit`: on its own
@@ -299,6 +403,87 @@ impl Client {
         }
     }
 
+    /// Waits until `futures` are done (all, or the first), or `timeout`
+    /// passes; returns the indices of those done and of those not.
+    pub fn wait<T>(
+        &self,
+        futures: &[Future<T>],
+        when: ReturnWhen,
+        timeout: Option<std::time::Duration>,
+    ) -> (Vec<usize>, Vec<usize>) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        for f in futures {
+            let tx = tx.clone();
+            f.raw.on_done(move || {
+                let _ = tx.send(());
+            });
+        }
+        drop(tx);
+        let need = match when {
+            ReturnWhen::AllCompleted => futures.len(),
+            ReturnWhen::FirstCompleted => futures.len().min(1),
+        };
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        for _ in 0..need {
+            let got = match deadline {
+                Some(d) => rx
+                    .recv_timeout(d.saturating_duration_since(std::time::Instant::now()))
+                    .is_ok(),
+                None => rx.recv().is_ok(),
+            };
+            if !got {
+                break;
+            }
+        }
+        (0..futures.len()).partition(|&i| futures[i].done())
+    }
+
+    /// Yields `futures` as they finish, with their values; more can be
+    /// added while iterating ([`AsCompleted::add`]).
+    pub fn as_completed<T>(&self, futures: impl IntoIterator<Item = Future<T>>) -> AsCompleted<T>
+    where
+        T: Any + Send + Sync + Clone,
+    {
+        let (done, finished) = std::sync::mpsc::channel();
+        let mut it = AsCompleted {
+            waiting: std::collections::HashMap::new(),
+            next: 0,
+            done,
+            finished,
+        };
+        for f in futures {
+            it.add(f);
+        }
+        it
+    }
+
+    /// Cancels every future not yet finished.
+    pub fn cancel<T>(&self, futures: &[Future<T>]) {
+        futures.iter().for_each(Future::cancel);
+    }
+
+    /// Puts `values` on the cluster, one future each.
+    pub fn scatter<T>(&self, values: impl IntoIterator<Item = T>) -> Result<Vec<Future<T>>, Error>
+    where
+        T: Clone + Serialize + DeserializeOwned + Any + Send + Sync,
+    {
+        let values: Vec<Delayed<T>> = values.into_iter().map(Delayed::value).collect();
+        self.persist_many(&values)
+    }
+
+    /// The values of the futures that finished, skipping those that
+    /// failed (Dask's `gather(errors="skip")`); each value with its index.
+    pub fn gather_skipping_errors<T: Any + Send + Sync + Clone>(
+        &self,
+        futures: &[Future<T>],
+    ) -> Vec<(usize, T)> {
+        futures
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.result().ok().map(|v| (i, v)))
+            .collect()
+    }
+
     /// The values of `futures`, fetched together.
     pub fn gather<T: Any + Send + Sync + Clone>(
         &self,
@@ -389,5 +574,54 @@ where
             .ok()
             .and_then(|n| self.in_flight.remove(&n))?;
         Some(future.result())
+    }
+}
+
+/// The iterator of [`Client::as_completed`]: each future, with its value
+/// or error, in the order they finish.
+#[derive(Debug)]
+pub struct AsCompleted<T> {
+    waiting: std::collections::HashMap<u64, Future<T>>,
+    next: u64,
+    done: std::sync::mpsc::Sender<u64>,
+    finished: std::sync::mpsc::Receiver<u64>,
+}
+
+impl<T: Any + Send + Sync + Clone> AsCompleted<T> {
+    /// Adds a future to wait for.
+    pub fn add(&mut self, future: Future<T>) {
+        let (n, done) = (self.next, self.done.clone());
+        self.next += 1;
+        future.raw.on_done(move || {
+            let _ = done.send(n);
+        });
+        self.waiting.insert(n, future);
+    }
+
+    /// Futures not yielded yet.
+    pub fn len(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// True when every future has been yielded.
+    pub fn is_empty(&self) -> bool {
+        self.waiting.is_empty()
+    }
+}
+
+impl<T: Any + Send + Sync + Clone> Iterator for AsCompleted<T> {
+    type Item = (Future<T>, Result<T, Error>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.waiting.is_empty() {
+            return None;
+        }
+        let future = self
+            .finished
+            .recv()
+            .ok()
+            .and_then(|n| self.waiting.remove(&n))?;
+        let value = future.result();
+        Some((future, value))
     }
 }

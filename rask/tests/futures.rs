@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rask::distributed::LocalOptions;
+use rask::distributed::{FutureStatus, LocalOptions, ReturnWhen};
 use rask::{delayed, Client, Inputs, Options};
 
 fn square(x: &i64) -> i64 {
@@ -144,4 +144,132 @@ fn map_stream_keeps_its_bound_and_yields_in_completion_order() {
     assert_eq!(sorted, expected);
     // Slow items (multiples of 3) finish after quick ones sent later.
     assert_ne!(seen, expected, "results came back in input order");
+}
+
+fn nap(ms: &u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(*ms));
+    *ms
+}
+
+#[test]
+fn status_timeouts_and_cancelling_a_pending_future() {
+    let client = cluster();
+    let slow = client.submit(nap, (600u64,)).unwrap();
+    assert_eq!(slow.status(), FutureStatus::Pending);
+    let early = slow.result_timeout(Duration::from_millis(50)).unwrap_err();
+    assert!(early.to_string().contains("within"), "{early}");
+    slow.cancel();
+    assert_eq!(slow.status(), FutureStatus::Cancelled);
+    assert!(slow.result().unwrap_err().to_string().contains("cancelled"));
+    // A task needing a cancelled future fails the same way.
+    let after = client.submit(nap, (&slow,)).unwrap();
+    assert!(after
+        .result()
+        .unwrap_err()
+        .to_string()
+        .contains("cancelled"));
+
+    let quick = client.submit(nap, (1u64,)).unwrap();
+    assert_eq!(quick.result_timeout(Duration::from_secs(20)).unwrap(), 1);
+    assert_eq!(quick.status(), FutureStatus::Finished);
+    quick.cancel(); // finished: nothing to stop
+    assert_eq!(quick.result().unwrap(), 1);
+}
+
+#[test]
+fn as_completed_yields_in_completion_order_and_takes_more_on_the_way() {
+    let client = cluster();
+    let futures: Vec<_> = [300u64, 20]
+        .iter()
+        .map(|ms| client.submit(nap, (*ms,)).unwrap())
+        .collect();
+    let mut stream = client.as_completed(futures);
+    let mut order = Vec::new();
+    let (_, first) = stream.next().unwrap();
+    order.push(first.unwrap());
+    stream.add(client.submit(nap, (100u64,)).unwrap());
+    for (_, v) in stream {
+        order.push(v.unwrap());
+    }
+    assert_eq!(order, [20, 100, 300]);
+}
+
+#[test]
+fn wait_for_the_first_or_all_with_a_timeout() {
+    let client = cluster();
+    let futures: Vec<_> = [400u64, 10]
+        .iter()
+        .map(|ms| client.submit(nap, (*ms,)).unwrap())
+        .collect();
+    let (done, pending) = client.wait(&futures, ReturnWhen::FirstCompleted, None);
+    assert_eq!((done, pending), (vec![1], vec![0]));
+    let (_, pending) = client.wait(
+        &futures,
+        ReturnWhen::AllCompleted,
+        Some(Duration::from_millis(1)),
+    );
+    assert_eq!(pending, [0]);
+    let (done, _) = client.wait(&futures, ReturnWhen::AllCompleted, None);
+    assert_eq!(done, [0, 1]);
+}
+
+/// Polls `f` to completion on this thread, parking between wake-ups.
+fn block_on<F: std::future::IntoFuture>(f: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f.into_future());
+    for _ in 0..10_000 {
+        if let std::task::Poll::Ready(v) = std::future::Future::poll(f.as_mut(), &mut cx) {
+            return v;
+        }
+        std::thread::park_timeout(Duration::from_millis(100));
+    }
+    panic!("the future never completed");
+}
+
+#[test]
+fn futures_are_awaitable_and_call_back_when_done() {
+    let client = cluster();
+    let f = client.submit(nap, (30u64,)).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    f.add_done_callback(move |f| {
+        let _ = tx.send(f.status());
+    });
+    assert_eq!(block_on(f.clone()).unwrap(), 30);
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(10)),
+        Ok(FutureStatus::Finished)
+    );
+    let bad = client
+        .submit(
+            rask::fallible(|s: &String| s.parse::<u64>()),
+            ("x".to_owned(),),
+        )
+        .unwrap();
+    assert!(block_on(bad).is_err());
+}
+
+#[test]
+fn scatter_and_gather_skipping_errors() {
+    let client = cluster();
+    let xs = client.scatter([5i64, 6, 7]).unwrap();
+    let doubled: Vec<_> = xs
+        .iter()
+        .map(|x| {
+            client
+                .submit(
+                    rask::fallible(|v: &i64| if *v == 6 { Err("six") } else { Ok(v * 2) }),
+                    (x,),
+                )
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(client.gather_skipping_errors(&doubled), [(0, 10), (2, 14)]);
+    assert!(client.gather(&doubled).is_err());
 }

@@ -66,10 +66,31 @@ enum Status {
     Pending,
     Done,
     Failed(Error),
+    Cancelled,
+    /// The connection to the scheduler is gone, and with it the result.
+    Lost(Error),
+}
+
+/// Where a future stands, as Dask's `Future.status` tells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FutureStatus {
+    /// Not finished yet.
+    Pending,
+    /// Finished; the result is on the cluster.
+    Finished,
+    /// Its task, or one it needed, failed.
+    Error,
+    /// Cancelled before it finished.
+    Cancelled,
+    /// The client lost its scheduler.
+    Lost,
 }
 
 /// Runs once a job has settled (finished or failed).
 type Callback = Box<dyn FnOnce() + Send>;
+
+/// Takes the answer to a fetch, on the IO thread.
+type Reply = Box<dyn FnOnce(Result<Vec<Value>, Error>) + Send>;
 
 /// One submitted job; shared by the futures of its outputs.
 pub struct JobHandle {
@@ -91,15 +112,34 @@ impl Drop for JobHandle {
 }
 
 impl JobHandle {
-    /// Records the status; the first time the job settles, runs the
-    /// callbacks (on the IO thread, outside the lock).
+    /// Records the status (a cancelled job stays cancelled); the first
+    /// time the job settles, runs the callbacks (on the IO thread, outside
+    /// the lock).
     fn set(&self, status: Status) {
         let callbacks = {
             let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
+            if matches!(s.0, Status::Cancelled) {
+                return;
+            }
             s.0 = status;
             std::mem::take(&mut s.1)
         };
         callbacks.into_iter().for_each(|f| f());
+    }
+
+    /// Marks a pending job cancelled (running the callbacks); false if it
+    /// had settled already.
+    fn cancel(&self) -> bool {
+        let callbacks = {
+            let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
+            if !matches!(s.0, Status::Pending) {
+                return false;
+            }
+            s.0 = Status::Cancelled;
+            std::mem::take(&mut s.1)
+        };
+        callbacks.into_iter().for_each(|f| f());
+        true
     }
 
     fn status(&self) -> Status {
@@ -126,10 +166,25 @@ impl JobHandle {
     /// round trip through the caller's thread.
     fn request(&self, futures: &[RawFuture]) -> Receiver<Result<Vec<Value>, Error>> {
         let (tx, rx) = channel();
-        let tasks = futures.iter().map(|f| (f.task.0, f.key, f.codec)).collect();
-        self.client.send(Cmd::Fetch(self.job, tasks, tx));
+        self.request_then(
+            futures,
+            Box::new(move |answer| {
+                let _ = tx.send(answer);
+            }),
+        );
         rx
     }
+
+    /// [`request`](Self::request), answered by calling `reply` on the IO
+    /// thread.
+    fn request_then(&self, futures: &[RawFuture], reply: Reply) {
+        let tasks = futures.iter().map(|f| (f.task.0, f.key, f.codec)).collect();
+        self.client.send(Cmd::Fetch(self.job, tasks, reply));
+    }
+}
+
+fn cancelled(key: DataKey) -> Error {
+    net_error(format!("{}/{} was cancelled", key.job, key.task))
 }
 
 /// The answer to a [`JobHandle::request`].
@@ -158,16 +213,53 @@ impl RawFuture {
         v.pop().ok_or_else(|| net_error("no value came back"))
     }
 
-    /// True once the task finished or failed.
+    /// Waits for the value at most `timeout`; then an error that says so.
+    pub fn result_timeout(&self, timeout: Duration) -> Result<Value, Error> {
+        match self
+            .handle
+            .request(std::slice::from_ref(self))
+            .recv_timeout(timeout)
+        {
+            Ok(v) => v?.pop().ok_or_else(|| net_error("no value came back")),
+            Err(_) => Err(net_error(format!(
+                "no result for {}/{} within {timeout:?}",
+                self.key.job, self.key.task
+            ))),
+        }
+    }
+
+    /// True once the task finished, failed or was cancelled.
     pub fn done(&self) -> bool {
         !matches!(self.handle.status(), Status::Pending)
     }
 
-    /// The error its job failed with, once it has.
+    /// Where it stands.
+    pub fn status(&self) -> FutureStatus {
+        match self.handle.status() {
+            Status::Pending => FutureStatus::Pending,
+            Status::Done => FutureStatus::Finished,
+            Status::Failed(_) => FutureStatus::Error,
+            Status::Cancelled => FutureStatus::Cancelled,
+            Status::Lost(_) => FutureStatus::Lost,
+        }
+    }
+
+    /// Why it has no value: the error its job failed with, the
+    /// cancellation, or the lost connection.
     pub fn error(&self) -> Option<Error> {
         match self.handle.status() {
-            Status::Failed(e) => Some(e),
-            _ => None,
+            Status::Failed(e) | Status::Lost(e) => Some(e),
+            Status::Cancelled => Some(cancelled(self.key)),
+            Status::Pending | Status::Done => None,
+        }
+    }
+
+    /// Stops its job if it has not finished: the scheduler drops its
+    /// tasks, and the futures of the job (every output of one `map`, and
+    /// clones) read as cancelled. A finished job is left as it is.
+    pub fn cancel(&self) {
+        if self.handle.cancel() {
+            self.handle.client.send(Cmd::Cancel(self.handle.job));
         }
     }
 
@@ -179,6 +271,18 @@ impl RawFuture {
         });
         let _ = rx.recv();
         self.error().map_or(Ok(()), Err)
+    }
+
+    /// Calls `f` with the value (or why there is none), on the client's
+    /// IO thread, without blocking the caller: the base of `async` use.
+    /// `f` must be quick.
+    pub fn result_then(&self, f: impl FnOnce(Result<Value, Error>) + Send + 'static) {
+        self.handle.request_then(
+            std::slice::from_ref(self),
+            Box::new(move |answer| {
+                f(answer.and_then(|mut v| v.pop().ok_or_else(|| net_error("no value came back"))))
+            }),
+        );
     }
 
     /// Runs `f` on the client's IO thread once the task's job has
@@ -248,13 +352,11 @@ enum Cmd {
     Launch(JobId, Result<Vec<u8>, Error>),
     Release(JobId),
     /// Fetch these outputs of a job once it has finished.
-    Fetch(
-        JobId,
-        Vec<(u32, DataKey, Codec)>,
-        Sender<Result<Vec<Value>, Error>>,
-    ),
+    Fetch(JobId, Vec<(u32, DataKey, Codec)>, Reply),
     /// Ask the scheduler about datasets.
     Ask(DatasetOp, Sender<DatasetReply>),
+    /// Stop a job that has not finished.
+    Cancel(JobId),
     Stop,
 }
 
@@ -291,6 +393,7 @@ impl std::fmt::Debug for Cmd {
             Cmd::Release(_) => "Release",
             Cmd::Fetch(..) => "Fetch",
             Cmd::Ask(..) => "Ask",
+            Cmd::Cancel(_) => "Cancel",
             Cmd::Stop => "Stop",
         })
     }
@@ -718,7 +821,7 @@ struct FetchState {
     finish: u64,
     values: Vec<Option<Value>>,
     left: usize,
-    reply: Sender<Result<Vec<Value>, Error>>,
+    reply: Reply,
 }
 
 impl Io {
@@ -768,10 +871,12 @@ impl Io {
     fn lost_scheduler(&mut self) {
         let lost = || net_error("lost the connection to the scheduler");
         for handle in self.jobs.values().filter_map(|j| j.handle.upgrade()) {
-            handle.set(Status::Failed(lost()));
+            if matches!(handle.status(), Status::Pending | Status::Done) {
+                handle.set(Status::Lost(lost()));
+            }
         }
         for (_, f) in self.fetches.drain() {
-            let _ = f.reply.send(Err(lost()));
+            (f.reply)(Err(lost()));
         }
         // Dropping the senders answers the waiting dataset requests.
         self.asks.clear();
@@ -781,13 +886,13 @@ impl Io {
                 Cmd::Stop => return,
                 Cmd::Submit(_, _, h) => {
                     if let Some(h) = h.upgrade() {
-                        h.set(Status::Failed(lost()));
+                        h.set(Status::Lost(lost()));
                     }
                 }
                 Cmd::Fetch(_, _, reply) => {
-                    let _ = reply.send(Err(lost()));
+                    reply(Err(lost()));
                 }
-                Cmd::Release(_) | Cmd::Ask(..) | Cmd::Launch(..) => {}
+                Cmd::Release(_) | Cmd::Ask(..) | Cmd::Launch(..) | Cmd::Cancel(_) => {}
             }
         }
     }
@@ -809,6 +914,16 @@ impl Io {
                     self.sched
                         .outbox
                         .push(&ToScheduler::Submit { job, spec: &spec });
+                }
+            }
+            Cmd::Cancel(job) => {
+                if let Some(entry) = self.jobs.get_mut(&job) {
+                    // Releasing an unfinished job drops its tasks; its
+                    // fetches end with the cancellation.
+                    self.sched.outbox.push(&ToScheduler::Release { job });
+                    let error = cancelled(DataKey { job, task: 0 });
+                    entry.failed = Some(error.clone());
+                    self.end_fetches_of(job, error);
                 }
             }
             Cmd::Launch(job, launch) => match launch {
@@ -998,6 +1113,11 @@ impl Io {
         if let Some(h) = entry.handle.upgrade() {
             h.set(Status::Failed(error.clone()));
         }
+        self.end_fetches_of(job, error);
+    }
+
+    /// Every fetch of `job` ends with `error`.
+    fn end_fetches_of(&mut self, job: JobId, error: Error) {
         let ids: Vec<u64> = self
             .fetches
             .iter()
@@ -1126,7 +1246,7 @@ impl Io {
             if let Some(entry) = self.jobs.get_mut(&f.job) {
                 entry.parked.retain(|p| *p != id);
             }
-            let _ = f.reply.send(answer);
+            (f.reply)(answer);
         }
     }
 

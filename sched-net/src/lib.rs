@@ -30,5 +30,5 @@ pub mod protocol;
 pub mod scheduler;
 pub mod worker;
 
-pub use client::{Client, ClientOptions, RawFuture};
+pub use client::{Client, ClientOptions, FutureStatus, RawFuture};
 pub use local::LocalOptions;
