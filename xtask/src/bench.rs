@@ -33,7 +33,10 @@ const HELP: &str = "\
 usage: cargo xtask bench [flags]
 
   --backends a,b   schedulers to measure (default: sync,threads and every
-                   other backend compiled into `rask`)
+                   other backend compiled into `rask`); also
+                   distributed-polled (its dashboard's JSON polled every
+                   500 ms, as an open page does) and distributed-nodash
+                   (dashboard off), to weigh what the dashboard costs
   --graphs a,b     merge, chain, tree, fanin, busy (default: the first four,
                    plus busy with n=200 for the speedup)
   --n N[,N...]     graph sizes (default: 10000,100000,1000000)

@@ -123,3 +123,37 @@ impl Board {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn runs_are_placed_before_the_message_that_reports_them() {
+        let mut board = Board::new(Some(8));
+        let received = board.epoch + Duration::from_millis(50);
+        let run = RunTime {
+            nanos: 2_000_000,
+            ago_us: 1_000,
+            thread: 3,
+        };
+        board.record(7, 1, &run, received, true);
+        let stream = board.stream.as_ref().unwrap();
+        let r = *stream.since(0, 10).next().unwrap();
+        assert_eq!((r.start_us, r.stop_us), (47_000, 49_000));
+        assert_eq!((r.worker, r.thread, r.prefix, r.erred), (7, 3, 1, true));
+        // A report older than the board is clamped, not wrapped.
+        let early = RunTime {
+            nanos: u64::MAX,
+            ago_us: u32::MAX,
+            thread: 0,
+        };
+        board.record(1, 0, &early, board.epoch, false);
+        let r = *board.stream.as_ref().unwrap().since(1, 10).next().unwrap();
+        assert_eq!((r.start_us, r.stop_us), (0, 0));
+        let mut off = Board::new(None);
+        off.record(1, 0, &run, received, false);
+        assert!(off.stream.is_none());
+    }
+}

@@ -8,6 +8,11 @@
 //! ```text
 //! rask-bench --backend threads --graph merge --n 100000 --workers 8 --reps 5
 //! ```
+//!
+//! Besides the names `rask` knows, `distributed-polled` is `distributed`
+//! with a thread polling the scheduler's dashboard API every 500 ms, as an
+//! open page does, and `distributed-nodash` is `distributed` with the
+//! dashboard turned off: rows to compare what the dashboard costs.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -45,6 +50,8 @@ fn main() -> ExitCode {
         }
     };
     let outcome = measure(&run);
+    #[cfg(unix)]
+    dashboard::report();
     println!("{}", outcome.to_json());
     match outcome {
         Outcome::Failed { .. } => ExitCode::FAILURE,
@@ -97,23 +104,36 @@ fn scheduler(name: &str, workers: usize) -> Result<std::sync::Arc<dyn rask::Sche
         return Ok(std::sync::Arc::new(procs));
     }
     #[cfg(unix)]
-    if name == "distributed" {
+    if let Some(variant) = name.strip_prefix("distributed") {
         // A local cluster of `workers` worker processes (re-executed from
         // this binary), kept for the life of this process.
         static CLUSTER: std::sync::OnceLock<rask::Client> = std::sync::OnceLock::new();
         if CLUSTER.get().is_none() {
             let start = Instant::now();
-            let options = rask::distributed::LocalOptions {
+            let mut options = rask::distributed::LocalOptions {
                 workers,
                 ..Default::default()
             };
+            match variant {
+                "" | "-polled" => {}
+                "-nodash" => options.dashboard_port = None,
+                _ => return rask::scheduler_by_name(name, Some(workers)),
+            }
             let client = rask::Client::local_with(options)?;
             eprintln!(
-                "distributed: local cluster of {workers} workers started in {:.1} ms",
+                "{name}: local cluster of {workers} workers started in {:.1} ms",
                 start.elapsed().as_secs_f64() * 1e3
             );
+            if variant == "-polled" {
+                let addr = client.raw().cluster().and_then(|c| c.dashboard_addr());
+                match addr {
+                    Some(addr) => dashboard::poll_every(addr, Duration::from_millis(500)),
+                    None => eprintln!("{name}: the cluster has no dashboard to poll"),
+                }
+            }
             let _ = CLUSTER.set(client);
         }
+        return rask::scheduler_by_name("distributed", Some(workers));
     }
     rask::scheduler_by_name(name, Some(workers))
 }
@@ -284,4 +304,76 @@ fn peak_rss_bytes() -> Option<u64> {
         .parse()
         .ok()?;
     Some(kib * 1024)
+}
+
+/// A stand-in for an open dashboard page: a thread that fetches what the
+/// page fetches (`/api/status.json` and the new task records) on the same
+/// schedule, for the life of the process.
+#[cfg(unix)]
+mod dashboard {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpStream};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    static POLLS: AtomicU64 = AtomicU64::new(0);
+    static BYTES: AtomicU64 = AtomicU64::new(0);
+    static FAILURES: AtomicU64 = AtomicU64::new(0);
+
+    /// One `GET`, answered and closed by the server; the body.
+    fn get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
+        let mut sock = TcpStream::connect(addr)?;
+        sock.set_read_timeout(Some(Duration::from_secs(5)))?;
+        write!(
+            sock,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut raw = String::new();
+        sock.read_to_string(&mut raw)?;
+        BYTES.fetch_add(raw.len() as u64, Ordering::Relaxed);
+        match raw.split_once("\r\n\r\n") {
+            Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok(body.to_owned()),
+            _ => Err(std::io::Error::other("not a 200 answer")),
+        }
+    }
+
+    /// Starts the polling thread.
+    pub fn poll_every(addr: SocketAddr, every: Duration) {
+        let _ = std::thread::Builder::new()
+            .name("dashboard-poller".into())
+            .spawn(move || {
+                let mut next = 0u64;
+                loop {
+                    let tasks = get(addr, "/api/status.json")
+                        .and_then(|_| get(addr, &format!("/api/tasks.json?since={next}")));
+                    match tasks
+                        .ok()
+                        .and_then(|body| serde_json::from_str::<serde_json::Value>(&body).ok())
+                    {
+                        Some(v) => {
+                            next = v["next"].as_u64().unwrap_or(next);
+                            POLLS.fetch_add(1, Ordering::Relaxed);
+                        }
+                        None => {
+                            FAILURES.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    std::thread::sleep(every);
+                }
+            });
+    }
+
+    /// Says how much polling happened, if any.
+    pub fn report() {
+        let (polls, failures) = (
+            POLLS.load(Ordering::Relaxed),
+            FAILURES.load(Ordering::Relaxed),
+        );
+        if polls + failures > 0 {
+            eprintln!(
+                "dashboard polled {polls} times ({:.1} KiB read, {failures} failed polls)",
+                BYTES.load(Ordering::Relaxed) as f64 / 1024.0
+            );
+        }
+    }
 }
