@@ -36,7 +36,9 @@ usage: cargo xtask bench [flags]
                    other backend compiled into `rask`); also
                    distributed-polled (its dashboard's JSON polled every
                    500 ms, as an open page does) and distributed-nodash
-                   (dashboard off), to weigh what the dashboard costs
+                   (dashboard off), to weigh what the dashboard costs; `wasm-sync` and
+                   `wasm-workers` run merge (other graphs are skipped) and
+                   the demo workload in headless Chromium
   --graphs a,b     merge, chain, tree, fanin, busy (default: the first four,
                    plus busy with n=200 for the speedup)
   --n N[,N...]     graph sizes (default: 10000,100000,1000000)
@@ -176,7 +178,11 @@ pub fn main(args: &[String]) -> Result<(), String> {
         return Ok(());
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let runs = options.runs(cores);
+    // Browser backends run in one Chromium session, not in rask-bench.
+    let (browser_runs, runs): (Vec<RunSpec>, Vec<RunSpec>) = options
+        .runs(cores)
+        .into_iter()
+        .partition(|r| r.backend.starts_with("wasm-"));
 
     run(&mut cargo(&[
         "build",
@@ -227,6 +233,11 @@ pub fn main(args: &[String]) -> Result<(), String> {
         outcomes.push(outcome);
     }
 
+    #[cfg(unix)]
+    if !browser_runs.is_empty() {
+        outcomes.extend(browser_outcomes(&browser_runs)?);
+    }
+
     println!();
     print!("{}", table(&outcomes));
     for o in &outcomes {
@@ -252,6 +263,48 @@ pub fn main(args: &[String]) -> Result<(), String> {
         0 => Ok(()),
         n => Err(format!("{n} of {} benchmark runs failed", outcomes.len())),
     }
+}
+
+/// The `wasm-*` runs, measured in headless Chromium: merge at the asked
+/// sizes, then the demo workload (whose speedup is printed here).
+#[cfg(unix)]
+fn browser_outcomes(runs: &[RunSpec]) -> Result<Vec<Outcome>, String> {
+    let mut backends: Vec<String> = Vec::new();
+    let mut ns: Vec<usize> = Vec::new();
+    for r in runs.iter().filter(|r| r.shape == Shape::Merge) {
+        if !backends.contains(&r.backend) {
+            backends.push(r.backend.clone());
+        }
+        if !ns.contains(&r.n) {
+            ns.push(r.n);
+        }
+    }
+    let (reps, workers) = (runs[0].reps, runs[0].workers);
+    let measured = crate::wasm::bench(&backends, &ns, reps, workers)?;
+    Ok(measured
+        .into_iter()
+        .map(|m| {
+            if let Some(x) = m.speedup {
+                eprintln!("  {} demo speedup over wasm-sync: {x:.2}x", m.backend);
+            }
+            let tasks = m.tasks.max(1);
+            Outcome::Ran(Record {
+                backend: m.backend,
+                graph: m.graph,
+                n: m.n,
+                tasks: m.tasks,
+                workers: m.workers,
+                reps: m.reps,
+                wall_s: m.wall_s,
+                us_per_task: m.wall_s * 1e6 / tasks as f64,
+                tasks_per_s: tasks as f64 / m.wall_s,
+                peak_rss_bytes: 0,
+                children_peak_rss_bytes: 0,
+                ir_bytes_per_task: 0.0,
+                build_s: 0.0,
+            })
+        })
+        .collect())
 }
 
 /// Asks the release bench binary how many busy-loop steps take ~5 ms.

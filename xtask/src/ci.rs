@@ -25,6 +25,17 @@ type Step = (&'static str, fn() -> Result<(), String>);
 const STEPS: &[Step] = &[
     ("ensure rustfmt and clippy", ensure_rustfmt_and_clippy),
     ("ensure the no_std target", || ensure_target(NO_STD_TARGET)),
+    ("ensure the wasm target", || {
+        ensure_target(crate::wasm::TARGET)
+    }),
+    (
+        "ensure wasm-bindgen-cli (the version in Cargo.lock)",
+        crate::wasm::ensure_bindgen_cli,
+    ),
+    (
+        "ensure chromium and chromedriver",
+        crate::wasm::ensure_chromium,
+    ),
     ("format", || {
         run(&mut cargo(&["fmt", "--all", "--", "--check"]))
     }),
@@ -56,6 +67,30 @@ const STEPS: &[Step] = &[
             NO_STD_TARGET,
         ]))
     }),
+    ("wasm build (core and sync for wasm32)", || {
+        run(&mut cargo(&[
+            "build",
+            "-p",
+            "rask-core",
+            "-p",
+            "rask-sched-sync",
+            "--target",
+            crate::wasm::TARGET,
+        ]))
+    }),
+    (
+        "browser tests: core and sync in headless Chromium (wasm-bindgen-test)",
+        || {
+            let (passed, failed) = crate::wasm::browser_unit_tests()?;
+            TESTS_PASSED.fetch_add(passed, Ordering::Relaxed);
+            TESTS_FAILED.fetch_add(failed, Ordering::Relaxed);
+            Ok(())
+        },
+    ),
+    (
+        "browser tests: the demo page end to end in headless Chromium",
+        crate::wasm::end_to_end,
+    ),
     ("bench smoke run (cargo xtask bench --quick)", || {
         bench::main(&["--quick".to_owned()])
     }),

@@ -4,6 +4,8 @@
 //! - `cargo xtask test`: everything CI checks, in order, stopping at the
 //!   first failure (see [`ci`]). `.ci/run` is just this.
 //! - `cargo xtask bench`: per-task overhead of every backend (see [`bench`]).
+//! - `cargo xtask wasm [--serve]`: builds (and serves) the browser demo
+//!   (see [`wasm`]).
 //! - `cargo xtask data`: the seed notebook's CSV files in `data1/` (see [`data`]).
 //!
 //! The modules here drive things; what the `rask-bench` child shares with
@@ -13,6 +15,8 @@ mod bench;
 mod ci;
 mod command;
 mod data;
+#[cfg(unix)]
+mod wasm;
 
 use std::process::ExitCode;
 
@@ -30,6 +34,8 @@ fn main() -> ExitCode {
         Some("test") if args.len() == 1 => ci::run_all(),
         Some("test") => Err(format!("`test` takes no flags, got {:?}", &args[1..])),
         Some("bench") => bench::main(&args[1..]),
+        #[cfg(unix)]
+        Some("wasm") => wasm::main(&args[1..]),
         Some("data") => data::main(&args[1..]),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");

@@ -1,0 +1,330 @@
+//! `cargo xtask wasm [--serve] [--port N]`: builds `rask-wasm` for the
+//! browser (release, `wasm-bindgen --target web` into `wasm/www/pkg`),
+//! reports the size of the full and the sync-only module, and optionally
+//! serves the demo page on 127.0.0.1.
+//!
+//! The same build backs the browser checks of `cargo xtask test` (the
+//! end-to-end run of the demo page in headless Chromium) and the
+//! `wasm-sync` / `wasm-workers` backends of `cargo xtask bench`.
+
+pub mod serve;
+pub mod webdriver;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::command::{cargo, root, run, stdout_of, target_dir, tool};
+
+pub const TARGET: &str = "wasm32-unknown-unknown";
+
+const USAGE: &str = "\
+usage: cargo xtask wasm [--serve] [--port N] [--test]
+
+  builds wasm/www/pkg (release) and prints the .wasm sizes;
+  --serve   then serves wasm/www on http://127.0.0.1:PORT/ (default 8080)
+  --test    then runs the end-to-end browser check of `cargo xtask test`";
+
+/// The demo page's directory.
+pub fn www() -> PathBuf {
+    root().join("wasm").join("www")
+}
+
+/// `cargo xtask wasm [flags]`.
+pub fn main(args: &[String]) -> Result<(), String> {
+    let mut serve = false;
+    let mut test = false;
+    let mut port = 8080u16;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--serve" => serve = true,
+            "--test" => test = true,
+            "--port" => {
+                let v = it.next().ok_or("--port needs a number")?;
+                port = v
+                    .parse()
+                    .map_err(|_| format!("--port takes a port number, not `{v}`"))?;
+            }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            other => return Err(format!("unknown flag `{other}`\n\n{USAGE}")),
+        }
+    }
+    if test {
+        return end_to_end();
+    }
+    let sizes = build()?;
+    println!("{sizes}");
+    if serve {
+        let server = serve::Server::start(&www(), port)?;
+        println!(
+            "serving the rask demo at {}  (Ctrl-C to stop)",
+            server.url()
+        );
+        server.wait();
+    }
+    Ok(())
+}
+
+/// Sizes of the two builds of the module, in bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct Sizes {
+    pub full: u64,
+    pub sync_only: u64,
+}
+
+impl std::fmt::Display for Sizes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "rask_wasm_bg.wasm: {:.1} KB with workers (wasm/www/pkg), {:.1} KB sync-only (--no-default-features)",
+            self.full as f64 / 1000.0,
+            self.sync_only as f64 / 1000.0
+        )
+    }
+}
+
+/// Builds the page's module into `wasm/www/pkg`, and the sync-only module
+/// into the target dir to measure it.
+pub fn build() -> Result<Sizes, String> {
+    let full = bindgen(&[], &www().join("pkg"))?;
+    let sync_dir = target_dir().join("wasm-pkg-sync");
+    let sync_only = bindgen(&["--no-default-features"], &sync_dir)?;
+    Ok(Sizes { full, sync_only })
+}
+
+/// `cargo build --release` of rask-wasm with `features`, then
+/// `wasm-bindgen --target web` into `out`; the size of the `.wasm`.
+fn bindgen(features: &[&str], out: &Path) -> Result<u64, String> {
+    let mut args = vec![
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "rask-wasm",
+        "--lib",
+        "--target",
+        TARGET,
+    ];
+    args.extend_from_slice(features);
+    run(&mut cargo(&args))?;
+    let wasm = target_dir()
+        .join(TARGET)
+        .join("release")
+        .join("rask_wasm.wasm");
+    let out_str = out.to_string_lossy().into_owned();
+    let wasm_str = wasm.to_string_lossy().into_owned();
+    run(&mut tool(
+        "wasm-bindgen",
+        &["--target", "web", "--out-dir", &out_str, &wasm_str],
+    ))?;
+    std::fs::metadata(out.join("rask_wasm_bg.wasm"))
+        .map(|m| m.len())
+        .map_err(|e| format!("wasm-bindgen wrote no module to {out_str}: {e}"))
+}
+
+/// The `wasm-bindgen` version Cargo.lock resolved (the CLI must match it).
+pub fn locked_bindgen_version() -> Result<String, String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock"))
+        .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == "name = \"wasm-bindgen\"" {
+            let version = lines
+                .next()
+                .and_then(|l| l.trim().strip_prefix("version = \"")?.strip_suffix('"'));
+            return version
+                .map(str::to_owned)
+                .ok_or_else(|| "Cargo.lock lists wasm-bindgen without a version".into());
+        }
+    }
+    Err("Cargo.lock has no wasm-bindgen package".into())
+}
+
+/// Installs wasm-bindgen-cli at the locked version unless it is there.
+/// Not `--locked`: one of its locked dependencies is not served here.
+pub fn ensure_bindgen_cli() -> Result<(), String> {
+    let want = locked_bindgen_version()?;
+    let have = stdout_of(&mut tool("wasm-bindgen", &["--version"])).unwrap_or_default();
+    if have.split_whitespace().nth(1) == Some(want.as_str()) {
+        println!("wasm-bindgen-cli {want} is installed");
+        return Ok(());
+    }
+    run(&mut cargo(&[
+        "install",
+        "wasm-bindgen-cli",
+        "--version",
+        &format!("={want}"),
+    ]))
+}
+
+/// Installs Chromium and chromedriver with apt unless both are there.
+pub fn ensure_chromium() -> Result<(), String> {
+    let (chromium, driver) = (webdriver::chromium_path(), webdriver::chromedriver_path());
+    if chromium.exists() && driver.exists() {
+        println!(
+            "{} and {} are installed",
+            chromium.display(),
+            driver.display()
+        );
+        return Ok(());
+    }
+    run(tool("apt-get", &["update"]).env("DEBIAN_FRONTEND", "noninteractive"))?;
+    run(
+        tool("apt-get", &["install", "-y", "chromium", "chromium-driver"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
+
+/// `cargo test -p rask-wasm --target wasm32-unknown-unknown`: the
+/// wasm-bindgen tests of core and sync, in headless Chromium.
+pub fn browser_unit_tests() -> Result<(u64, u64), String> {
+    let mut cmd = cargo(&["test", "-p", "rask-wasm", "--target", TARGET]);
+    cmd.env("CHROMEDRIVER", webdriver::chromedriver_path())
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
+        // The runner reads webdriver.json (Chromium flags) from here.
+        .current_dir(root().join("wasm"));
+    crate::command::run_tests(&mut cmd)
+}
+
+/// The end-to-end check: builds the page, serves it, and drives it in
+/// headless Chromium. Sync and workers must give identical results, a
+/// failing task must be named on both, a crashing worker must be named and
+/// replaced.
+pub fn end_to_end() -> Result<(), String> {
+    println!("{}", build()?);
+    let server = serve::Server::start(&www(), 0)?;
+    let browser = webdriver::Browser::start()?;
+    browser.open_demo(&server.url())?;
+
+    let demo = browser.eval("window.rask.demo({workers: 2, reps: 1})")?;
+    if demo["same"] != Value::Bool(true) {
+        return Err(format!(
+            "sync and workers disagree: {} vs {}",
+            demo["sync_result"], demo["workers_result"]
+        ));
+    }
+    let shape = &demo["sync_result"]["shape"];
+    if shape != &serde_json::json!([200]) {
+        return Err(format!("the demo result has shape {shape}, not [200]"));
+    }
+    println!(
+        "demo: {} tasks, identical results on sync and 2 workers (sync {:.1} ms, workers {:.1} ms)",
+        demo["tasks"],
+        demo["sync_ms"].as_f64().unwrap_or(0.0),
+        demo["workers_ms"].as_f64().unwrap_or(0.0)
+    );
+    for backend in ["sync", "workers"] {
+        let r = browser.eval(&format!("window.rask.failing('{backend}', 2)"))?;
+        let error = r["error"].as_str().unwrap_or_default();
+        if !error.contains("'bad-3'") || !error.contains("deliberate failure") {
+            return Err(format!(
+                "a failing task on {backend} gave {:?}, which does not name 'bad-3'",
+                r["error"]
+            ));
+        }
+        println!("failing task on {backend}: {error}");
+    }
+    let r = browser.eval("window.rask.crashing(2)")?;
+    let error = r["error"].as_str().unwrap_or_default();
+    if !error.contains("'boom-1'")
+        || !error.contains("crashed")
+        || !error.contains("deliberate panic")
+    {
+        return Err(format!(
+            "a crashing worker gave {:?}, which does not name 'boom-1' and the panic",
+            r["error"]
+        ));
+    }
+    if r["after"].as_f64() != Some(42.0) {
+        return Err(format!(
+            "after a crash the pool computed {} instead of 42",
+            r["after"]
+        ));
+    }
+    println!("crashing worker: {error}; the pool ran on afterwards");
+    drop(browser);
+    drop(server);
+    Ok(())
+}
+
+/// One browser benchmark result.
+#[derive(Clone, Debug)]
+pub struct BrowserRun {
+    pub backend: String,
+    pub graph: String,
+    pub n: u64,
+    pub tasks: u64,
+    pub workers: u64,
+    pub reps: u64,
+    pub wall_s: f64,
+    /// For the demo: sync time over workers time.
+    pub speedup: Option<f64>,
+}
+
+/// Runs `merge` at each n on the wasm backends asked for, and the demo
+/// workload, in one headless Chromium session.
+pub fn bench(
+    backends: &[String],
+    ns: &[usize],
+    reps: usize,
+    workers: usize,
+) -> Result<Vec<BrowserRun>, String> {
+    let sizes = build()?;
+    println!("{sizes}");
+    let server = serve::Server::start(&www(), 0)?;
+    let browser = webdriver::Browser::start()?;
+    browser.open_demo(&server.url())?;
+    let mut out = Vec::new();
+    for &n in ns {
+        for backend in backends {
+            let which = backend.strip_prefix("wasm-").unwrap_or(backend);
+            let v = browser.eval(&format!(
+                "window.rask.merge('{which}', {n}, {reps}, {workers})"
+            ))?;
+            if v["result"] != v["expected"] {
+                return Err(format!(
+                    "{backend} merge-{n} computed {} instead of {}",
+                    v["result"], v["expected"]
+                ));
+            }
+            out.push(BrowserRun {
+                backend: backend.clone(),
+                graph: "merge".into(),
+                n: n as u64,
+                tasks: v["tasks"].as_u64().unwrap_or(0),
+                workers: if which == "sync" { 1 } else { workers as u64 },
+                reps: reps as u64,
+                wall_s: v["ms"].as_f64().unwrap_or(f64::NAN) / 1000.0,
+                speedup: None,
+            });
+        }
+    }
+    let v = browser.eval(&format!(
+        "window.rask.demo({{workers: {workers}, reps: {}}})",
+        reps.max(5)
+    ))?;
+    if v["same"] != Value::Bool(true) {
+        return Err("the demo workload gave different results on sync and workers".into());
+    }
+    let tasks = v["tasks"].as_u64().unwrap_or(0);
+    for (backend, key, w) in [
+        ("wasm-sync", "sync_ms", 1),
+        ("wasm-workers", "workers_ms", workers as u64),
+    ] {
+        out.push(BrowserRun {
+            backend: backend.into(),
+            graph: "demo".into(),
+            n: tasks,
+            tasks,
+            workers: w,
+            reps: reps.max(5) as u64,
+            wall_s: v[key].as_f64().unwrap_or(f64::NAN) / 1000.0,
+            speedup: (w > 1).then(|| v["speedup"].as_f64().unwrap_or(f64::NAN)),
+        });
+    }
+    Ok(out)
+}
