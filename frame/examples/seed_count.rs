@@ -2,7 +2,7 @@
 //! (4 × 2,000,000 rows) on the sync, threads and processes schedulers, and
 //! the per-file `delayed` form of the notebook, printing wall times.
 //!
-//! `cargo run --release -p rask-frame --example seed_count [-- DIR [REPEATS]]`
+//! `cargo run --release -p rask-frame --example seed_count [-- DIR [REPEATS [BACKEND,...]]]`
 
 use std::time::Instant;
 
@@ -13,6 +13,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = args.next().unwrap_or_else(|| "data1".to_owned());
     let repeats: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(5);
+    let backends = args
+        .next()
+        .unwrap_or_else(|| "sync,threads,processes".to_owned());
+    let backends: Vec<&str> = backends.split(',').collect();
     let start = Instant::now();
     let files = rask_frame::seed_data::write(&dir)?;
     println!("data ready in {:.2} s", start.elapsed().as_secs_f64());
@@ -20,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pattern = format!("{dir}/*.csv");
     let expected = rask_frame::seed_data::ROWS * files.len() as u64;
     println!("{:<28} {:>10} {:>10}  result", "how", "best s", "median s");
-    for backend in ["sync", "threads", "processes"] {
+    for &backend in &backends {
         let sched = rask::scheduler_by_name(backend, None)?;
         let mut times = Vec::new();
         let mut count = 0;
@@ -47,7 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|f| per_file.call((f.clone(), "Key")))
         .collect();
     let total = delayed_many(|xs: Inputs<u64>| xs.sum::<u64>()).call(tasks);
-    for backend in ["sync", "threads", "processes"] {
+    for &backend in &backends {
         let options = Options::new().scheduler(backend);
         let mut times = Vec::new();
         let mut count = 0;
