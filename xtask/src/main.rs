@@ -7,6 +7,7 @@
 //! - `cargo xtask wasm [--serve]`: builds (and serves) the browser demo
 //!   (see [`wasm`]).
 //! - `cargo xtask data`: the seed notebook's CSV files in `data1/` (see [`data`]).
+//! - `cargo xtask seed-bench`: the seed's heavy workloads, timed (see [`seed`]).
 //!
 //! The modules here drive things; what the `rask-bench` child shares with
 //! them (flags, graphs, the JSON line) is in the `xtask` library.
@@ -15,6 +16,7 @@ mod bench;
 mod ci;
 mod command;
 mod data;
+mod seed;
 #[cfg(unix)]
 mod wasm;
 
@@ -26,7 +28,10 @@ usage: cargo xtask <task> [flags]
 tasks:
   test     format, lint, test, no_std build and a quick bench: what CI runs
   bench    per-task overhead of every backend; `cargo xtask bench --help` for flags
-  data     write the seed's CSV files (data1/1.csv … 4.csv, 2,000,000 rows each) if missing";
+  data     write the seed's CSV files (data1/1.csv … 4.csv, 2,000,000 rows each) if missing
+  seed-bench
+           the seed's array and CSV workloads per scheduler: wall time and peak memory
+           (beside Python Dask's when installed); flags --small, --reps N";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -37,6 +42,7 @@ fn main() -> ExitCode {
         #[cfg(unix)]
         Some("wasm") => wasm::main(&args[1..]),
         Some("data") => data::main(&args[1..]),
+        Some("seed-bench") => seed::main(&args[1..]),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
