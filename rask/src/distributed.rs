@@ -8,6 +8,11 @@
 //! Stateless functions (fn items, closures capturing nothing) run on a
 //! local cluster as they are; a remote cluster runs ops its workers
 //! registered, by name.
+//!
+//! Submissions take [`SubmitOptions`] (`submit_with`, `map_with`): pure
+//! deduplication, priority, retries, worker restrictions and resources,
+//! for every task of that one submission. A [`Queue`] carries futures or
+//! small values between clients.
 
 use std::any::Any;
 use std::marker::PhantomData;
@@ -18,7 +23,7 @@ use rask_sched_net::RawFuture;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use rask_sched_net::{ClientOptions, FutureStatus, LocalOptions};
+pub use rask_sched_net::{ClientOptions, FutureStatus, LocalOptions, SubmitOptions};
 
 use crate::delayed::{delayed, Delayed, Input, IntoArgs, IntoInput};
 
@@ -96,6 +101,12 @@ impl<T> Future<T> {
     /// The untyped future.
     pub fn raw(&self) -> &RawFuture {
         &self.raw
+    }
+
+    /// True if both stand for the same output of the same submission (as
+    /// two equal pure submissions do).
+    pub fn same_as(&self, other: &Future<T>) -> bool {
+        self.raw.same_as(&other.raw)
     }
 }
 
@@ -266,6 +277,33 @@ impl Client {
         self.raw.workers()
     }
 
+    /// The local cluster this client started, if any.
+    pub fn cluster(&self) -> Option<&rask_sched_net::local::LocalCluster> {
+        self.raw.cluster()
+    }
+
+    /// The dashboard's page (`http://127.0.0.1:8787/`), if the cluster
+    /// serves one: a local cluster's, or the address a scheduler reported
+    /// when this client connected.
+    pub fn dashboard_link(&self) -> Option<String> {
+        self.raw.dashboard_link()
+    }
+
+    /// Lets `future`'s submission run to its end even when every handle
+    /// to it is dropped and this client disconnects (Dask's
+    /// `fire_and_forget`); its results are released once it has finished.
+    pub fn fire_and_forget<T>(&self, future: &Future<T>) {
+        future.raw.fire_and_forget();
+    }
+
+    /// The named queue `name` on the cluster (made by its first use).
+    pub fn queue(&self, name: &str) -> Queue {
+        Queue {
+            client: self.clone(),
+            name: name.to_owned(),
+        }
+    }
+
     /// Stops being the active client (a local cluster then stops when this
     /// value and its clones are dropped).
     pub fn close(self) {
@@ -276,17 +314,54 @@ impl Client {
     }
 
     /// Runs `f(args)` on the cluster; `args` as for [`delayed`] calls.
+    /// Pure: submitting the same function on the same arguments again,
+    /// while a future of the first lives, returns the same future.
     pub fn submit<M, F, A>(&self, f: F, args: A) -> Result<Future<F::Output>, Error>
     where
         F: IntoOp<M>,
         F::Output: Serialize + DeserializeOwned,
         A: IntoArgs<M>,
     {
-        self.persist(&delayed(f).call(args))
+        self.submit_with(f, args, &SubmitOptions::new())
     }
 
-    /// Runs `f(item)` for each item, as one job.
+    /// [`submit`](Self::submit) with options (purity, priority, retries,
+    /// workers, resources).
+    pub fn submit_with<M, F, A>(
+        &self,
+        f: F,
+        args: A,
+        options: &SubmitOptions,
+    ) -> Result<Future<F::Output>, Error>
+    where
+        F: IntoOp<M>,
+        F::Output: Serialize + DeserializeOwned,
+        A: IntoArgs<M>,
+    {
+        self.persist_many_with(&[delayed(f).call(args)], options)?
+            .pop()
+            .ok_or_else(no_future)
+    }
+
+    /// Runs `f(item)` for each item, as one job (pure, as
+    /// [`submit`](Self::submit)).
     pub fn map<T, R, F, I>(&self, f: F, items: I) -> Result<Vec<Future<R>>, Error>
+    where
+        F: Fn(&T) -> R + Send + Sync + 'static,
+        R: Serialize + DeserializeOwned + Any + Send + Sync,
+        T: Serialize + DeserializeOwned + Any + Send + Sync,
+        I: IntoIterator<Item = T>,
+    {
+        self.map_with(f, items, &SubmitOptions::new())
+    }
+
+    /// [`map`](Self::map) with options, which hold for every item's task.
+    pub fn map_with<T, R, F, I>(
+        &self,
+        f: F,
+        items: I,
+        options: &SubmitOptions,
+    ) -> Result<Vec<Future<R>>, Error>
     where
         F: Fn(&T) -> R + Send + Sync + 'static,
         R: Serialize + DeserializeOwned + Any + Send + Sync,
@@ -295,17 +370,14 @@ impl Client {
     {
         let f = delayed(f);
         let calls: Vec<Delayed<R>> = items.into_iter().map(|x| f.call((x,))).collect();
-        self.persist_many(&calls)
+        self.persist_many_with(&calls, options)
     }
 
     /// Starts computing a delayed value; its result stays on the cluster.
     pub fn persist<T: Any + Send + Sync>(&self, value: &Delayed<T>) -> Result<Future<T>, Error> {
         self.persist_many(std::slice::from_ref(value))?
             .pop()
-            .ok_or_else(|| Error::Backend {
-                backend: "distributed",
-                message: "no future".into(),
-            })
+            .ok_or_else(no_future)
     }
 
     /// Starts computing delayed values as one job; futures used as inputs
@@ -314,12 +386,21 @@ impl Client {
         &self,
         values: &[Delayed<T>],
     ) -> Result<Vec<Future<T>>, Error> {
+        self.persist_many_with(values, &SubmitOptions::new().pure(false))
+    }
+
+    /// [`persist_many`](Self::persist_many) with options.
+    pub fn persist_many_with<T: Any + Send + Sync>(
+        &self,
+        values: &[Delayed<T>],
+        options: &SubmitOptions,
+    ) -> Result<Vec<Future<T>>, Error> {
         let (job, outputs, externals) = crate::delayed::to_job_many(values);
         let externals: Vec<(rask_core::TaskId, &RawFuture)> =
             externals.iter().map(|(t, f)| (*t, f)).collect();
         Ok(self
             .raw
-            .submit_job(&job, &outputs, &externals)?
+            .submit_job_with(&job, &outputs, &externals, options)?
             .into_iter()
             .map(Future::new)
             .collect())
@@ -496,6 +577,92 @@ impl Client {
     /// Computes a delayed value on this cluster.
     pub fn compute<T: Any + Send + Sync + Clone>(&self, value: &Delayed<T>) -> Result<T, Error> {
         self.persist(value)?.result()
+    }
+}
+
+fn no_future() -> Error {
+    Error::Backend {
+        backend: "distributed",
+        message: "no future".into(),
+    }
+}
+
+/// A named queue on the cluster, first in first out, shared by every
+/// client that names it: it carries futures (their results stay on the
+/// cluster while queued, after the putting client has gone) or small
+/// values (up to 1 MiB encoded).
+#[derive(Debug, Clone)]
+pub struct Queue {
+    client: Client,
+    name: String,
+}
+
+/// What [`Queue::get`] took: a future or a value, as it was put.
+#[derive(Debug)]
+pub enum QueueItem<T> {
+    /// A future put with [`Queue::put_future`].
+    Future(Future<T>),
+    /// A value put with [`Queue::put`].
+    Value(T),
+}
+
+impl<T: Any + Send + Sync + Clone> QueueItem<T> {
+    /// The value: a future's result (waiting for it), or the value itself.
+    pub fn value(self) -> Result<T, Error> {
+        match self {
+            QueueItem::Future(f) => f.result(),
+            QueueItem::Value(v) => Ok(v),
+        }
+    }
+}
+
+impl Queue {
+    /// The queue's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Appends `future` once it has finished (a failed one is the error).
+    pub fn put_future<T>(&self, future: &Future<T>) -> Result<(), Error> {
+        self.client.raw.queue_put_future(&self.name, &future.raw)
+    }
+
+    /// Appends a small value (at most 1 MiB encoded).
+    pub fn put<T>(&self, value: T) -> Result<(), Error>
+    where
+        T: Serialize + DeserializeOwned + Any + Send + Sync,
+    {
+        let codec = rask_core::Codec::of::<T>();
+        let mut bytes = Vec::new();
+        codec
+            .encode(&rask_core::Value::new(value), &mut bytes)
+            .map_err(|e| Error::Backend {
+                backend: "distributed",
+                message: format!("encoding a value for queue `{}`: {e}", self.name),
+            })?;
+        self.client
+            .raw
+            .queue_put_value(&self.name, bytes, codec.type_name())
+    }
+
+    /// Takes the oldest item, waiting up to `timeout` for one; `None` if
+    /// none came. An item of another type than `T` is an error naming
+    /// both, and stays queued.
+    pub fn get<T>(&self, timeout: std::time::Duration) -> Result<Option<QueueItem<T>>, Error>
+    where
+        T: Clone + Serialize + DeserializeOwned + Any + Send + Sync,
+    {
+        let codec = rask_core::Codec::of::<T>();
+        Ok(match self.client.raw.queue_get(&self.name, codec, timeout)? {
+            None => None,
+            Some(rask_sched_net::QueueItem::Future(f)) => Some(QueueItem::Future(Future::new(f))),
+            Some(rask_sched_net::QueueItem::Value(v)) => Some(QueueItem::Value(output(v)?)),
+        })
+    }
+
+    /// How many items wait.
+    pub fn qsize(&self) -> Result<u64, Error> {
+        self.client.raw.queue_size(&self.name)
     }
 }
 

@@ -3,13 +3,16 @@
 //! The IO thread owns the connection to the scheduler and one connection
 //! per worker it fetches results from; callers hand it commands through a
 //! channel and a mio waker. A job's status lives in a [`JobHandle`] shared
-//! by the futures of its outputs; when the last one goes, the job's
-//! results are released on the cluster.
+//! by the futures of its outputs; when the last future of one output goes,
+//! that output is released on the cluster, and when the last of the job
+//! goes, the whole job is. Pure submissions (the default) are deduplicated
+//! here, on their encoded spec: an equal spec whose futures all live gets
+//! those futures back.
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpStream as StdStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
@@ -23,14 +26,22 @@ use rask_core::{
 
 use crate::conn::Conn;
 use crate::local::LocalCluster;
-use crate::portable::{encode_job, CodeKey};
+use crate::portable::{encode_job_with, CodeKey};
 use crate::protocol::{
-    messages, DataKey, DatasetOp, DatasetReply, Hello, JobId, PeerMsg, Role, ToClient, ToScheduler,
-    Welcome, WireError, WorkerId, DEFAULT_MAX_FRAME,
+    messages, DataKey, DatasetOp, DatasetReply, Hello, JobId, PeerMsg, QueueOp, Queued, QueuedRef,
+    Role, ToClient, ToScheduler, Welcome, WireError, WorkerId, DEFAULT_MAX_FRAME,
 };
+use crate::submit::SubmitOptions;
 
 /// The workers the client knows, and a condition for waiting on joins.
 type WorkerList = (Mutex<Vec<(WorkerId, String)>>, Condvar);
+
+/// What the scheduler said about itself (`None` until it has), and a
+/// condition for waiting on it.
+type ClusterInfo = (Mutex<Option<Option<String>>>, Condvar);
+
+/// Pure submissions by a hash of their spec.
+type PureJobs = HashMap<u64, Vec<PureJob>>;
 
 const SCHEDULER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -204,6 +215,64 @@ pub struct RawFuture {
     /// it stands for.
     key: DataKey,
     codec: Codec,
+    /// Shared by the clones of this output; declared after `handle`, so
+    /// that its drop sees only the other outputs' holds on the job.
+    hold: Arc<OutputHold>,
+}
+
+/// One output of a job, held while a future of it lives: the last one
+/// dropped releases that output on the cluster (the others stay).
+struct OutputHold {
+    handle: Arc<JobHandle>,
+    task: u32,
+}
+
+impl std::fmt::Debug for OutputHold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OutputHold({:#x}/{})", self.handle.job, self.task)
+    }
+}
+
+impl Drop for OutputHold {
+    fn drop(&mut self) {
+        // With no other hold on the job, the job itself is released as
+        // this drop completes: no message for the output alone.
+        if Arc::strong_count(&self.handle) > 1 {
+            self.handle
+                .client
+                .send(Cmd::ReleaseOutput(self.handle.job, self.task));
+        }
+    }
+}
+
+/// A pure submission, found again by its spec while its futures live.
+struct PureJob {
+    spec: Arc<[u8]>,
+    handle: Weak<JobHandle>,
+    outputs: Vec<(Weak<OutputHold>, TaskId, DataKey, Codec)>,
+}
+
+impl PureJob {
+    /// Its futures again, if every one still lives and the job was not
+    /// cancelled or lost.
+    fn futures(&self) -> Option<Vec<RawFuture>> {
+        let handle = self.handle.upgrade()?;
+        if matches!(handle.status(), Status::Cancelled | Status::Lost(_)) {
+            return None;
+        }
+        self.outputs
+            .iter()
+            .map(|(hold, task, key, codec)| {
+                Some(RawFuture {
+                    handle: handle.clone(),
+                    task: *task,
+                    key: *key,
+                    codec: *codec,
+                    hold: hold.upgrade()?,
+                })
+            })
+            .collect()
+    }
 }
 
 impl RawFuture {
@@ -297,10 +366,31 @@ impl RawFuture {
         self.key
     }
 
+    /// True if both are futures of the same output of the same job.
+    pub fn same_as(&self, other: &RawFuture) -> bool {
+        Arc::ptr_eq(&self.hold, &other.hold)
+    }
+
+    /// Lets its job run to the end even when every future of it is
+    /// dropped and the client goes away, as Dask's `fire_and_forget`; its
+    /// results are released once it has finished.
+    pub fn fire_and_forget(&self) {
+        self.handle.client.send(Cmd::Forget(self.handle.job));
+    }
+
     /// The codec of its value.
     pub fn codec(&self) -> Codec {
         self.codec
     }
+}
+
+/// An item taken from a queue.
+#[derive(Debug)]
+pub enum QueueItem {
+    /// A result on the cluster.
+    Future(RawFuture),
+    /// A value put on the queue.
+    Value(Value),
 }
 
 /// A job waiting for earlier futures it uses before it is submitted.
@@ -351,6 +441,12 @@ enum Cmd {
     /// A waiting job's spec, or the error of an earlier job it needed.
     Launch(JobId, Result<Vec<u8>, Error>),
     Release(JobId),
+    /// The last future of one output of a job is gone.
+    ReleaseOutput(JobId, u32),
+    /// Run the job to its end whatever happens to its futures.
+    Forget(JobId),
+    /// Ask the scheduler about a queue.
+    Queue(String, QueueCmd, Sender<DatasetReply>),
     /// Fetch these outputs of a job once it has finished.
     Fetch(JobId, Vec<(u32, DataKey, Codec)>, Reply),
     /// Ask the scheduler about datasets.
@@ -360,15 +456,35 @@ enum Cmd {
     Stop,
 }
 
+/// A queue request, owned until the IO thread sends it.
 #[derive(Debug)]
+enum QueueCmd {
+    PutKey(DataKey, String),
+    PutValue(Vec<u8>, String),
+    Get(String, u64),
+    Size,
+}
+
 struct Inner {
     id: u32,
     next_job: AtomicU32,
     commands: Mutex<Sender<Cmd>>,
     waker: Waker,
+    /// Set when the IO thread has been woken and has not yet drained its
+    /// commands: a burst of commands (dropping a `Vec` of futures) costs
+    /// one wake, not one each.
+    woken: Arc<AtomicBool>,
     io: Mutex<Option<JoinHandle<()>>>,
     code_key: Option<CodeKey>,
     workers: Arc<WorkerList>,
+    info: Arc<ClusterInfo>,
+    pure: Mutex<PureJobs>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner").field("id", &self.id).finish()
+    }
 }
 
 impl Inner {
@@ -379,7 +495,7 @@ impl Inner {
             .unwrap_or_else(|e| e.into_inner())
             .send(cmd)
             .is_ok();
-        if sent {
+        if sent && !self.woken.swap(true, Ordering::AcqRel) {
             let _ = self.waker.wake();
         }
     }
@@ -391,6 +507,9 @@ impl std::fmt::Debug for Cmd {
             Cmd::Submit(..) => "Submit",
             Cmd::Launch(..) => "Launch",
             Cmd::Release(_) => "Release",
+            Cmd::ReleaseOutput(..) => "ReleaseOutput",
+            Cmd::Forget(_) => "Forget",
+            Cmd::Queue(..) => "Queue",
             Cmd::Fetch(..) => "Fetch",
             Cmd::Ask(..) => "Ask",
             Cmd::Cancel(_) => "Cancel",
@@ -505,7 +624,12 @@ impl Client {
         .map_err(io_err)?;
         let (tx, rx) = channel();
         let workers = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let info: Arc<ClusterInfo> = Arc::new((Mutex::new(None), Condvar::new()));
+        let woken = Arc::new(AtomicBool::new(false));
         let mut io = Io {
+            woken: woken.clone(),
+            info: info.clone(),
+            let_go: Vec::new(),
             poll,
             sched,
             options,
@@ -531,9 +655,12 @@ impl Client {
                 next_job: AtomicU32::new(1),
                 commands: Mutex::new(tx),
                 waker,
+                woken,
                 io: Mutex::new(Some(thread)),
                 code_key,
                 workers,
+                info,
+                pure: Mutex::new(HashMap::new()),
             }),
             local,
         })
@@ -575,6 +702,29 @@ impl Client {
         self.local.as_deref()
     }
 
+    /// The dashboard's page (`http://host:port/`), if the scheduler serves
+    /// one: a local cluster's, or the one a scheduler named on connecting.
+    pub fn dashboard_link(&self) -> Option<String> {
+        if let Some(local) = self.cluster() {
+            return local.dashboard_link();
+        }
+        let (lock, cond) = &*self.inner.info;
+        let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        // Sent right after the welcome; waiting covers a first call made
+        // before the IO thread has read it.
+        let (guard, _) = cond
+            .wait_timeout_while(guard, Duration::from_secs(5), |i| i.is_none())
+            .unwrap_or_else(|e| e.into_inner());
+        let addr = guard.clone().flatten()?;
+        let addr: SocketAddr = addr.parse().ok()?;
+        // A scheduler listening on every interface is reached where this
+        // client reached it.
+        if addr.ip().is_unspecified() {
+            return None;
+        }
+        Some(format!("http://{addr}/"))
+    }
+
     /// Submits `outputs` of `job`. `externals` are tasks of `job` that stand
     /// for results of earlier submissions. Returns one future per output.
     pub fn submit_job(
@@ -582,6 +732,18 @@ impl Client {
         job: &Job,
         outputs: &[TaskId],
         externals: &[(TaskId, &RawFuture)],
+    ) -> Result<Vec<RawFuture>, Error> {
+        self.submit_job_with(job, outputs, externals, &SubmitOptions::new().pure(false))
+    }
+
+    /// [`submit_job`](Self::submit_job) with options: a pure submission
+    /// equal to one whose futures all live returns those futures.
+    pub fn submit_job_with(
+        &self,
+        job: &Job,
+        outputs: &[TaskId],
+        externals: &[(TaskId, &RawFuture)],
+        options: &SubmitOptions,
     ) -> Result<Vec<RawFuture>, Error> {
         let wire: Vec<(TaskId, DataKey, Codec)> = externals
             .iter()
@@ -592,7 +754,7 @@ impl Client {
             .filter(|(_, f)| !f.done() || f.error().is_some())
             .map(|(_, f)| (*f).clone())
             .collect();
-        self.submit_wire(job, outputs, &wire, waiting)
+        self.submit_wire(job, outputs, &wire, waiting, options)
     }
 
     /// Submits a job whose externals are `wire`; `waiting` are the earlier
@@ -605,9 +767,78 @@ impl Client {
         outputs: &[TaskId],
         externals: &[(TaskId, DataKey, Codec)],
         waiting: Vec<RawFuture>,
+        options: &SubmitOptions,
     ) -> Result<Vec<RawFuture>, Error> {
         job.plan(outputs)?;
-        let spec = encode_job(job, outputs, externals, self.inner.code_key.as_ref())?;
+        let spec = encode_job_with(
+            job,
+            outputs,
+            externals,
+            self.inner.code_key.as_ref(),
+            &options.job_options(),
+        )?;
+        if options.is_pure() {
+            return self.submit_pure(spec, job, outputs, externals, waiting);
+        }
+        self.submit_spec(spec, job, outputs, externals, waiting)
+    }
+
+    /// Submits pure `spec` unless an equal one's futures all live, which
+    /// it returns instead; either way the job is then findable.
+    fn submit_pure(
+        &self,
+        spec: Vec<u8>,
+        job: &Job,
+        outputs: &[TaskId],
+        externals: &[(TaskId, DataKey, Codec)],
+        waiting: Vec<RawFuture>,
+    ) -> Result<Vec<RawFuture>, Error> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        spec.hash(&mut hasher);
+        let hash = hasher.finish();
+        let mut pure = self.inner.pure.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(same) = pure
+            .get(&hash)
+            .into_iter()
+            .flatten()
+            .filter(|p| *p.spec == *spec)
+            .find_map(PureJob::futures)
+        {
+            return Ok(same);
+        }
+        let spec: Arc<[u8]> = spec.into();
+        let futures = self.submit_spec(spec.to_vec(), job, outputs, externals, waiting)?;
+        let entry = PureJob {
+            spec,
+            handle: futures.first().map_or_else(Weak::new, |f| Arc::downgrade(&f.handle)),
+            outputs: futures
+                .iter()
+                .map(|f| (Arc::downgrade(&f.hold), f.task, f.key, f.codec))
+                .collect(),
+        };
+        let bucket = pure.entry(hash).or_default();
+        bucket.retain(|p| p.handle.strong_count() > 0);
+        bucket.push(entry);
+        // Now and then, forget submissions whose futures have all gone.
+        if pure.len() % 256 == 0 {
+            pure.retain(|_, b| {
+                b.retain(|p| p.handle.strong_count() > 0);
+                !b.is_empty()
+            });
+        }
+        Ok(futures)
+    }
+
+    /// Submits an encoded job: one future per output.
+    fn submit_spec(
+        &self,
+        spec: Vec<u8>,
+        job: &Job,
+        outputs: &[TaskId],
+        externals: &[(TaskId, DataKey, Codec)],
+        waiting: Vec<RawFuture>,
+    ) -> Result<Vec<RawFuture>, Error> {
         let mut codecs = Vec::with_capacity(outputs.len());
         for &t in outputs {
             let codec = externals
@@ -637,6 +868,10 @@ impl Client {
             .iter()
             .zip(codecs)
             .map(|(&task, codec)| RawFuture {
+                hold: Arc::new(OutputHold {
+                    handle: handle.clone(),
+                    task: task.0,
+                }),
                 handle: handle.clone(),
                 task,
                 key: externals.iter().find(|(e, ..)| *e == task).map_or(
@@ -663,7 +898,8 @@ impl Client {
             externals.push((t, *key, codec));
         }
         let outputs: Vec<TaskId> = externals.iter().map(|(t, ..)| *t).collect();
-        self.submit_wire(&b.finish(), &outputs, &externals, Vec::new())
+        let impure = SubmitOptions::new().pure(false);
+        self.submit_wire(&b.finish(), &outputs, &externals, Vec::new(), &impure)
     }
 
     fn ask(&self, op: DatasetOp) -> Result<DatasetReply, Error> {
@@ -732,6 +968,69 @@ impl Client {
         self.hold(name, &keys, codec)
     }
 
+    fn ask_queue(&self, name: &str, cmd: QueueCmd) -> Result<DatasetReply, Error> {
+        let (tx, rx) = channel();
+        self.inner.send(Cmd::Queue(name.to_owned(), cmd, tx));
+        match rx.recv() {
+            Ok(DatasetReply::Error(message)) => Err(net_error(message)),
+            Ok(reply) => Ok(reply),
+            Err(_) => Err(net_error("lost the connection to the scheduler")),
+        }
+    }
+
+    /// Appends `future` to queue `name` once it has finished (a failed one
+    /// is the error); its result stays on the cluster while queued, even
+    /// after this client has gone.
+    pub fn queue_put_future(&self, name: &str, future: &RawFuture) -> Result<(), Error> {
+        future.wait()?;
+        let cmd = QueueCmd::PutKey(future.key(), future.codec().type_name().to_owned());
+        self.ask_queue(name, cmd).map(drop)
+    }
+
+    /// Appends an encoded value of type `type_name` to queue `name`.
+    pub fn queue_put_value(&self, name: &str, bytes: Vec<u8>, type_name: &str) -> Result<(), Error> {
+        self.ask_queue(name, QueueCmd::PutValue(bytes, type_name.to_owned()))
+            .map(drop)
+    }
+
+    /// Takes the oldest item of queue `name`, waiting up to `timeout` for
+    /// one (`None` if none came); decoded with `codec`, and an error
+    /// naming both types if the item is of another type (it then stays
+    /// queued).
+    pub fn queue_get(
+        &self,
+        name: &str,
+        codec: Codec,
+        timeout: Duration,
+    ) -> Result<Option<QueueItem>, Error> {
+        let cmd = QueueCmd::Get(
+            codec.type_name().to_owned(),
+            u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+        );
+        match self.ask_queue(name, cmd)? {
+            DatasetReply::Empty => Ok(None),
+            DatasetReply::Item(Queued::Value(bytes)) => codec
+                .decode(&bytes)
+                .map(|v| Some(QueueItem::Value(v)))
+                .map_err(|e| net_error(format!("decoding an item of queue `{name}`: {e}"))),
+            DatasetReply::Item(Queued::Key(key)) => {
+                let mut held = self.hold(name, &[key], codec)?;
+                held.pop()
+                    .map(|f| Some(QueueItem::Future(f)))
+                    .ok_or_else(|| net_error("no future"))
+            }
+            other => Err(net_error(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    /// How many items queue `name` holds.
+    pub fn queue_size(&self, name: &str) -> Result<u64, Error> {
+        match self.ask_queue(name, QueueCmd::Size)? {
+            DatasetReply::Size(n) => Ok(n),
+            other => Err(net_error(format!("unexpected reply {other:?}"))),
+        }
+    }
+
     /// Waits for every future and fetches the values in one round.
     pub fn gather(&self, futures: &[RawFuture]) -> Result<Vec<Value>, Error> {
         // Consecutive futures of one job are fetched together; every
@@ -780,6 +1079,10 @@ impl Scheduler for Client {
 
 /// The IO thread's state.
 struct Io {
+    woken: Arc<AtomicBool>,
+    info: Arc<ClusterInfo>,
+    /// Jobs with outputs let go of this turn.
+    let_go: Vec<JobId>,
     poll: Poll,
     sched: Conn,
     options: ClientOptions,
@@ -810,6 +1113,15 @@ struct JobEntry {
     /// Fetches waiting for the job to finish (again).
     parked: Vec<u64>,
     failed: Option<Error>,
+    /// Its spec has gone to the scheduler (it may wait for earlier jobs).
+    sent: bool,
+    /// Fired and forgotten: sent, forgotten and released even if every
+    /// future goes before it is sent.
+    forgotten: bool,
+    /// Every future is gone (kept only while a forgotten job waits).
+    released: bool,
+    /// Outputs whose futures have all gone, to tell the scheduler.
+    let_go: Vec<u32>,
 }
 
 struct FetchState {
@@ -843,6 +1155,7 @@ impl Io {
                     token => self.read_worker(token),
                 }
             }
+            self.woken.store(false, Ordering::Release);
             loop {
                 match self.commands.try_recv() {
                     Ok(Cmd::Stop) | Err(std::sync::mpsc::TryRecvError::Disconnected) => {
@@ -853,6 +1166,7 @@ impl Io {
                     Err(std::sync::mpsc::TryRecvError::Empty) => break,
                 }
             }
+            self.send_let_go();
             if !scheduler_ok || self.sched.flush().is_err() {
                 self.lost_scheduler();
                 return;
@@ -892,7 +1206,13 @@ impl Io {
                 Cmd::Fetch(_, _, reply) => {
                     reply(Err(lost()));
                 }
-                Cmd::Release(_) | Cmd::Ask(..) | Cmd::Launch(..) | Cmd::Cancel(_) => {}
+                Cmd::Release(_)
+                | Cmd::ReleaseOutput(..)
+                | Cmd::Forget(_)
+                | Cmd::Ask(..)
+                | Cmd::Queue(..)
+                | Cmd::Launch(..)
+                | Cmd::Cancel(_) => {}
             }
         }
     }
@@ -908,6 +1228,10 @@ impl Io {
                         finishes: 0,
                         parked: Vec::new(),
                         failed: None,
+                        sent: spec.is_some(),
+                        forgotten: false,
+                        released: false,
+                        let_go: Vec::new(),
                     },
                 );
                 if let Some(spec) = spec {
@@ -928,15 +1252,73 @@ impl Io {
             }
             Cmd::Launch(job, launch) => match launch {
                 _ if !self.jobs.contains_key(&job) => {} // released meanwhile
-                Ok(spec) => self
-                    .sched
-                    .outbox
-                    .push(&ToScheduler::Submit { job, spec: &spec }),
-                Err(error) => self.job_failed(job, error),
+                Ok(spec) => {
+                    self.sched
+                        .outbox
+                        .push(&ToScheduler::Submit { job, spec: &spec });
+                    let Some(entry) = self.jobs.get_mut(&job) else {
+                        return;
+                    };
+                    entry.sent = true;
+                    if entry.forgotten {
+                        self.sched.outbox.push(&ToScheduler::Forget { job });
+                    }
+                    if entry.released {
+                        self.jobs.remove(&job);
+                        self.sched.outbox.push(&ToScheduler::Release { job });
+                    } else if !entry.let_go.is_empty() {
+                        self.let_go.push(job);
+                    }
+                }
+                Err(error) => {
+                    self.job_failed(job, error);
+                    if self.jobs.get(&job).is_some_and(|e| e.released) {
+                        self.jobs.remove(&job);
+                    }
+                }
             },
             Cmd::Release(job) => {
+                if let Some(entry) = self.jobs.get_mut(&job) {
+                    if entry.forgotten && !entry.sent {
+                        entry.released = true; // released once launched
+                        return;
+                    }
+                }
                 self.jobs.remove(&job);
                 self.sched.outbox.push(&ToScheduler::Release { job });
+            }
+            Cmd::ReleaseOutput(job, task) => {
+                if let Some(entry) = self.jobs.get_mut(&job) {
+                    if entry.let_go.is_empty() && entry.sent {
+                        self.let_go.push(job);
+                    }
+                    entry.let_go.push(task);
+                }
+            }
+            Cmd::Forget(job) => {
+                if let Some(entry) = self.jobs.get_mut(&job) {
+                    if !entry.forgotten && entry.sent {
+                        self.sched.outbox.push(&ToScheduler::Forget { job });
+                    }
+                    entry.forgotten = true;
+                }
+            }
+            Cmd::Queue(name, cmd, reply) => {
+                let request = self.next_ask;
+                self.next_ask += 1;
+                self.asks.insert(request, reply);
+                let op = match &cmd {
+                    QueueCmd::PutKey(key, ty) => QueueOp::Put(QueuedRef::Key(*key, ty)),
+                    QueueCmd::PutValue(bytes, ty) => QueueOp::Put(QueuedRef::Value(bytes, ty)),
+                    QueueCmd::Get(ty, timeout_ms) => QueueOp::Get {
+                        type_name: ty.clone(),
+                        timeout_ms: *timeout_ms,
+                    },
+                    QueueCmd::Size => QueueOp::Size,
+                };
+                self.sched
+                    .outbox
+                    .push(&ToScheduler::Queue { request, name, op });
             }
             Cmd::Fetch(job, tasks, reply) => {
                 let id = self.next_fetch;
@@ -965,6 +1347,21 @@ impl Io {
                     .push(&ToScheduler::Datasets { request, op });
             }
             Cmd::Stop => {}
+        }
+    }
+
+    /// Tells the scheduler which outputs lost their last future this turn,
+    /// one message per job.
+    fn send_let_go(&mut self) {
+        for job in std::mem::take(&mut self.let_go) {
+            if let Some(entry) = self.jobs.get_mut(&job) {
+                let tasks = std::mem::take(&mut entry.let_go);
+                if !tasks.is_empty() {
+                    self.sched
+                        .outbox
+                        .push(&ToScheduler::ReleaseOutputs { job, tasks });
+                }
+            }
         }
     }
 
@@ -1096,6 +1493,11 @@ impl Io {
                 }
             }
             ToClient::Failed { job, error } => self.job_failed(job, wire_error(error)),
+            ToClient::Cluster { dashboard } => {
+                let (lock, cond) = &*self.info;
+                *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(dashboard);
+                cond.notify_all();
+            }
             ToClient::Reply { request, reply } => {
                 if let Some(tx) = self.asks.remove(&request) {
                     let _ = tx.send(reply);

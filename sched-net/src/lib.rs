@@ -28,7 +28,10 @@ pub mod local;
 pub mod portable;
 pub mod protocol;
 pub mod scheduler;
+mod submit;
 pub mod worker;
 
 pub use client::{Client, ClientOptions, FutureStatus, RawFuture};
+pub use client::QueueItem;
 pub use local::LocalOptions;
+pub use submit::SubmitOptions;

@@ -31,6 +31,7 @@ const ENV_TOKEN: &str = "RASK_WORKER_TOKEN";
 const ENV_KEY: &str = "RASK_WORKER_CODE_KEY";
 const ENV_THREADS: &str = "RASK_WORKER_NTHREADS";
 const ENV_MEMORY: &str = "RASK_WORKER_MEMORY_LIMIT";
+const ENV_RESOURCES: &str = "RASK_WORKER_RESOURCES";
 
 /// The shape of a local cluster.
 #[derive(Clone, Debug)]
@@ -45,6 +46,9 @@ pub struct LocalOptions {
     /// 8787 by default, the next free port if that one is taken (with a
     /// log line); `Some(0)` any free port; `None` no dashboard.
     pub dashboard_port: Option<u16>,
+    /// Abstract resources each worker offers (`("GPU", 1.0)`), for tasks
+    /// submitted with resources.
+    pub resources: Vec<(String, f64)>,
 }
 
 impl Default for LocalOptions {
@@ -54,6 +58,7 @@ impl Default for LocalOptions {
             threads_per_worker: 1,
             memory_limit: 0,
             dashboard_port: Some(crate::dashboard::DEFAULT_PORT),
+            resources: Vec::new(),
         }
     }
 }
@@ -103,6 +108,7 @@ impl LocalCluster {
             (ENV_KEY, code_key.to_hex()),
             (ENV_THREADS, options.threads_per_worker.max(1).to_string()),
             (ENV_MEMORY, options.memory_limit.to_string()),
+            (ENV_RESOURCES, resources_arg(&options.resources)?),
         ];
         let kept = pids.clone();
         let keeper_thread = std::thread::Builder::new()
@@ -233,6 +239,23 @@ fn keep(requests: &Receiver<Keep>, env: &[(&str, String)], pids: &Mutex<Vec<u32>
     record(&Vec::new());
 }
 
+/// `resources` as `--resources` takes them; a name that would not parse
+/// back is an error naming it.
+fn resources_arg(resources: &[(String, f64)]) -> io::Result<String> {
+    let mut out = Vec::with_capacity(resources.len());
+    for (name, amount) in resources {
+        if name.is_empty() || name.contains([',', ' ', '=']) || !amount.is_finite() || *amount < 0.0
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("resource `{name}` = {amount}: names may not be empty or hold `,`, ` ` or `=`, and amounts must be finite and at least 0"),
+            ));
+        }
+        out.push(format!("{name}={amount}"));
+    }
+    Ok(out.join(","))
+}
+
 fn spawn_worker(env: &[(&str, String)]) -> io::Result<Child> {
     let mut cmd = Command::new("/proc/self/exe");
     if let Some(arg0) = std::env::args_os().next() {
@@ -268,6 +291,9 @@ extern "C" fn worker_entry() {
             token: var(ENV_TOKEN),
             code_key: var(ENV_KEY).and_then(|k| CodeKey::from_hex(&k)),
             log_name: format!("rask-worker[{}]", std::process::id()),
+            resources: var(ENV_RESOURCES)
+                .and_then(|r| crate::worker::parse_resources(&r).ok())
+                .unwrap_or_default(),
             ..WorkerOptions::default()
         };
         match run_worker(crate::builtin::registry(), &addr.to_string_lossy(), options) {

@@ -62,6 +62,28 @@ pub struct JobSpec<'a> {
     /// Tasks whose results are those of earlier jobs.
     #[serde(borrow)]
     pub externals: Vec<External<'a>>,
+    /// How the scheduler treats every task of the job.
+    #[serde(borrow)]
+    pub options: JobOptions<'a>,
+}
+
+/// Submit options, for every task of one job (one `submit` or one `map`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobOptions<'a> {
+    /// Higher runs first among queued tasks.
+    pub priority: i32,
+    /// Times a failing task is run again (elsewhere when another worker
+    /// can) before its job fails.
+    pub retries: u32,
+    /// Workers allowed to run its tasks, by id (`"3"`) or address
+    /// (`"127.0.0.1:4000"`); empty: any.
+    #[serde(borrow)]
+    pub workers: Vec<&'a str>,
+    /// With `workers`: run elsewhere when none of them can.
+    pub allow_other_workers: bool,
+    /// Resources each task holds on its worker while there.
+    #[serde(borrow)]
+    pub resources: Vec<(&'a str, f64)>,
 }
 
 /// An op: its name, and its code reference when it is stateless.
@@ -253,6 +275,26 @@ pub fn encode_job(
     externals: &[(TaskId, DataKey, Codec)],
     key: Option<&CodeKey>,
 ) -> Result<Vec<u8>, Error> {
+    encode_job_with(job, outputs, externals, key, &JobOptions::default())
+}
+
+/// [`encode_job`] with submit options.
+pub fn encode_job_with(
+    job: &Job,
+    outputs: &[TaskId],
+    externals: &[(TaskId, DataKey, Codec)],
+    key: Option<&CodeKey>,
+    options: &JobOptions<'_>,
+) -> Result<Vec<u8>, Error> {
+    if let Some((name, amount)) = options
+        .resources
+        .iter()
+        .find(|(_, a)| !a.is_finite() || *a < 0.0)
+    {
+        return Err(net_error(format!(
+            "resource `{name}`: {amount} is not a finite amount of at least 0"
+        )));
+    }
     let external_ops: Vec<bool> = {
         let mut only_external = vec![false; job.ops().len()];
         for (t, ..) in externals {
@@ -335,6 +377,7 @@ pub fn encode_job(
                 codec: codec_spec(*codec, key),
             })
             .collect(),
+        options: options.clone(),
     };
     postcard::to_allocvec(&spec).map_err(|e| net_error(format!("encoding the job: {e}")))
 }
@@ -362,6 +405,16 @@ pub fn decode_spec(bytes: &[u8]) -> Result<JobSpec<'_>, String> {
         || !spec.keys.iter().all(|(t, _)| in_range(*t))
     {
         return Err("malformed job spec: a task id out of range".into());
+    }
+    if let Some((name, amount)) = spec
+        .options
+        .resources
+        .iter()
+        .find(|(_, a)| !a.is_finite() || *a < 0.0)
+    {
+        return Err(format!(
+            "malformed job spec: resource `{name}` asks for {amount}"
+        ));
     }
     Ok(spec)
 }

@@ -1,10 +1,13 @@
-//! `rask-worker ADDR [--nthreads N] [--memory-limit BYTES] [--token T]`:
-//! joins the scheduler at ADDR with the built-in ops and works until the
-//! scheduler goes away.
+//! `rask-worker ADDR [--nthreads N] [--memory-limit BYTES] [--token T]
+//! [--resources GPU=2,...]`: joins the scheduler at ADDR with the built-in
+//! ops and works until the scheduler goes away.
 
 use std::process::ExitCode;
 
-use rask_sched_net::worker::{run_with, WorkerOptions};
+use rask_sched_net::worker::{parse_resources, run_with, WorkerOptions};
+
+const USAGE: &str = "usage: rask-worker ADDR [--nthreads N] [--memory-limit BYTES] [--token T] \
+                     [--resources NAME=AMOUNT,...]";
 
 fn main() -> ExitCode {
     let mut addr = None;
@@ -27,10 +30,13 @@ fn main() -> ExitCode {
                     .map_err(|e| format!("--memory-limit: {e}"))
             }),
             "--token" => value("--token").map(|v| options.token = Some(v)),
+            "--resources" => value("--resources").and_then(|v| {
+                parse_resources(&v)
+                    .map(|r| options.resources = r)
+                    .map_err(|e| format!("--resources: {e}"))
+            }),
             "-h" | "--help" => {
-                println!(
-                    "usage: rask-worker ADDR [--nthreads N] [--memory-limit BYTES] [--token T]"
-                );
+                println!("{USAGE}");
                 return ExitCode::SUCCESS;
             }
             a if !a.starts_with('-') && addr.is_none() => {
@@ -45,7 +51,7 @@ fn main() -> ExitCode {
         }
     }
     let Some(addr) = addr else {
-        eprintln!("rask-worker: usage: rask-worker ADDR [--nthreads N] [--memory-limit BYTES] [--token T]");
+        eprintln!("rask-worker: {USAGE}");
         return ExitCode::from(2);
     };
     match run_with(rask_sched_net::builtin::registry(), &addr, options) {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 /// The first four bytes of every hello.
 pub const MAGIC: [u8; 4] = *b"RASK";
 /// Bumped on any incompatible change of the messages below.
-pub const VERSION: u16 = 2;
+pub const VERSION: u16 = 3;
 /// Largest frame body accepted unless configured otherwise.
 pub const DEFAULT_MAX_FRAME: usize = 256 << 20;
 
@@ -36,7 +36,7 @@ pub struct DataKey {
 }
 
 /// The first frame on every connection, from the side that connected.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Hello {
     /// [`MAGIC`].
     pub magic: [u8; 4],
@@ -49,7 +49,7 @@ pub struct Hello {
 }
 
 /// Who is on the other end of a connection.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Role {
     /// A client, to the scheduler.
     Client,
@@ -60,7 +60,7 @@ pub enum Role {
 }
 
 /// What a worker tells the scheduler about itself.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WorkerInfo {
     /// Address other workers and clients fetch its results from.
     pub listen: String,
@@ -78,6 +78,9 @@ pub struct WorkerInfo {
     pub code_id: Option<u64>,
     /// Its process id, for logs.
     pub pid: u32,
+    /// Abstract resources it offers (`("GPU", 2.0)`): a task asking for
+    /// some runs here only while that much is free.
+    pub resources: Vec<(String, f64)>,
 }
 
 /// The answer to a [`Hello`].
@@ -96,7 +99,7 @@ pub enum Welcome {
 }
 
 /// Worker or client to scheduler.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ToScheduler<'a> {
     /// A task finished; its result (`bytes` long, encoded) stays on the worker.
     Done {
@@ -158,6 +161,21 @@ pub enum ToScheduler<'a> {
         /// The job.
         job: JobId,
     },
+    /// The client no longer needs these outputs of a job (the others
+    /// stay): each goes once the job has finished, unless a dataset, a
+    /// queue or a later job holds it.
+    ReleaseOutputs {
+        /// The job.
+        job: JobId,
+        /// Its output tasks.
+        tasks: Vec<u32>,
+    },
+    /// Run this job to its end even if the client releases it or goes
+    /// away (`fire_and_forget`); its results go once it has finished.
+    Forget {
+        /// The job.
+        job: JobId,
+    },
     /// A client's request about named datasets, answered by
     /// [`ToClient::Reply`] with the same `request`.
     Datasets {
@@ -165,6 +183,17 @@ pub enum ToScheduler<'a> {
         request: u64,
         /// What to do.
         op: DatasetOp,
+    },
+    /// A client's request about a named queue, answered by
+    /// [`ToClient::Reply`] with the same `request`.
+    Queue {
+        /// Chosen by the client, echoed in the reply.
+        request: u64,
+        /// The queue.
+        name: String,
+        /// What to do.
+        #[serde(borrow)]
+        op: QueueOp<'a>,
     },
 }
 
@@ -211,7 +240,46 @@ pub enum DatasetOp {
     },
 }
 
-/// The scheduler's answer to a [`DatasetOp`].
+/// What a client asks of a named queue. A queue is created by its first
+/// use and holds, first in first out, results on the cluster (held there
+/// while queued, as a dataset holds them) or small encoded values.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QueueOp<'a> {
+    /// Appends an item.
+    Put(#[serde(borrow)] QueuedRef<'a>),
+    /// Takes the oldest item if it is of type `type_name`; with none,
+    /// waits up to `timeout_ms` for one (answered `Empty` then).
+    Get {
+        /// The type the client will decode.
+        type_name: String,
+        /// How long to wait for an item, milliseconds.
+        timeout_ms: u64,
+    },
+    /// How many items wait.
+    Size,
+}
+
+/// An item put on a queue, borrowing the frame.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QueuedRef<'a> {
+    /// A result on the cluster, with its type's name.
+    Key(DataKey, &'a str),
+    /// An encoded value, with its type's name.
+    Value(#[serde(with = "serde_bytes")] &'a [u8], &'a str),
+}
+
+/// An item taken from a queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Queued {
+    /// A result on the cluster: the scheduler holds it for the client
+    /// that took it until that client's next job referring to it is in,
+    /// or the client goes.
+    Key(DataKey),
+    /// An encoded value.
+    Value(#[serde(with = "serde_bytes")] Vec<u8>),
+}
+
+/// The scheduler's answer to a [`DatasetOp`] or a [`QueueOp`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DatasetReply {
     /// Done.
@@ -220,8 +288,14 @@ pub enum DatasetReply {
     Names(Vec<String>),
     /// A dataset's results, each with its type's name.
     Keys(Vec<(DataKey, String)>),
-    /// Refused: why, naming the dataset.
+    /// Refused: why, naming the dataset or queue.
     Error(String),
+    /// The item taken from a queue.
+    Item(Queued),
+    /// No item came within the timeout.
+    Empty,
+    /// How many items a queue holds.
+    Size(u64),
 }
 
 /// Scheduler to worker.
@@ -239,8 +313,9 @@ pub enum ToWorker<'a> {
     Run {
         /// The task.
         key: DataKey,
-        /// Lower runs first.
-        priority: u32,
+        /// Lower runs first: the job's user priority (negated, biased)
+        /// in the high 32 bits, the task's order in its graph below.
+        priority: u64,
         /// Inputs held elsewhere, with a worker holding each.
         fetch: Vec<(DataKey, WorkerId)>,
     },
@@ -294,7 +369,13 @@ pub enum ToClient {
         /// Why.
         error: WireError,
     },
-    /// The answer to a [`ToScheduler::Datasets`] request.
+    /// About the cluster, sent once after the welcome.
+    Cluster {
+        /// The dashboard's address (`host:port`), if it has one.
+        dashboard: Option<String>,
+    },
+    /// The answer to a [`ToScheduler::Datasets`] or
+    /// [`ToScheduler::Queue`] request.
     Reply {
         /// The request's number.
         request: u64,
@@ -362,6 +443,14 @@ pub enum PeerMsg<'a> {
     },
 }
 
+/// The priority a worker sorts a task by (lower first): the job's user
+/// priority (higher first, as Dask's) above the task's place in its
+/// graph's order.
+pub fn run_priority(user: i32, order: u32) -> u64 {
+    let rank = !((user as u32) ^ 0x8000_0000);
+    (u64::from(rank) << 32) | u64::from(order)
+}
+
 impl Hello {
     /// A hello for `role` with `token`.
     pub fn new(role: Role, token: Option<&str>) -> Hello {
@@ -398,6 +487,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn higher_user_priority_sorts_first() {
+        assert!(run_priority(10, 5) < run_priority(0, 0));
+        assert!(run_priority(0, 0) < run_priority(0, 1));
+        assert!(run_priority(i32::MAX, u32::MAX) < run_priority(i32::MIN, 0));
+        assert!(run_priority(-1, 7) > run_priority(0, 7));
+    }
+
+    #[test]
     fn hello_refusals_name_the_reason() {
         let hello = Hello::new(Role::Client, Some("s3cret"));
         assert_eq!(hello.refusal(Some("s3cret")), None);
@@ -414,7 +511,7 @@ mod tests {
         };
         assert_eq!(
             old.refusal(None).as_deref(),
-            Some("protocol version 0 is not 2")
+            Some("protocol version 0 is not 3")
         );
         let alien = Hello {
             magic: *b"HTTP",

@@ -32,6 +32,8 @@ const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 const DASHBOARD: Token = Token(2);
 const FIRST_CONN: usize = 3;
+/// The longest the loop sleeps: how often it checks heartbeats.
+const TICK: Duration = Duration::from_millis(250);
 
 /// How a scheduler runs.
 #[derive(Clone, Debug)]
@@ -246,10 +248,13 @@ impl Server {
         let mut events = Events::with_capacity(1024);
         let mut last_check = Instant::now();
         loop {
-            match self
-                .poll
-                .poll(&mut events, Some(Duration::from_millis(250)))
-            {
+            // A queue get waiting for an item ends at its deadline.
+            let tick = self.cluster.next_deadline().map_or(TICK, |d| {
+                d.saturating_duration_since(Instant::now())
+                    .min(TICK)
+                    .max(Duration::from_millis(1))
+            });
+            match self.poll.poll(&mut events, Some(tick)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -285,6 +290,7 @@ impl Server {
                 clients: &self.clients,
             };
             self.cluster.schedule(&mut sink);
+            self.cluster.expire_gets(Instant::now(), &mut sink);
             if last_check.elapsed() > Duration::from_millis(500) {
                 last_check = Instant::now();
                 if let Some(d) = &mut self.dashboard {
@@ -415,6 +421,9 @@ impl Server {
                     *peer = Peer::Client(id);
                     conn.outbox.push(&Welcome::Accepted { id });
                     conn.outbox.seal();
+                    conn.outbox.push(&ToClient::Cluster {
+                        dashboard: self.dashboard.as_ref().map(|d| d.addr().to_string()),
+                    });
                     conn.outbox.push(&ToClient::Workers {
                         add: workers,
                         remove: vec![],
@@ -496,6 +505,9 @@ impl Server {
                 .on_status(w, memory, (executing, queued, cpu_permille), paused),
             ToScheduler::Submit { .. }
             | ToScheduler::Release { .. }
+            | ToScheduler::ReleaseOutputs { .. }
+            | ToScheduler::Forget { .. }
+            | ToScheduler::Queue { .. }
             | ToScheduler::Datasets { .. } => return Err("a worker sent a client's message".into()),
         }
         Ok(())
@@ -519,9 +531,24 @@ impl Server {
                     self.cluster.release(job, &mut sink);
                 }
             }
+            ToScheduler::ReleaseOutputs { job, tasks } => {
+                if job >> 32 == u64::from(c) {
+                    self.cluster.release_outputs(job, &tasks, &mut sink);
+                }
+            }
+            ToScheduler::Forget { job } => {
+                if job >> 32 == u64::from(c) {
+                    self.cluster.forget(job);
+                }
+            }
             ToScheduler::Datasets { request, op } => {
                 let reply = self.cluster.datasets(op, &mut sink);
                 sink.to_client(c, &ToClient::Reply { request, reply });
+            }
+            ToScheduler::Queue { request, name, op } => {
+                if let Some(reply) = self.cluster.queue(c, request, &name, op, &mut sink) {
+                    sink.to_client(c, &ToClient::Reply { request, reply });
+                }
             }
             _ => return Err("a client sent a worker's message".into()),
         }

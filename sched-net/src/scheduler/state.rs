@@ -7,7 +7,7 @@
 //! while running it. Data never passes through here: a task is sent with
 //! the list of its inputs held elsewhere, and workers fetch from each other.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,11 +16,16 @@ use rask_core::{ExecState, Graph, TaskId};
 use crate::dashboard::{Board, JobProgress};
 use crate::portable::{decode_spec, JobSpec};
 use crate::protocol::{
-    DataKey, DatasetOp, DatasetReply, JobId, RunTime, ToClient, ToWorker, WireError, WorkerId,
-    WorkerInfo,
+    run_priority, DataKey, DatasetOp, DatasetReply, JobId, RunTime, ToClient, ToWorker, WireError,
+    WorkerId, WorkerInfo,
 };
 
+mod constraints;
+mod queues;
 mod view;
+
+use constraints::Constraints;
+use queues::{ParkedGet, QueueItem};
 
 /// A client, numbered by the scheduler from 1.
 pub type ClientId = u32;
@@ -59,6 +64,9 @@ struct Worker {
     has_spec: HashSet<JobId>,
     /// A steal request is out.
     stealing: bool,
+    /// Of each resource it offers (`info.resources`), how much the tasks
+    /// sent here hold.
+    used: Vec<f64>,
 }
 
 /// An `ExecState` together with the graph it borrows.
@@ -106,6 +114,17 @@ struct Job {
     pins: u32,
     /// Earlier jobs whose results this job uses.
     pinned: Vec<JobId>,
+    /// Those results, each pinned by key.
+    pinned_keys: Vec<DataKey>,
+    /// Priority, retries, worker restrictions and resources.
+    constraints: Constraints,
+    /// Per failed task: runs that failed, and the worker of the last.
+    retried: HashMap<u32, (u32, WorkerId)>,
+    /// Runs to its end whoever lets go of it (`fire_and_forget`).
+    forgotten: bool,
+    /// Outputs the client let go of: each goes once the job has finished
+    /// and nothing pins it.
+    dropped: HashSet<u32>,
     /// Its tasks by prefix and state, for the dashboard.
     progress: JobProgress,
 }
@@ -122,6 +141,15 @@ pub struct Cluster {
     heartbeat_timeout: Duration,
     /// Published datasets: name → results, each with its type's name.
     datasets: BTreeMap<String, Vec<(DataKey, String)>>,
+    /// Results held by key: by datasets, queues, later jobs, and results
+    /// taken from a queue until the taker's job holding them is in.
+    key_pins: HashMap<DataKey, u32>,
+    /// Named queues, oldest item first.
+    queues: HashMap<String, VecDeque<QueueItem>>,
+    /// Gets waiting for an item, oldest first.
+    parked: Vec<ParkedGet>,
+    /// Results taken from a queue, held for the client that took them.
+    lent: Vec<(ClientId, DataKey)>,
     /// What the dashboard shows beyond the above.
     board: Board,
 }
@@ -148,6 +176,10 @@ impl Cluster {
             mean_task_ns: 50_000.0,
             heartbeat_timeout,
             datasets: BTreeMap::new(),
+            key_pins: HashMap::new(),
+            queues: HashMap::new(),
+            parked: Vec::new(),
+            lent: Vec::new(),
             board: Board::new(task_stream),
         }
     }
@@ -170,6 +202,7 @@ impl Cluster {
     ) -> WorkerId {
         let id = self.next_worker;
         self.next_worker += 1;
+        let info_resources = info.resources.len();
         let add = vec![(id, info.listen.clone())];
         for other in self.workers.keys() {
             sink.to_worker(
@@ -202,6 +235,7 @@ impl Cluster {
                 last_seen: Instant::now(),
                 has_spec: HashSet::new(),
                 stealing: false,
+                used: vec![0.0; info_resources],
             },
         );
         id
@@ -210,9 +244,29 @@ impl Cluster {
     /// A client asks to run a job. Errors are reported to the client.
     pub fn submit(&mut self, client: ClientId, job: JobId, spec: &[u8], sink: &mut impl Sink) {
         match self.admit(client, job, spec) {
-            Ok(()) => self.active.push(job),
+            Ok(()) => {
+                self.activate(job);
+                self.return_lent(client, job, sink);
+            }
             Err(error) => sink.to_client(client, &ToClient::Failed { job, error }),
         }
+    }
+
+    /// Puts `job` on the active list: after every job of its priority or
+    /// higher, so that higher priorities are scheduled first and equal
+    /// ones oldest first.
+    fn activate(&mut self, job: JobId) {
+        let priority = self.jobs.get(&job).map_or(0, |j| j.constraints.priority);
+        let at = self
+            .active
+            .iter()
+            .rposition(|a| {
+                self.jobs
+                    .get(a)
+                    .is_none_or(|j| j.constraints.priority >= priority)
+            })
+            .map_or(0, |i| i + 1);
+        self.active.insert(at, job);
     }
 
     fn admit(&mut self, client: ClientId, id: JobId, bytes: &[u8]) -> Result<(), WireError> {
@@ -226,6 +280,7 @@ impl Cluster {
         let mut holder = vec![0; n];
         let mut externals = HashMap::new();
         let mut pinned = Vec::new();
+        let mut pinned_keys = Vec::with_capacity(spec.externals.len());
         for e in &spec.externals {
             // A result that itself stands for an earlier one is fetched, and
             // held, under the original's key.
@@ -251,6 +306,7 @@ impl Cluster {
             }
             holder[e.task as usize] = held;
             externals.insert(e.task, key);
+            pinned_keys.push(key);
             if !pinned.contains(&key.job) {
                 pinned.push(key.job);
             }
@@ -263,6 +319,10 @@ impl Cluster {
                 j.pins += 1;
             }
         }
+        for k in &pinned_keys {
+            *self.key_pins.entry(*k).or_default() += 1;
+        }
+        let constraints = Constraints::of(&spec.options);
         let needs = needs_of(&spec);
         let plan = exec.state.plan();
         let progress = JobProgress::new(&spec, &mut self.board.prefixes, |t| {
@@ -287,6 +347,11 @@ impl Cluster {
                 released: false,
                 pins: 0,
                 pinned,
+                pinned_keys,
+                constraints,
+                retried: HashMap::new(),
+                forgotten: false,
+                dropped: HashSet::new(),
                 progress,
             },
         );
@@ -298,10 +363,95 @@ impl Cluster {
     pub fn release(&mut self, job: JobId, sink: &mut impl Sink) {
         if let Some(j) = self.jobs.get_mut(&job) {
             j.released = true;
+            if j.forgotten && !j.finished {
+                return; // dropped once it finishes
+            }
             if j.pins == 0 {
                 self.active.retain(|a| *a != job);
             }
             self.drop_if_unused(job, sink);
+        }
+    }
+
+    /// Runs `job` to its end even if its client lets go of it or leaves.
+    pub fn forget(&mut self, job: JobId) {
+        if let Some(j) = self.jobs.get_mut(&job) {
+            j.forgotten = !j.finished;
+        }
+    }
+
+    /// The client let go of these outputs of `job`: each is dropped once
+    /// the job has finished and nothing else holds it.
+    pub fn release_outputs(&mut self, job: JobId, tasks: &[u32], sink: &mut impl Sink) {
+        let Some(j) = self.jobs.get_mut(&job) else {
+            return;
+        };
+        for &t in tasks {
+            if j.outputs.contains(&TaskId(t)) {
+                j.dropped.insert(t);
+            }
+        }
+        if j.finished {
+            self.free_dropped(job, sink);
+        }
+    }
+
+    /// Drops the results of `job`'s let-go outputs that nothing pins.
+    fn free_dropped(&mut self, id: JobId, sink: &mut impl Sink) {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        let mut by_worker: BTreeMap<WorkerId, Vec<DataKey>> = BTreeMap::new();
+        for &t in &job.dropped {
+            let key = DataKey { job: id, task: t };
+            let w = job.holder[t as usize];
+            if w == 0 || job.externals.contains_key(&t) || self.key_pins.contains_key(&key) {
+                continue;
+            }
+            job.holder[t as usize] = 0;
+            job.progress.released(t as usize);
+            by_worker.entry(w).or_default().push(key);
+        }
+        for (w, keys) in by_worker {
+            sink.to_worker(w, &ToWorker::Release { keys });
+        }
+    }
+
+    /// Holds result `k` (and its job) on the cluster.
+    fn pin_key(&mut self, k: DataKey) {
+        if let Some(j) = self.jobs.get_mut(&k.job) {
+            j.pins += 1;
+            *self.key_pins.entry(k).or_default() += 1;
+        }
+    }
+
+    /// Lets go of a hold taken by [`pin_key`](Self::pin_key).
+    fn unpin_key(&mut self, k: DataKey, sink: &mut impl Sink) {
+        let Some(j) = self.jobs.get_mut(&k.job) else {
+            return;
+        };
+        j.pins = j.pins.saturating_sub(1);
+        if j.pins == 0 && j.released && !j.forgotten {
+            self.active.retain(|a| *a != k.job);
+        }
+        self.key_unpinned(k, sink);
+        self.drop_if_unused(k.job, sink);
+    }
+
+    /// One key-level hold on `k` is gone; a let-go output then goes.
+    fn key_unpinned(&mut self, k: DataKey, sink: &mut impl Sink) {
+        if let Some(n) = self.key_pins.get_mut(&k) {
+            *n -= 1;
+            if *n == 0 {
+                self.key_pins.remove(&k);
+                let free = self
+                    .jobs
+                    .get(&k.job)
+                    .is_some_and(|j| j.finished && j.dropped.contains(&k.task));
+                if free {
+                    self.free_dropped(k.job, sink);
+                }
+            }
         }
     }
 
@@ -332,9 +482,7 @@ impl Cluster {
                     ));
                 }
                 for (k, _) in &keys {
-                    if let Some(j) = self.jobs.get_mut(&k.job) {
-                        j.pins += 1;
-                    }
+                    self.pin_key(*k);
                 }
                 if let Some(old) = self.datasets.insert(name, keys) {
                     self.unpin(&old, sink);
@@ -359,19 +507,13 @@ impl Cluster {
     /// A dataset lets go of its results' jobs.
     fn unpin(&mut self, keys: &[(DataKey, String)], sink: &mut impl Sink) {
         for (k, _) in keys {
-            if let Some(j) = self.jobs.get_mut(&k.job) {
-                j.pins -= 1;
-                if j.pins == 0 && j.released {
-                    self.active.retain(|a| *a != k.job);
-                }
-            }
-            self.drop_if_unused(k.job, sink);
+            self.unpin_key(*k, sink);
         }
     }
 
     fn drop_if_unused(&mut self, job: JobId, sink: &mut impl Sink) {
         let Some(j) = self.jobs.get(&job) else { return };
-        if !j.released || j.pins > 0 {
+        if !j.released || j.pins > 0 || (j.forgotten && !j.finished) {
             return;
         }
         let Some(j) = self.jobs.remove(&job) else {
@@ -388,8 +530,12 @@ impl Cluster {
             if w != 0 {
                 if let Some(worker) = self.workers.get_mut(&w) {
                     worker.in_flight = worker.in_flight.saturating_sub(1);
+                    j.constraints.give_back(worker);
                 }
             }
+        }
+        for k in &j.pinned_keys {
+            self.key_unpinned(*k, sink);
         }
         for earlier in j.pinned {
             if let Some(e) = self.jobs.get_mut(&earlier) {
@@ -399,8 +545,21 @@ impl Cluster {
         }
     }
 
-    /// A client went away: its jobs are released.
+    /// A client went away: its jobs are released (but those it fired and
+    /// forgot run on), its waiting gets end, and what it took from queues
+    /// and had not yet held goes.
     pub fn client_gone(&mut self, client: ClientId, sink: &mut impl Sink) {
+        self.parked.retain(|g| g.client != client);
+        let lent: Vec<DataKey> = self
+            .lent
+            .iter()
+            .filter(|(c, _)| *c == client)
+            .map(|(_, k)| *k)
+            .collect();
+        self.lent.retain(|(c, _)| *c != client);
+        for k in lent {
+            self.unpin_key(k, sink);
+        }
         let jobs: Vec<JobId> = self
             .jobs
             .iter()
@@ -453,6 +612,7 @@ impl Cluster {
             if let Some(worker) = workers.get_mut(&w) {
                 worker.in_flight = worker.in_flight.saturating_sub(1);
                 worker.stealing = false;
+                job.constraints.give_back(worker);
             }
         }
     }
@@ -500,11 +660,18 @@ impl Cluster {
             return;
         }
         Self::unsend(&mut self.workers, job, t, w);
-        job.progress.erred(t);
         if let Some(run) = run {
             self.board
                 .record(w, job.progress.prefix(t), &run, received, true);
         }
+        let failures = job.retried.get(&key.task).map_or(0, |r| r.0);
+        if failures < job.constraints.retries {
+            // Runs again, on another worker where one can take it.
+            job.retried.insert(key.task, (failures + 1, w));
+            let _ = job.exec.state.requeue(TaskId(key.task));
+            return;
+        }
+        job.progress.erred(t);
         let (task_key, op) = origin.unwrap_or_else(|| job.names(key.task));
         self.fail_job(
             key.job,
@@ -518,7 +685,10 @@ impl Cluster {
     }
 
     fn fail_job(&mut self, job: JobId, error: WireError, sink: &mut impl Sink) {
-        let Some(j) = self.jobs.get(&job) else { return };
+        let Some(j) = self.jobs.get_mut(&job) else {
+            return;
+        };
+        j.forgotten = false;
         sink.to_client(j.client, &ToClient::Failed { job, error });
         self.release(job, sink);
     }
@@ -679,7 +849,14 @@ impl Cluster {
             return;
         };
         let holder = &job.holder;
-        match Exec::new(job.exec.graph.clone(), &job.outputs, |t| {
+        // Let-go outputs are not recomputed: they are plain tasks now.
+        let wanted: Vec<TaskId> = job
+            .outputs
+            .iter()
+            .copied()
+            .filter(|t| !job.dropped.contains(&t.0) || holder[t.index()] != 0)
+            .collect();
+        match Exec::new(job.exec.graph.clone(), &wanted, |t| {
             holder[t.index()] != 0
         }) {
             Ok(exec) => {
@@ -690,8 +867,8 @@ impl Cluster {
                 if job.finished {
                     job.finished = false;
                 }
-                if !self.active.contains(&id) && !job.released {
-                    self.active.push(id);
+                if !self.active.contains(&id) && (!job.released || job.forgotten) {
+                    self.activate(id);
                 }
             }
             Err(e) => {
@@ -711,7 +888,10 @@ impl Cluster {
             if self.active.get(i) != Some(&id) {
                 continue; // the job failed and took itself off the list
             }
-            let finished = self.jobs.get(&id).is_none_or(|j| j.finished || j.released);
+            let finished = self
+                .jobs
+                .get(&id)
+                .is_none_or(|j| j.finished || (j.released && !j.forgotten));
             if finished {
                 self.active.remove(i);
             } else {
@@ -730,16 +910,30 @@ impl Cluster {
             .workers
             .iter()
             .filter(|(w, _)| !job.eligible.contains_key(w))
-            .map(|(w, worker)| (*w, job.needs.iter().all(|n| provides(worker, job, n))))
+            .map(|(w, worker)| {
+                let can = job.needs.iter().all(|n| provides(worker, job, n))
+                    && job.constraints.fits(*w, &worker.info);
+                (*w, can)
+            })
             .collect();
         job.eligible.extend(fresh);
-        let eligible: Vec<WorkerId> = self
+        let mut eligible: Vec<WorkerId> = self
             .workers
             .keys()
             .copied()
             .filter(|w| job.eligible.get(w) == Some(&true))
             .collect();
+        job.constraints.prefer(&mut eligible, |w| {
+            self.workers.get(&w).map(|worker| &worker.info)
+        });
         if eligible.is_empty() && !self.workers.is_empty() {
+            if let Some(message) = job.constraints.unmet(self.workers.iter().map(|(w, worker)| {
+                let can = job.needs.iter().all(|n| provides(worker, job, n));
+                (*w, &worker.info, can)
+            })) {
+                self.fail_job(id, WireError::Refused { message }, sink);
+                return;
+            }
             let missing = job
                 .needs
                 .iter()
@@ -764,14 +958,16 @@ impl Cluster {
         }
         loop {
             let mean = self.mean_task_ns;
-            let has_room = eligible.iter().any(|w| {
-                self.workers
-                    .get(w)
-                    .is_some_and(|worker| !worker.paused && worker.in_flight < slots(worker, mean))
-            });
             let Some(job) = self.jobs.get_mut(&id) else {
                 return;
             };
+            let has_room = eligible.iter().any(|w| {
+                self.workers.get(w).is_some_and(|worker| {
+                    !worker.paused
+                        && worker.in_flight < slots(worker, mean)
+                        && job.constraints.free_on(worker)
+                })
+            });
             // Held results complete without a worker, so keep popping even
             // when every worker is full; a task that needs one goes back.
             let Some(t) = job.exec.state.pop_ready() else {
@@ -811,6 +1007,14 @@ impl Cluster {
                 .map(|t| (t.0, job.holder[t.index()]))
                 .collect();
             sink.to_client(job.client, &ToClient::Done { job: id, outputs });
+            let forgotten = std::mem::take(&mut job.forgotten);
+            if !job.dropped.is_empty() {
+                self.free_dropped(id, sink);
+            }
+            if forgotten {
+                // Fired and forgotten: released now if its client let go.
+                self.drop_if_unused(id, sink);
+            }
         }
     }
 
@@ -829,16 +1033,19 @@ impl Cluster {
                 None => held.push((h, b)),
             }
         }
+        // A retried task avoids the worker it last failed on, if it can.
+        let failed_on = job.retried.get(&t.0).map_or(0, |r| r.1);
         eligible
             .iter()
             .filter_map(|w| self.workers.get(w).map(|worker| (*w, worker)))
-            .filter(|(_, worker)| !worker.paused)
+            .filter(|(_, worker)| !worker.paused && job.constraints.free_on(worker))
             .map(|(w, worker)| {
                 let local = held.iter().find(|(h, _)| *h == w).map_or(0, |e| e.1);
                 let queue = f64::from(worker.in_flight) * self.mean_task_ns
                     / f64::from(worker.info.nthreads.max(1));
                 let transfer = (total - local) as f64 / BYTES_PER_NS;
-                (w, queue + transfer)
+                let avoid = if w == failed_on { f64::MAX / 4.0 } else { 0.0 };
+                (w, queue + transfer + avoid)
             })
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(w, _)| w)
@@ -871,7 +1078,11 @@ impl Cluster {
                 (key, job.holder[d.index()])
             })
             .collect();
-        let priority = job.exec.state.plan().priority(t);
+        let priority = run_priority(
+            job.constraints.priority,
+            job.exec.state.plan().priority(t),
+        );
+        job.constraints.take(worker);
         sink.to_worker(
             w,
             &ToWorker::Run {

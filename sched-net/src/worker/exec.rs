@@ -18,7 +18,7 @@ use crate::protocol::DataKey;
 /// A task with its inputs, ready to run.
 pub struct Item {
     /// Lower runs first.
-    pub priority: u32,
+    pub priority: u64,
     /// The task.
     pub key: DataKey,
     /// Its job.

@@ -60,6 +60,9 @@ pub struct WorkerOptions {
     pub code_key: Option<CodeKey>,
     /// Prefix of log lines (stderr).
     pub log_name: String,
+    /// Abstract resources it offers (`("GPU", 2.0)`); a task asking for
+    /// some runs here only while that much is not held by other tasks.
+    pub resources: Vec<(String, f64)>,
 }
 
 impl Default for WorkerOptions {
@@ -71,6 +74,7 @@ impl Default for WorkerOptions {
             max_frame: DEFAULT_MAX_FRAME,
             code_key: None,
             log_name: "rask-worker".into(),
+            resources: Vec::new(),
         }
     }
 }
@@ -87,6 +91,30 @@ pub fn run_with(registry: Registry, addr: &str, options: WorkerOptions) -> io::R
     Worker::connect(loader, addr, options)?.run()
 }
 
+/// Parses resources as `rask-worker --resources` takes them:
+/// `NAME=AMOUNT` pairs separated by commas or spaces (`GPU=2,MEM=8e9`).
+pub fn parse_resources(text: &str) -> Result<Vec<(String, f64)>, String> {
+    let mut out: Vec<(String, f64)> = Vec::new();
+    for pair in text.split([',', ' ']).filter(|p| !p.is_empty()) {
+        let (name, amount) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("resource `{pair}` is not NAME=AMOUNT"))?;
+        let amount: f64 = amount
+            .parse()
+            .map_err(|e| format!("resource `{name}`: amount `{amount}`: {e}"))?;
+        if name.is_empty() || !amount.is_finite() || amount < 0.0 {
+            return Err(format!(
+                "resource `{pair}` needs a name and a finite amount of at least 0"
+            ));
+        }
+        match out.iter_mut().find(|(n, _)| n == name) {
+            Some(e) => e.1 = amount,
+            None => out.push((name.to_owned(), amount)),
+        }
+    }
+    Ok(out)
+}
+
 /// A result held here.
 struct Stored {
     value: Value,
@@ -100,7 +128,7 @@ struct Stored {
 
 /// A task waiting for inputs from peers.
 struct Pending {
-    priority: u32,
+    priority: u64,
     missing: usize,
     /// Its inputs' task ids, sorted and distinct.
     deps: Vec<TaskId>,
@@ -212,6 +240,7 @@ impl Worker {
             codecs: loader.codec_names(),
             code_id: loader.code_id(),
             pid: std::process::id(),
+            resources: options.resources.clone(),
         };
         send_frame(
             &mut sock,
@@ -429,7 +458,7 @@ impl Worker {
             .map_or(DataKey { job, task: dep.0 }, |(k, _)| *k)
     }
 
-    fn run_task(&mut self, key: DataKey, priority: u32, fetch: Vec<(DataKey, WorkerId)>) {
+    fn run_task(&mut self, key: DataKey, priority: u64, fetch: Vec<(DataKey, WorkerId)>) {
         let Some(job) = self.jobs.get(&key.job).cloned() else {
             self.sched.outbox.push(&ToScheduler::Failed {
                 key,
@@ -503,7 +532,7 @@ impl Worker {
 
     /// Queues a task whose inputs (`deps`, sorted and distinct) are all
     /// here and pinned.
-    fn start(&mut self, key: DataKey, priority: u32, job: &SharedJob, deps: &[TaskId]) {
+    fn start(&mut self, key: DataKey, priority: u64, job: &SharedJob, deps: &[TaskId]) {
         let mut inputs: Vec<(TaskId, Value)> = Vec::with_capacity(deps.len());
         for &dep in deps {
             let input = Self::data_key(key.job, job, dep);
