@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Chunk {
     shape: Vec<u32>,
+    #[serde(with = "le_bytes")]
     data: Vec<f64>,
 }
 
@@ -157,6 +158,32 @@ impl Chunk {
     }
 }
 
+/// `f64`s as one byte string of little-endian values: postcard then copies
+/// a slice instead of visiting every element (several times faster for
+/// the chunks that cross between workers).
+mod le_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(data: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        let bytes: Vec<u8> = data.iter().flat_map(|x| x.to_le_bytes()).collect();
+        s.serialize_bytes(&bytes)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        let bytes = serde_bytes::ByteBuf::deserialize(d)?;
+        if bytes.len() % 8 != 0 {
+            return Err(serde::de::Error::custom(format!(
+                "{} bytes are not a whole number of f64s",
+                bytes.len()
+            )));
+        }
+        Ok(bytes
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+            .collect())
+    }
+}
+
 /// Elements in `shape`, refusing absurd sizes.
 fn elements(shape: &[u32]) -> Result<usize, String> {
     let n = shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d as u64));
@@ -202,6 +229,14 @@ mod tests {
         assert_eq!(a, Chunk::random(&[10], 1, 2).unwrap());
         assert_ne!(a, Chunk::random(&[10], 1, 3).unwrap());
         assert!(a.data().iter().all(|&x| (0.0..1.0).contains(&x)));
+    }
+
+    #[test]
+    fn round_trips_through_postcard() {
+        let c = Chunk::random(&[3, 5], 9, 0).unwrap();
+        let bytes = postcard::to_allocvec(&c).unwrap();
+        assert_eq!(postcard::from_bytes::<Chunk>(&bytes).unwrap(), c);
+        assert!(postcard::from_bytes::<Chunk>(&bytes[..bytes.len() - 3]).is_err());
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! widens when tasks are tiny, so that many of them share one message.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 use rask_core::{ExecState, Job, TaskError, TaskId, Value};
 use serde_bytes::ByteBuf;
@@ -23,7 +24,7 @@ use crate::wire::{encode, FromWorker, ToWorker};
 
 /// Tasks in flight per worker when tasks take a while: one running, one
 /// queued behind it.
-const WINDOW: u32 = 2;
+const WINDOW: u32 = 8;
 /// Tasks in flight per worker when the mean task is shorter than
 /// [`TINY_TASK_MS`]: messages, not tasks, are then the cost.
 const WIDE_WINDOW: u32 = 256;
@@ -85,6 +86,9 @@ async fn drive(
         outbox: vec![Vec::new(); n],
         outputs: HashMap::new(),
         task_ms: (0.0, 0),
+        last_root: 0,
+        ready: BinaryHeap::new(),
+        assigned: vec![UNASSIGNED; job.len()],
     };
     while !d.state.is_finished() {
         d.dispatch();
@@ -161,7 +165,15 @@ struct Driver<'j> {
     outputs: HashMap<u32, ByteBuf>,
     /// Sum and count of task durations, for the window width.
     task_ms: (f64, u32),
+    /// The worker the last root task went to.
+    last_root: usize,
+    /// Tasks taken from `state` (all marked running there), by priority.
+    ready: BinaryHeap<Reverse<(u32, u32)>>,
+    /// The worker each task was sent to, or [`UNASSIGNED`].
+    assigned: Vec<u8>,
 }
+
+const UNASSIGNED: u8 = u8::MAX;
 
 impl Driver<'_> {
     fn window(&self) -> u32 {
@@ -173,29 +185,94 @@ impl Driver<'_> {
     }
 
     /// Hands ready tasks to workers while any has room.
+    /// Moves every ready task of `state` into `ready`. A task sent ahead
+    /// by `chase` may finish before `state` sees it ready; draining first
+    /// makes it running there, so its completion is accepted.
+    fn drain_ready(&mut self) {
+        while let Some(t) = self.state.pop_ready() {
+            self.ready
+                .push(Reverse((self.state.plan().priority(t), t.0)));
+        }
+    }
+
+    /// Sends dependents of `task` to `worker` right behind it when all
+    /// their inputs are (or will be) there: the worker runs its messages in
+    /// order, so they need no round trip through the main thread.
+    fn chase(&mut self, task: u32, worker: usize, limit: usize) {
+        let mut stack = vec![task];
+        while let Some(t) = stack.pop() {
+            let dependents: Vec<u32> = self
+                .state
+                .plan()
+                .dependents(TaskId(t))
+                .iter()
+                .map(|d| d.0)
+                .collect();
+            for d in dependents {
+                if self.in_flight[worker].len() >= limit {
+                    return;
+                }
+                if self.assigned[d as usize] != UNASSIGNED {
+                    continue;
+                }
+                let local = self.job.graph().deps(TaskId(d)).all(|dep| {
+                    let i = dep.index();
+                    self.holders[i] & (1 << worker) != 0
+                        || (self.assigned[i] == worker as u8
+                            && !self.waiting.iter().any(|w| w.task == dep.0))
+                });
+                if local {
+                    self.assigned[d as usize] = worker as u8;
+                    self.in_flight[worker].push(d);
+                    let output = self.state.plan().is_output(TaskId(d));
+                    self.outbox[worker].push(ToWorker::Run { task: d, output });
+                    stack.push(d);
+                }
+            }
+        }
+    }
+
     fn dispatch(&mut self) {
+        self.drain_ready();
         let window = self.window() as usize;
         loop {
             if self.in_flight.iter().all(|f| f.len() >= window) {
                 return;
             }
-            let Some(task) = self.state.pop_ready() else {
+            let Some(Reverse((_, t))) = self.ready.pop() else {
                 return;
             };
+            if self.assigned[t as usize] != UNASSIGNED {
+                continue; // already sent behind its inputs by `chase`
+            }
+            let task = TaskId(t);
             let deps: Vec<u32> = self.job.graph().deps(task).map(|t| t.0).collect();
-            let worker = (0..self.in_flight.len())
-                .filter(|&w| self.in_flight[w].len() < window)
-                .max_by_key(|&w| {
-                    let held = deps
-                        .iter()
-                        .filter(|&&d| self.holders[d as usize] & (1 << w) != 0)
-                        .count();
-                    // More inputs here first, then fewer tasks in flight,
-                    // then the lower index (max_by_key keeps the last max).
-                    (held, usize::MAX - self.in_flight[w].len(), usize::MAX - w)
-                })
-                .unwrap_or(0);
+            let has_room = |w: usize| self.in_flight[w].len() < window;
+            let worker = match deps.is_empty() {
+                // Roots popped one after another feed the same dependents
+                // (priorities finish one chain at a time), so they go
+                // together: to the worker that took the last root while it
+                // has room. Otherwise their dependents would pull inputs
+                // across workers.
+                true if has_room(self.last_root) => self.last_root,
+                _ => (0..self.in_flight.len())
+                    .filter(|&w| has_room(w))
+                    .max_by_key(|&w| {
+                        let held = deps
+                            .iter()
+                            .filter(|&&d| self.holders[d as usize] & (1 << w) != 0)
+                            .count();
+                        // More inputs here first, then fewer tasks in
+                        // flight, then the lower index.
+                        (held, usize::MAX - self.in_flight[w].len(), usize::MAX - w)
+                    })
+                    .unwrap_or(0),
+            };
+            if deps.is_empty() {
+                self.last_root = worker;
+            }
             self.in_flight[worker].push(task.0);
+            self.assigned[task.index()] = worker as u8;
             let mut missing = Vec::new();
             for &dep in &deps {
                 if self.holders[dep as usize] & (1 << worker) != 0 || missing.contains(&dep) {
@@ -218,10 +295,13 @@ impl Driver<'_> {
             }
             let output = self.state.plan().is_output(task);
             match missing.is_empty() {
-                true => self.outbox[worker].push(ToWorker::Run {
-                    task: task.0,
-                    output,
-                }),
+                true => {
+                    self.outbox[worker].push(ToWorker::Run {
+                        task: task.0,
+                        output,
+                    });
+                    self.chase(task.0, worker, 2 * window);
+                }
                 false => self.waiting.push(Waiting {
                     task: task.0,
                     worker,
@@ -256,6 +336,7 @@ impl Driver<'_> {
                 end_ms,
                 value,
             } if run == self.run => {
+                self.drain_ready();
                 self.in_flight[worker].retain(|&t| t != task);
                 self.holders[task as usize] |= 1 << worker;
                 self.task_ms.0 += end_ms - start_ms;

@@ -9,8 +9,13 @@ use rask_core::{fallible, Inputs, Registry};
 
 use crate::chunk::Chunk;
 
+/// An elementwise function of one argument, and its op name.
+type Unary = (&'static str, fn(f64) -> f64);
+/// An elementwise function of two arguments, and its op name.
+type Binary = (&'static str, fn(f64, f64) -> f64);
+
 /// Elementwise functions of one argument, by op name.
-const UNARY: &[(&str, fn(f64) -> f64)] = &[
+const UNARY: &[Unary] = &[
     ("array.asin", f64::asin),
     ("array.acos", f64::acos),
     ("array.sin", f64::sin),
@@ -23,7 +28,7 @@ const UNARY: &[(&str, fn(f64) -> f64)] = &[
 ];
 
 /// Elementwise functions of two arguments, by op name.
-const BINARY: &[(&str, fn(f64, f64) -> f64)] = &[
+const BINARY: &[Binary] = &[
     ("array.add", |a, b| a + b),
     ("array.sub", |a, b| a - b),
     ("array.mul", |a, b| a * b),

@@ -184,15 +184,18 @@ pub fn main(args: &[String]) -> Result<(), String> {
         .into_iter()
         .partition(|r| r.backend.starts_with("wasm-"));
 
-    run(&mut cargo(&[
-        "build",
-        "--release",
-        "--quiet",
-        "-p",
-        "xtask",
-        "--bin",
-        "rask-bench",
-    ]))?;
+    // Browser-only runs need no native bench binary.
+    if !runs.is_empty() {
+        run(&mut cargo(&[
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "xtask",
+            "--bin",
+            "rask-bench",
+        ]))?;
+    }
     let exe = target_dir()
         .join("release")
         .join(format!("rask-bench{}", std::env::consts::EXE_SUFFIX));
