@@ -109,10 +109,14 @@ async fn drive(
                     d.receive(worker, reply, on_task)?;
                 }
             }
-            PoolEvent::Crash { worker, message } => {
+            PoolEvent::Crash {
+                worker,
+                message,
+                task,
+            } => {
                 pool.replace(worker)?;
-                let key = match d.in_flight[worker].first() {
-                    Some(&t) => job.key(TaskId(t)).to_string(),
+                let key = match task.or_else(|| d.in_flight[worker].first().copied()) {
+                    Some(t) => job.key(TaskId(t)).to_string(),
                     None => "(none)".to_owned(),
                 };
                 return Err(RunError::WorkerCrashed {

@@ -27,8 +27,13 @@ pub const MAX_WORKERS: usize = 64;
 pub enum PoolEvent {
     /// An encoded batch of replies.
     Message { worker: usize, bytes: Vec<u8> },
-    /// The worker died; it has not been replaced yet.
-    Crash { worker: usize, message: String },
+    /// The worker died (while running `task`, when it could tell); it has
+    /// not been replaced yet.
+    Crash {
+        worker: usize,
+        message: String,
+        task: Option<u32>,
+    },
 }
 
 /// Events in arrival order, and the task waiting for the next one.
@@ -133,9 +138,14 @@ impl Pool {
                         .unwrap_or_else(|| {
                             "the worker sent something that is not a message batch".into()
                         });
+                    let task = Reflect::get(&data, &"task".into())
+                        .ok()
+                        .and_then(|t| t.as_f64())
+                        .map(|t| t as u32);
                     PoolEvent::Crash {
                         worker: index,
                         message,
+                        task,
                     }
                 }
             };
@@ -153,6 +163,7 @@ impl Pool {
                 PoolEvent::Crash {
                     worker: index,
                     message,
+                    task: None,
                 },
             );
         });

@@ -15,6 +15,17 @@ use serde_bytes::ByteBuf;
 
 use crate::wire::{encode, FromWorker, ToWorker};
 
+thread_local! {
+    /// The task running now: a panic traps the module mid-batch, and the
+    /// crash report must name the task that was running, not the batch.
+    static RUNNING: std::cell::Cell<Option<u32>> = const { std::cell::Cell::new(None) };
+}
+
+/// The task this thread's worker is running, if any.
+pub fn running_task() -> Option<u32> {
+    RUNNING.try_with(|r| r.get()).ok().flatten()
+}
+
 /// What one worker holds.
 #[derive(Debug)]
 pub struct WorkerState {
@@ -121,7 +132,9 @@ impl WorkerState {
             return FromWorker::Failed { run, task, message };
         }
         let start_ms = clock();
+        RUNNING.with(|r| r.set(Some(task)));
         let result = job.execute(id, &self.results);
+        RUNNING.with(|r| r.set(None));
         let end_ms = clock();
         let value = match result {
             Ok(value) => value,

@@ -33,6 +33,12 @@ pub fn worker_handle(batch: &[u8]) -> Result<Vec<u8>, JsError> {
     })
 }
 
+/// The task that was running when this worker crashed, if one was.
+#[wasm_bindgen(js_name = workerRunningTask)]
+pub fn worker_running_task() -> Option<u32> {
+    crate::worker::running_task()
+}
+
 /// The message of the panic that crashed this worker, if one did.
 #[wasm_bindgen(js_name = workerLastPanic)]
 pub fn worker_last_panic() -> Option<String> {

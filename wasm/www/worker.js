@@ -1,7 +1,7 @@
 // A rask worker: instantiates the same wasm module as the page and hands
 // every message batch to it. A trap (a panic in an op) or any other throw
 // is reported as {crash} and the worker closes: its instance may be broken.
-import init, { workerStart, workerHandle, workerLastPanic } from "./pkg/rask_wasm.js";
+import init, { workerStart, workerHandle, workerLastPanic, workerRunningTask } from "./pkg/rask_wasm.js";
 
 // Set before the module loads, so no early message is lost; handlers wait
 // on `ready` and so run in arrival order.
@@ -15,8 +15,9 @@ self.onmessage = async (event) => {
     if (out.length > 1) self.postMessage(out.buffer, [out.buffer]);
   } catch (err) {
     let message = String(err);
-    try { message = workerLastPanic() || message; } catch (_) { /* the instance is gone */ }
-    self.postMessage({ crash: message });
+    let task;
+    try { message = workerLastPanic() || message; task = workerRunningTask(); } catch (_) { /* the instance is gone */ }
+    self.postMessage({ crash: message, task });
     self.close();
   }
 };
