@@ -273,3 +273,175 @@ fn scatter_and_gather_skipping_errors() {
     assert_eq!(client.gather_skipping_errors(&doubled), [(0, 10), (2, 14)]);
     assert!(client.gather(&doubled).is_err());
 }
+
+/// Another client of the shared cluster, as a second program would be.
+fn second_client(client: &Client) -> Client {
+    let cluster = client.cluster().unwrap();
+    let other = Client::connect_with(
+        &cluster.addr().to_string(),
+        rask::distributed::ClientOptions {
+            token: Some(cluster.token().to_owned()),
+            // This binary's functions run on the cluster's workers.
+            code_key: Some(*cluster.code_key()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    other.clone().close(); // not the active client
+    other
+}
+
+/// `GET path` on `link` (`http://host:port/`): the body, as JSON.
+fn get_json(link: &str, path: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let addr = link.trim_start_matches("http://").trim_end_matches('/');
+    let mut sock = std::net::TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(sock, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    sock.read_to_string(&mut reply).unwrap();
+    let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    serde_json::from_str(body).unwrap()
+}
+
+/// The dashboard's progress row of task prefix `prefix`: (memory, released).
+fn held(link: &str, prefix: &str) -> (u64, u64) {
+    let status = get_json(link, "/api/status.json");
+    let row = status["progress"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["prefix"] == prefix))
+        .cloned()
+        .unwrap_or_default();
+    (
+        row["memory"].as_u64().unwrap_or(0),
+        row["released"].as_u64().unwrap_or(0),
+    )
+}
+
+/// Polls `f` every 50 ms for at most 10 s until it returns `want`.
+fn eventually<T: PartialEq + std::fmt::Debug>(want: T, mut f: impl FnMut() -> T) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = f();
+        if got == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {got:?}, waiting for {want:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn kept_cube(x: &i64) -> i64 {
+    x * x * x
+}
+
+#[test]
+fn dropping_one_output_of_a_map_releases_only_that_result() {
+    let client = cluster();
+    let link = client.dashboard_link().expect("the local cluster has a dashboard");
+    let mut cubes = client.map(kept_cube, 0..10i64).unwrap();
+    client.wait(&cubes, ReturnWhen::AllCompleted, None);
+    eventually((10, 0), || held(&link, "kept_cube"));
+
+    // The first is published, then the first four futures go: three
+    // results are released, the published one and the other six stay.
+    client
+        .publish_dataset("first-cube", &cubes[..1])
+        .unwrap();
+    let rest = cubes.split_off(4);
+    drop(cubes);
+    eventually((7, 3), || held(&link, "kept_cube"));
+    assert_eq!(
+        client.gather(&rest).unwrap(),
+        [64, 125, 216, 343, 512, 729]
+    );
+    let first = client.get_dataset::<i64>("first-cube").unwrap();
+    assert_eq!(first[0].result().unwrap(), 0);
+
+    // Unpublished and unheld, the first one goes too.
+    drop(first);
+    client.unpublish_dataset("first-cube").unwrap();
+    eventually((6, 4), || held(&link, "kept_cube"));
+}
+
+fn mark_after(path: &String, ms: &u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(*ms));
+    std::fs::write(path, "done").unwrap();
+    *ms
+}
+
+#[test]
+fn a_fired_and_forgotten_job_finishes_after_its_client_has_gone() {
+    let client = cluster();
+    let dir = std::env::temp_dir().join(format!("rask-forget-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let marker = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let (kept, dropped) = (marker("kept"), marker("dropped"));
+    let _ = std::fs::remove_file(&kept);
+    let _ = std::fs::remove_file(&dropped);
+    {
+        let other = second_client(&client);
+        // A chain: the marker is written by the second task, which starts
+        // only after the first's 300 ms, long after the client has gone.
+        let chain = |path: &String| {
+            let first = delayed(nap).call((300u64,));
+            delayed(mark_after).call((path.clone(), &first))
+        };
+        let forgotten = other.persist(&chain(&kept)).unwrap();
+        other.fire_and_forget(&forgotten);
+        let _released = other.persist(&chain(&dropped)).unwrap();
+    }
+    let path = std::path::PathBuf::from(&kept);
+    eventually(true, || path.exists());
+    // The job that was not forgotten was dropped with its client.
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(!std::path::Path::new(&dropped).exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_queue_carries_a_future_and_values_between_clients() {
+    let client = cluster();
+    let name = format!("handoff-{}", std::process::id());
+    {
+        let producer = second_client(&client);
+        let q = producer.queue(&name);
+        let f = producer.submit(square, (7i64,)).unwrap();
+        q.put_future(&f).unwrap();
+        q.put(5i64).unwrap();
+        assert_eq!(q.qsize().unwrap(), 2);
+    } // the producer and its future are gone
+
+    let q = client.queue(&name);
+    let wrong = q.get::<String>(Duration::from_secs(1)).unwrap_err();
+    assert!(wrong.to_string().contains("not a `"), "{wrong}");
+    let first = q.get::<i64>(Duration::from_secs(5)).unwrap().unwrap();
+    assert!(matches!(first, rask::distributed::QueueItem::Future(_)));
+    assert_eq!(first.value().unwrap(), 49);
+    let second = q.get::<i64>(Duration::from_secs(5)).unwrap().unwrap();
+    assert!(matches!(second, rask::distributed::QueueItem::Value(5)));
+    assert_eq!(q.qsize().unwrap(), 0);
+    assert!(q.get::<i64>(Duration::from_millis(100)).unwrap().is_none());
+
+    // A get waiting on an empty queue takes what another client puts.
+    let waiter = {
+        let q = q.clone();
+        std::thread::spawn(move || q.get::<i64>(Duration::from_secs(10)))
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let producer = second_client(&client);
+    producer.queue(&name).put(8i64).unwrap();
+    let got = waiter.join().unwrap().unwrap().unwrap();
+    assert_eq!(got.value().unwrap(), 8);
+}
+
+#[test]
+fn the_dashboard_link_is_known_to_local_and_connected_clients() {
+    let client = cluster();
+    let link = client.dashboard_link().unwrap();
+    assert!(link.starts_with("http://127.0.0.1:"), "{link}");
+    assert_eq!(second_client(&client).dashboard_link(), Some(link));
+}

@@ -53,6 +53,11 @@ pub struct ClientOptions {
     pub token: Option<String>,
     /// Largest frame accepted.
     pub max_frame: usize,
+    /// The code key of a local cluster
+    /// ([`LocalCluster::code_key`](crate::local::LocalCluster::code_key)):
+    /// another client in the same binary then sends stateless functions
+    /// to its workers as code references, as the cluster's own client does.
+    pub code_key: Option<CodeKey>,
 }
 
 impl Default for ClientOptions {
@@ -60,6 +65,7 @@ impl Default for ClientOptions {
         ClientOptions {
             token: None,
             max_frame: DEFAULT_MAX_FRAME,
+            code_key: None,
         }
     }
 }
@@ -550,7 +556,8 @@ impl Client {
 
     /// Connects with options (a token).
     pub fn connect_with(addr: &str, options: ClientOptions) -> Result<Client, Error> {
-        Client::open(addr, options, None, None)
+        let code_key = options.code_key;
+        Client::open(addr, options, code_key, None)
     }
 
     /// A cluster on this machine: an embedded scheduler and worker
