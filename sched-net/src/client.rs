@@ -818,7 +818,9 @@ impl Client {
         let futures = self.submit_spec(spec.to_vec(), job, outputs, externals, waiting)?;
         let entry = PureJob {
             spec,
-            handle: futures.first().map_or_else(Weak::new, |f| Arc::downgrade(&f.handle)),
+            handle: futures
+                .first()
+                .map_or_else(Weak::new, |f| Arc::downgrade(&f.handle)),
             outputs: futures
                 .iter()
                 .map(|f| (Arc::downgrade(&f.hold), f.task, f.key, f.codec))
@@ -828,7 +830,7 @@ impl Client {
         bucket.retain(|p| p.handle.strong_count() > 0);
         bucket.push(entry);
         // Now and then, forget submissions whose futures have all gone.
-        if pure.len() % 256 == 0 {
+        if pure.len().is_multiple_of(256) {
             pure.retain(|_, b| {
                 b.retain(|p| p.handle.strong_count() > 0);
                 !b.is_empty()
@@ -995,7 +997,12 @@ impl Client {
     }
 
     /// Appends an encoded value of type `type_name` to queue `name`.
-    pub fn queue_put_value(&self, name: &str, bytes: Vec<u8>, type_name: &str) -> Result<(), Error> {
+    pub fn queue_put_value(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        type_name: &str,
+    ) -> Result<(), Error> {
         self.ask_queue(name, QueueCmd::PutValue(bytes, type_name.to_owned()))
             .map(drop)
     }

@@ -31,7 +31,7 @@ pub mod scheduler;
 mod submit;
 pub mod worker;
 
-pub use client::{Client, ClientOptions, FutureStatus, RawFuture};
 pub use client::QueueItem;
+pub use client::{Client, ClientOptions, FutureStatus, RawFuture};
 pub use local::LocalOptions;
 pub use submit::SubmitOptions;

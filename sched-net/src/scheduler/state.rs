@@ -856,9 +856,7 @@ impl Cluster {
             .copied()
             .filter(|t| !job.dropped.contains(&t.0) || holder[t.index()] != 0)
             .collect();
-        match Exec::new(job.exec.graph.clone(), &wanted, |t| {
-            holder[t.index()] != 0
-        }) {
+        match Exec::new(job.exec.graph.clone(), &wanted, |t| holder[t.index()] != 0) {
             Ok(exec) => {
                 job.exec = exec;
                 let plan = job.exec.state.plan();
@@ -927,10 +925,13 @@ impl Cluster {
             self.workers.get(&w).map(|worker| &worker.info)
         });
         if eligible.is_empty() && !self.workers.is_empty() {
-            if let Some(message) = job.constraints.unmet(self.workers.iter().map(|(w, worker)| {
-                let can = job.needs.iter().all(|n| provides(worker, job, n));
-                (*w, &worker.info, can)
-            })) {
+            if let Some(message) = job
+                .constraints
+                .unmet(self.workers.iter().map(|(w, worker)| {
+                    let can = job.needs.iter().all(|n| provides(worker, job, n));
+                    (*w, &worker.info, can)
+                }))
+            {
                 self.fail_job(id, WireError::Refused { message }, sink);
                 return;
             }
@@ -1078,10 +1079,7 @@ impl Cluster {
                 (key, job.holder[d.index()])
             })
             .collect();
-        let priority = run_priority(
-            job.constraints.priority,
-            job.exec.state.plan().priority(t),
-        );
+        let priority = run_priority(job.constraints.priority, job.exec.state.plan().priority(t));
         job.constraints.take(worker);
         sink.to_worker(
             w,

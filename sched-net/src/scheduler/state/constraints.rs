@@ -110,9 +110,8 @@ impl Constraints {
     /// True if `worker` has this job's resources free for one more task.
     pub fn free_on(&self, worker: &Worker) -> bool {
         self.resources.iter().all(|(name, amount)| {
-            slot(&worker.info, name).is_some_and(|i| {
-                worker.info.resources[i].1 - worker.used[i] + EPSILON >= *amount
-            })
+            slot(&worker.info, name)
+                .is_some_and(|i| worker.info.resources[i].1 - worker.used[i] + EPSILON >= *amount)
         })
     }
 
