@@ -239,7 +239,7 @@ fn plain(
     Ok(Progress::Consumed(line.min(buf.len())))
 }
 
-fn quoted(
+pub(crate) fn quoted(
     buf: &[u8],
     owned_end: usize,
     format: Format,

@@ -38,6 +38,9 @@ mod csv_scan;
 mod error;
 mod file_ops;
 mod frame;
+// Entry points for the fuzz targets in `fuzz/`; not API.
+#[doc(hidden)]
+pub mod fuzzing;
 mod ipc;
 mod lazy;
 mod parse;
