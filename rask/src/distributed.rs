@@ -653,11 +653,15 @@ impl Queue {
         T: Clone + Serialize + DeserializeOwned + Any + Send + Sync,
     {
         let codec = rask_core::Codec::of::<T>();
-        Ok(match self.client.raw.queue_get(&self.name, codec, timeout)? {
-            None => None,
-            Some(rask_sched_net::QueueItem::Future(f)) => Some(QueueItem::Future(Future::new(f))),
-            Some(rask_sched_net::QueueItem::Value(v)) => Some(QueueItem::Value(output(v)?)),
-        })
+        Ok(
+            match self.client.raw.queue_get(&self.name, codec, timeout)? {
+                None => None,
+                Some(rask_sched_net::QueueItem::Future(f)) => {
+                    Some(QueueItem::Future(Future::new(f)))
+                }
+                Some(rask_sched_net::QueueItem::Value(v)) => Some(QueueItem::Value(output(v)?)),
+            },
+        )
     }
 
     /// How many items wait.

@@ -341,23 +341,20 @@ fn kept_cube(x: &i64) -> i64 {
 #[test]
 fn dropping_one_output_of_a_map_releases_only_that_result() {
     let client = cluster();
-    let link = client.dashboard_link().expect("the local cluster has a dashboard");
+    let link = client
+        .dashboard_link()
+        .expect("the local cluster has a dashboard");
     let mut cubes = client.map(kept_cube, 0..10i64).unwrap();
     client.wait(&cubes, ReturnWhen::AllCompleted, None);
     eventually((10, 0), || held(&link, "kept_cube"));
 
     // The first is published, then the first four futures go: three
     // results are released, the published one and the other six stay.
-    client
-        .publish_dataset("first-cube", &cubes[..1])
-        .unwrap();
+    client.publish_dataset("first-cube", &cubes[..1]).unwrap();
     let rest = cubes.split_off(4);
     drop(cubes);
     eventually((7, 3), || held(&link, "kept_cube"));
-    assert_eq!(
-        client.gather(&rest).unwrap(),
-        [64, 125, 216, 343, 512, 729]
-    );
+    assert_eq!(client.gather(&rest).unwrap(), [64, 125, 216, 343, 512, 729]);
     let first = client.get_dataset::<i64>("first-cube").unwrap();
     assert_eq!(first[0].result().unwrap(), 0);
 

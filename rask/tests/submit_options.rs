@@ -109,12 +109,20 @@ fn a_pure_submission_is_computed_once_and_an_impure_one_each_time() {
     let m = client.map(count_run, [log.clone()]).unwrap();
     assert!(m[0].same_as(&a));
     assert_eq!(m[0].result().unwrap(), 1);
-    let other = client.map(count_run, [log.clone(), log.clone() + "-2"]).unwrap();
+    let other = client
+        .map(count_run, [log.clone(), log.clone() + "-2"])
+        .unwrap();
     assert_eq!(client.gather(&other).unwrap(), [2, 1]);
-    assert_eq!(text(Path::new(&log)).lines().count(), 2, "ran once per distinct job");
+    assert_eq!(
+        text(Path::new(&log)).lines().count(),
+        2,
+        "ran once per distinct job"
+    );
 
     let impure = SubmitOptions::new().pure(false);
-    let c = client.submit_with(count_run, (log.clone(),), &impure).unwrap();
+    let c = client
+        .submit_with(count_run, (log.clone(),), &impure)
+        .unwrap();
     assert!(!c.same_as(&a));
     assert_eq!(c.result().unwrap(), 3);
 
@@ -168,7 +176,10 @@ fn workers_restrict_where_tasks_run() {
     let by_id = on(&[id1.to_string()]);
     assert!(by_addr.iter().all(|p| *p == by_addr[0]), "{by_addr:?}");
     assert!(by_id.iter().all(|p| *p == by_id[0]), "{by_id:?}");
-    assert_ne!(by_addr[0], by_id[0], "workers {id0} and {id1} are two processes");
+    assert_ne!(
+        by_addr[0], by_id[0],
+        "workers {id0} and {id1} are two processes"
+    );
 
     let nowhere = SubmitOptions::new().workers(&["127.0.0.1:1"]);
     let err = client
@@ -177,9 +188,16 @@ fn workers_restrict_where_tasks_run() {
         .result()
         .unwrap_err()
         .to_string();
-    assert!(err.contains("127.0.0.1:1") && err.contains("none of them"), "{err}");
+    assert!(
+        err.contains("127.0.0.1:1") && err.contains("none of them"),
+        "{err}"
+    );
     let loose = nowhere.allow_other_workers(true);
-    assert!(client.submit_with(pid_of, (1u64,), &loose).unwrap().result().is_ok());
+    assert!(client
+        .submit_with(pid_of, (1u64,), &loose)
+        .unwrap()
+        .result()
+        .is_ok());
 }
 
 #[test]
@@ -196,7 +214,11 @@ fn a_resource_is_held_by_one_task_at_a_time() {
     let gpu = SubmitOptions::new().resources(&[("GPU", 1.0)]);
     let dir = scratch("gpu").to_string_lossy().into_owned();
     let device = rask::delayed(rask::fallible(use_device));
-    let six = |dir: &str| -> Vec<_> { (0..6u64).map(|i| device.call((dir.to_owned(), i))).collect() };
+    let six = |dir: &str| -> Vec<_> {
+        (0..6u64)
+            .map(|i| device.call((dir.to_owned(), i)))
+            .collect()
+    };
     let held = client.persist_many_with(&six(&dir), &gpu).unwrap();
     assert_eq!(client.gather(&held).unwrap().len(), 6);
 
