@@ -24,6 +24,25 @@ pub struct Format {
     pub quote: u8,
 }
 
+impl Format {
+    /// Why the scanner cannot read this dialect, if it cannot. Records end
+    /// at `\n` and a `\r` before it is dropped, so neither can be a
+    /// delimiter or a quote (with a `\n` delimiter the fast path made a
+    /// field that ends before it starts, and panicked); a delimiter that
+    /// is also the quote makes every field ambiguous.
+    pub(crate) fn refusal(&self) -> Option<&'static str> {
+        if matches!(self.delimiter, b'\n' | b'\r') {
+            Some("the delimiter cannot be a line break (`\\n` or `\\r`)")
+        } else if matches!(self.quote, b'\n' | b'\r') {
+            Some("the quote cannot be a line break (`\\n` or `\\r`)")
+        } else if self.delimiter == self.quote {
+            Some("the delimiter and the quote must be different bytes")
+        } else {
+            None
+        }
+    }
+}
+
 impl Default for Format {
     fn default() -> Self {
         Format {

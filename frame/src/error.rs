@@ -71,6 +71,16 @@ pub enum FrameError {
         /// What is wrong.
         message: String,
     },
+    /// `CsvOptions` name a dialect the scanner cannot read (a line break as
+    /// the delimiter or the quote, or one byte as both).
+    Dialect {
+        /// The delimiter asked for.
+        delimiter: u8,
+        /// The quote asked for.
+        quote: u8,
+        /// Why it cannot be read.
+        reason: String,
+    },
     /// An operation the column's type does not support (`sum` of text).
     WrongType {
         /// The operation.
@@ -140,6 +150,16 @@ impl fmt::Display for FrameError {
                 line,
                 message,
             } => write!(f, "`{path}` line {line}: {message}"),
+            FrameError::Dialect {
+                delimiter,
+                quote,
+                reason,
+            } => write!(
+                f,
+                "cannot read CSV with delimiter {:?} and quote {:?}: {reason}",
+                char::from(*delimiter),
+                char::from(*quote)
+            ),
             FrameError::WrongType { op, column, dtype } => write!(
                 f,
                 "cannot take the {op} of column `{column}`: it holds {}",

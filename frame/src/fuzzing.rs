@@ -37,6 +37,14 @@ fn scan_with(
         &mut dyn FnMut(usize, &crate::csv_scan::Fields<'_>) -> crate::csv_scan::Flow,
     ) -> Result<crate::csv_scan::Progress, crate::csv_scan::ScanError>,
 ) -> Scanned {
+    let format = Format {
+        delimiter: args.delimiter,
+        quote: args.quote,
+    };
+    // `read_csv` refuses these dialects before anything is scanned.
+    if let Some(reason) = format.refusal() {
+        return (Vec::new(), Err(reason.to_owned()));
+    }
     let mut records = Vec::new();
     let mut callback = |offset: usize, fields: &crate::csv_scan::Fields<'_>| {
         let kept = (0..fields.len())
@@ -104,6 +112,9 @@ pub fn header_and_types(
     quote: u8,
 ) -> Result<Option<(Vec<Vec<u8>>, usize, Vec<Dtype>)>, String> {
     let format = Format { delimiter, quote };
+    if let Some(reason) = format.refusal() {
+        return Err(reason.to_owned());
+    }
     let Some(header) = first_record(buf, format).map_err(|m| m.message.to_owned())? else {
         return Ok(None);
     };

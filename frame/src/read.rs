@@ -233,6 +233,13 @@ pub fn read_csv(sources: impl IntoSources, options: CsvOptions) -> Result<Frame,
         delimiter: options.delimiter,
         quote: options.quote,
     };
+    if let Some(reason) = format.refusal() {
+        return Err(FrameError::Dialect {
+            delimiter: options.delimiter,
+            quote: options.quote,
+            reason: reason.to_owned(),
+        });
+    }
     let files = expand(sources.into_sources())?;
     let mut partitions: Vec<Partition> = Vec::new();
     let mut schema: Option<Schema> = None;

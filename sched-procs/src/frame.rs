@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize};
 /// Largest frame accepted: the length is a `u32`.
 pub const MAX_FRAME: usize = u32::MAX as usize;
 
+/// Most bytes [`read_frame`] reserves before they arrive.
+const FIRST_RESERVE: usize = 1 << 20;
+
 /// Parent to child.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub enum ToChild {
@@ -86,9 +89,17 @@ pub fn read_frame(input: &mut impl Read, frame: &mut Vec<u8>) -> io::Result<Opti
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e),
     }
+    let len = u32::from_le_bytes(len) as usize;
     frame.clear();
-    frame.resize(u32::from_le_bytes(len) as usize, 0);
-    input.read_exact(frame)?;
+    // The buffer grows with the bytes that arrive, not to the announced
+    // length up front: a corrupt prefix (up to 4 GiB) must not allocate
+    // before the stream turns out to be short. The reserve covers every
+    // frame of ordinary size in one step.
+    frame.reserve(len.min(FIRST_RESERVE));
+    let got = input.take(len as u64).read_to_end(frame)?;
+    if got < len {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
     Ok(Some(()))
 }
 

@@ -106,6 +106,7 @@ fn net_frames(specs: &[(&str, Vec<u8>)]) {
                 codecs: vec!["i64".into()],
                 code_id: Some(0xfeed),
                 pid: 4242,
+                resources: vec![("GPU".into(), 2.0)],
             }),
             None,
         ))

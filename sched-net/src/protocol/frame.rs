@@ -82,7 +82,7 @@ impl Inbox {
     }
 
     /// Moves unread data to the front and grows the buffer so a read has
-    /// room, enough for the whole of a frame whose length is known.
+    /// room, toward the whole of a frame whose length is known.
     fn make_room(&mut self) {
         if self.start == self.filled {
             self.start = 0;
@@ -90,7 +90,12 @@ impl Inbox {
         }
         let pending = self.filled - self.start;
         let want = match self.peek_len() {
-            Some(len) if len <= self.max_frame => (LEN + len).max(pending + READ_CHUNK),
+            // At most double what has arrived: a length prefix alone (before
+            // the handshake, from anyone who can connect) must not make the
+            // buffer the size of the limit, 256 MiB by default.
+            Some(len) if len <= self.max_frame => {
+                (LEN + len).min(2 * pending.max(READ_CHUNK)).max(pending + READ_CHUNK)
+            }
             _ => pending + READ_CHUNK,
         };
         if self.buf.len() - self.start < want {
