@@ -20,7 +20,16 @@ fn a_line_break_delimiter_is_refused_not_a_panic() {
     let crash: &[u8] = b"\x0a\x31\x3b\xff\xff\xff\xff\xff\xff\xff\x01\x20\x38\x20\x3b\x78\x0a\x2d\x39\x32\x18\x33\x33\x33\x66\x3b\x4e\x61\x2b\x4e\x0a";
     let path = file("newline-delimiter.csv", &crash[5..]);
     let err = read_csv(&path, CsvOptions::default().delimiter(b'\n').quote(b'1')).unwrap_err();
-    assert!(matches!(err, FrameError::Dialect { delimiter: b'\n', .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            FrameError::Dialect {
+                delimiter: b'\n',
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_eq!(
         err.to_string(),
         "cannot read CSV with delimiter '\\n' and quote '1': the delimiter cannot be a line break (`\\n` or `\\r`)"

@@ -80,7 +80,10 @@ fuzz_target!(|data: &[u8]| {
 
     if let (Ok(rows), Ok(whole)) = (rows, read_csv(path, options.blocksize(None))) {
         if let Ok(whole_rows) = whole.len().compute_here() {
-            assert_eq!(rows, whole_rows, "cut partitions and the whole file count different rows");
+            assert_eq!(
+                rows, whole_rows,
+                "cut partitions and the whole file count different rows"
+            );
         }
     }
 });

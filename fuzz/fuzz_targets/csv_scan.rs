@@ -66,8 +66,16 @@ fuzz_target!(|data: &[u8]| {
     for (_, fields) in &whole.0 {
         for field in fields {
             let (is_int, int, is_float, float) = parse_field(field);
-            assert_eq!(is_int, int.is_some(), "is_i64 and parse_i64 disagree on {field:?}");
-            assert_eq!(is_float, float.is_some(), "is_f64 and parse_f64 disagree on {field:?}");
+            assert_eq!(
+                is_int,
+                int.is_some(),
+                "is_i64 and parse_i64 disagree on {field:?}"
+            );
+            assert_eq!(
+                is_float,
+                float.is_some(),
+                "is_f64 and parse_f64 disagree on {field:?}"
+            );
         }
     }
 });

@@ -35,7 +35,11 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let graph = spec.graph();
-    assert_eq!(graph.len(), spec.task_ops.len(), "one graph task per spec task");
+    assert_eq!(
+        graph.len(),
+        spec.task_ops.len(),
+        "one graph task per spec task"
+    );
     let outputs: Vec<TaskId> = spec.outputs.iter().map(|&t| TaskId(t)).collect();
     let held: HashSet<u32> = spec.externals.iter().map(|e| e.task).collect();
     let valid = rask_core::validate(&graph, |op| (op.0 as usize) < spec.ops.len()).is_ok();

@@ -56,7 +56,10 @@ fuzz_target!(|data: &[u8]| {
         }
         inbox.compact();
     }
-    assert_eq!(blocking, pieces, "the two readers split the stream differently");
+    assert_eq!(
+        blocking, pieces,
+        "the two readers split the stream differently"
+    );
 
     for f in &blocking {
         round_trip::<ToChild>(f);

@@ -60,10 +60,16 @@ fn a_length_prefix_alone_allocates_no_more_than_a_read() {
     let wire = [0x00, 0x00, 0xf0, 0x0f, 0x01];
     let mut inbox = Inbox::new(DEFAULT_MAX_FRAME);
     LARGEST.store(0, Ordering::Relaxed);
-    assert!(!inbox.fill(&mut Pending(&wire)).unwrap(), "the peer is still there");
+    assert!(
+        !inbox.fill(&mut Pending(&wire)).unwrap(),
+        "the peer is still there"
+    );
     assert_eq!(inbox.next_frame(), Ok(None), "the frame is not complete");
     let largest = LARGEST.load(Ordering::Relaxed);
-    assert!(largest <= 1 << 20, "{largest} bytes allocated for 5 bytes received");
+    assert!(
+        largest <= 1 << 20,
+        "{largest} bytes allocated for 5 bytes received"
+    );
 
     // A frame that does arrive whole is still read whole, however it grows.
     let hello = postcard::to_allocvec(&Hello::new(

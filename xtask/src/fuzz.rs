@@ -45,9 +45,16 @@ fn nightly_cargo(args: &[&str]) -> Command {
 
 /// Installs the nightly toolchain and cargo-fuzz unless they are there.
 pub fn ensure_cargo_fuzz() -> Result<(), String> {
-    let toolchains = stdout_of(Command::new("rustup").args(["toolchain", "list"])).unwrap_or_default();
+    let toolchains =
+        stdout_of(Command::new("rustup").args(["toolchain", "list"])).unwrap_or_default();
     if !toolchains.lines().any(|l| l.starts_with(NIGHTLY)) {
-        run(Command::new("rustup").args(["toolchain", "install", NIGHTLY, "--profile", "minimal"]))?;
+        run(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            NIGHTLY,
+            "--profile",
+            "minimal",
+        ]))?;
     }
     if succeeds(&mut nightly_cargo(&["fuzz", "--version"])) {
         println!("cargo-fuzz is installed");

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use rask_core::{Arg, Codec, JobBuilder, Op, TaskId};
 use rask_sched_net::portable::encode_job;
 use rask_sched_net::protocol::{
-    DataKey, DatasetOp, DatasetReply, Hello, Outbox, PeerMsg, Role, RunTime, ToClient,
-    ToScheduler, ToWorker, Welcome, WireError, WorkerInfo,
+    DataKey, DatasetOp, DatasetReply, Hello, Outbox, PeerMsg, Role, RunTime, ToClient, ToScheduler,
+    ToWorker, Welcome, WireError, WorkerInfo,
 };
 use rask_sched_procs::frame::{push_frame, ToChild, ToParent};
 
@@ -30,7 +30,10 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) {
 /// Jobs using the built-in ops of `rask-worker`, by name, as a client
 /// without a code key sends them.
 fn jobs() -> Vec<(&'static str, Vec<u8>)> {
-    let key = DataKey { job: 7 << 32 | 1, task: 3 };
+    let key = DataKey {
+        job: 7 << 32 | 1,
+        task: 3,
+    };
     let mut out = Vec::new();
 
     let mut b = JobBuilder::new();
@@ -42,12 +45,11 @@ fn jobs() -> Vec<(&'static str, Vec<u8>)> {
     out.push(("diamond", encode_job(&b.finish(), &[u], &[], None)));
 
     let mut b = JobBuilder::new();
-    let sum = b.op(&Op::new("sum_f64", |xs: rask_core::Inputs<f64>| xs.sum::<f64>()));
+    let sum = b.op(&Op::new("sum_f64", |xs: rask_core::Inputs<f64>| {
+        xs.sum::<f64>()
+    }));
     let lits: Vec<Arg> = (0..5).map(|i| b.lit(f64::from(i) * 0.5)).collect();
-    let parts: Vec<Arg> = lits
-        .chunks(2)
-        .map(|c| Arg::dep(b.task(sum, c)))
-        .collect();
+    let parts: Vec<Arg> = lits.chunks(2).map(|c| Arg::dep(b.task(sum, c))).collect();
     let total = b.task(sum, &parts);
     out.push(("tree", encode_job(&b.finish(), &[total], &[], None)));
 
@@ -85,8 +87,15 @@ fn jobs() -> Vec<(&'static str, Vec<u8>)> {
 
 fn net_frames(specs: &[(&str, Vec<u8>)]) {
     let dir = corpus("net_frames");
-    let key = DataKey { job: 1 << 32 | 5, task: 9 };
-    let run = RunTime { nanos: 12_345, ago_us: 67, thread: 1 };
+    let key = DataKey {
+        job: 1 << 32 | 5,
+        task: 9,
+    };
+    let run = RunTime {
+        nanos: 12_345,
+        ago_us: 67,
+        thread: 1,
+    };
     let (_, spec) = &specs[0];
     let payload: Vec<u8> = (0..200u8).collect();
     let mut frames: Vec<(&str, Outbox)> = Vec::new();
@@ -95,7 +104,9 @@ fn net_frames(specs: &[(&str, Vec<u8>)]) {
         push(&mut out);
         frames.push((name, out));
     };
-    one("hello-client", &|o| o.push(&Hello::new(Role::Client, Some("s3cret"))));
+    one("hello-client", &|o| {
+        o.push(&Hello::new(Role::Client, Some("s3cret")))
+    });
     one("hello-worker", &|o| {
         o.push(&Hello::new(
             Role::Worker(WorkerInfo {
@@ -113,7 +124,9 @@ fn net_frames(specs: &[(&str, Vec<u8>)]) {
     });
     one("welcome", &|o| {
         o.push(&Welcome::Accepted { id: 3 });
-        o.push(&Welcome::Refused { reason: "wrong token".into() });
+        o.push(&Welcome::Refused {
+            reason: "wrong token".into(),
+        });
     });
     one("to-scheduler", &|o| {
         o.push(&ToScheduler::Submit { job: key.job, spec });
@@ -142,34 +155,69 @@ fn net_frames(specs: &[(&str, Vec<u8>)]) {
                 replace: true,
             },
         });
-        o.push(&ToScheduler::Datasets { request: 2, op: DatasetOp::List });
+        o.push(&ToScheduler::Datasets {
+            request: 2,
+            op: DatasetOp::List,
+        });
     });
     one("to-worker", &|o| {
         o.push(&ToWorker::Job { job: key.job, spec });
-        o.push(&ToWorker::Run { key, priority: 3, fetch: vec![(key, 2)] });
+        o.push(&ToWorker::Run {
+            key,
+            priority: 3,
+            fetch: vec![(key, 2)],
+        });
         o.push(&ToWorker::Release { keys: vec![key] });
         o.push(&ToWorker::DropJob { job: key.job });
         o.push(&ToWorker::Steal { max: 4 });
-        o.push(&ToWorker::Peers { add: vec![(2, "127.0.0.1:4001".into())], remove: vec![1] });
+        o.push(&ToWorker::Peers {
+            add: vec![(2, "127.0.0.1:4001".into())],
+            remove: vec![1],
+        });
         o.push(&ToWorker::Shutdown);
     });
     one("to-client", &|o| {
-        o.push(&ToClient::Workers { add: vec![(2, "127.0.0.1:4001".into())], remove: vec![] });
-        o.push(&ToClient::Done { job: key.job, outputs: vec![(1, 2)] });
-        o.push(&ToClient::Failed {
+        o.push(&ToClient::Workers {
+            add: vec![(2, "127.0.0.1:4001".into())],
+            remove: vec![],
+        });
+        o.push(&ToClient::Done {
             job: key.job,
-            error: WireError::Task { key: "inc-1".into(), op: "inc".into(), message: "boom".into() },
+            outputs: vec![(1, 2)],
         });
         o.push(&ToClient::Failed {
             job: key.job,
-            error: WireError::KilledWorker { key: "inc-1".into(), op: "inc".into(), workers: 3 },
+            error: WireError::Task {
+                key: "inc-1".into(),
+                op: "inc".into(),
+                message: "boom".into(),
+            },
         });
-        o.push(&ToClient::Reply { request: 1, reply: DatasetReply::Keys(vec![(key, "i64".into())]) });
-        o.push(&ToClient::Reply { request: 2, reply: DatasetReply::Names(vec!["x".into()]) });
+        o.push(&ToClient::Failed {
+            job: key.job,
+            error: WireError::KilledWorker {
+                key: "inc-1".into(),
+                op: "inc".into(),
+                workers: 3,
+            },
+        });
+        o.push(&ToClient::Reply {
+            request: 1,
+            reply: DatasetReply::Keys(vec![(key, "i64".into())]),
+        });
+        o.push(&ToClient::Reply {
+            request: 2,
+            reply: DatasetReply::Names(vec!["x".into()]),
+        });
     });
     one("peer", &|o| {
-        o.push(&PeerMsg::Get { keys: vec![key, key] });
-        o.push(&PeerMsg::Data { key, bytes: &payload });
+        o.push(&PeerMsg::Get {
+            keys: vec![key, key],
+        });
+        o.push(&PeerMsg::Data {
+            key,
+            bytes: &payload,
+        });
         o.push(&PeerMsg::Missing { key });
     });
     let mut all = Vec::new();
@@ -188,15 +236,28 @@ fn procs_frames() {
     let dir = corpus("procs_frames");
     let mut out = Vec::new();
     let value = postcard::to_allocvec(&vec![1i64, -2, 3]).expect("a Vec<i64> encodes");
-    let mut frame = |m: &dyn Fn(&mut Vec<u8>) -> Result<(), String>| m(&mut out).expect("a seed frame encodes");
+    let mut frame =
+        |m: &dyn Fn(&mut Vec<u8>) -> Result<(), String>| m(&mut out).expect("a seed frame encodes");
     frame(&|o| push_frame(o, &ToChild::Run { task: 1 }, |_| Ok(())));
-    frame(&|o| push_frame(o, &ToChild::Put { task: 300 }, |t| {
-        t.extend_from_slice(&value);
-        Ok(())
-    }));
+    frame(&|o| {
+        push_frame(o, &ToChild::Put { task: 300 }, |t| {
+            t.extend_from_slice(&value);
+            Ok(())
+        })
+    });
     frame(&|o| push_frame(o, &ToChild::Get { task: 2 }, |_| Ok(())));
     frame(&|o| push_frame(o, &ToChild::Release { task: 2 }, |_| Ok(())));
-    frame(&|o| push_frame(o, &ToParent::Done { task: 1, start_ns: 10, end_ns: 99 }, |_| Ok(())));
+    frame(&|o| {
+        push_frame(
+            o,
+            &ToParent::Done {
+                task: 1,
+                start_ns: 10,
+                end_ns: 99,
+            },
+            |_| Ok(()),
+        )
+    });
     frame(&|o| {
         push_frame(
             o,
@@ -210,11 +271,21 @@ fn procs_frames() {
             |_| Ok(()),
         )
     });
-    frame(&|o| push_frame(o, &ToParent::Value { task: 2 }, |t| {
-        t.extend_from_slice(&value);
-        Ok(())
-    }));
-    frame(&|o| push_frame(o, &ToParent::Broken { message: "cannot decode".into() }, |_| Ok(())));
+    frame(&|o| {
+        push_frame(o, &ToParent::Value { task: 2 }, |t| {
+            t.extend_from_slice(&value);
+            Ok(())
+        })
+    });
+    frame(&|o| {
+        push_frame(
+            o,
+            &ToParent::Broken {
+                message: "cannot decode".into(),
+            },
+            |_| Ok(()),
+        )
+    });
     write(&dir, "all-whole", &[&[255u8][..], &out].concat());
     write(&dir, "all-pieces", &[&[2u8][..], &out].concat());
 }
@@ -238,7 +309,11 @@ fn csv() {
     let read_dir = corpus("csv_read");
     for (name, text) in CSV {
         // Default dialect, all fields, whole buffer, end of file.
-        write(&scan_dir, name, &[&[b',', b'"', 255, 128, 0][..], text.as_bytes()].concat());
+        write(
+            &scan_dir,
+            name,
+            &[&[b',', b'"', 255, 128, 0][..], text.as_bytes()].concat(),
+        );
         // Two wanted fields, a cut owned range, more bytes to come.
         write(
             &scan_dir,
@@ -247,7 +322,11 @@ fn csv() {
         );
         write(&read_dir, name, &[&[0u8, 1][..], text.as_bytes()].concat());
     }
-    write(&read_dir, "semicolons", &[&[1u8, 0][..], CSV[2].1.as_bytes()].concat());
+    write(
+        &read_dir,
+        "semicolons",
+        &[&[1u8, 0][..], CSV[2].1.as_bytes()].concat(),
+    );
 }
 
 fn main() {

@@ -93,9 +93,9 @@ impl Inbox {
             // At most double what has arrived: a length prefix alone (before
             // the handshake, from anyone who can connect) must not make the
             // buffer the size of the limit, 256 MiB by default.
-            Some(len) if len <= self.max_frame => {
-                (LEN + len).min(2 * pending.max(READ_CHUNK)).max(pending + READ_CHUNK)
-            }
+            Some(len) if len <= self.max_frame => (LEN + len)
+                .min(2 * pending.max(READ_CHUNK))
+                .max(pending + READ_CHUNK),
             _ => pending + READ_CHUNK,
         };
         if self.buf.len() - self.start < want {
