@@ -36,6 +36,10 @@ const STEPS: &[Step] = &[
         "ensure chromium and chromedriver",
         crate::wasm::ensure_chromium,
     ),
+    (
+        "ensure cargo-fuzz and the nightly toolchain",
+        crate::fuzz::ensure_cargo_fuzz,
+    ),
     ("format", || {
         run(&mut cargo(&["fmt", "--all", "--", "--check"]))
     }),
@@ -94,6 +98,10 @@ const STEPS: &[Step] = &[
     ("bench smoke run (cargo xtask bench --quick)", || {
         bench::main(&["--quick".to_owned()])
     }),
+    (
+        "fuzz smoke run (every decoder target, seconds each)",
+        crate::fuzz::smoke,
+    ),
 ];
 
 /// Runs every step; the error names the step that failed.

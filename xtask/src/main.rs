@@ -16,6 +16,7 @@ mod bench;
 mod ci;
 mod command;
 mod data;
+mod fuzz;
 mod seed;
 #[cfg(unix)]
 mod wasm;
