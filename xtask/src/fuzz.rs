@@ -69,7 +69,8 @@ pub fn ensure_cargo_fuzz() -> Result<(), String> {
 /// in `fuzz/artifacts/<target>/`.
 pub fn smoke() -> Result<(), String> {
     ensure_cargo_fuzz()?;
-    run(&mut nightly_cargo(&["fuzz", "build", "-O"]))?;
+    // `-a`: debug assertions and overflow checks on, as in the long runs.
+    run(&mut nightly_cargo(&["fuzz", "build", "-O", "-a"]))?;
     let fuzz = root().join("fuzz");
     for target in TARGETS {
         // New inputs go to the first directory, which git ignores; the
@@ -81,7 +82,7 @@ pub fn smoke() -> Result<(), String> {
         let (corpus, seeds) = (corpus.display().to_string(), seeds.display().to_string());
         let max_time = format!("-max_total_time={SECONDS_PER_TARGET}");
         run(&mut nightly_cargo(&[
-            "fuzz", "run", "-O", target, &corpus, &seeds, "--", &max_time,
+            "fuzz", "run", "-O", "-a", target, &corpus, &seeds, "--", &max_time,
         ]))?;
     }
     Ok(())
