@@ -104,13 +104,17 @@ pub fn scan_quote_aware(buf: &[u8], args: ScanArgs) -> Scanned {
     })
 }
 
+/// A file's header fields, the offset past the header, and the column
+/// types guessed from what follows.
+pub type HeaderAndTypes = (Vec<Vec<u8>>, usize, Vec<Dtype>);
+
 /// What `read_csv` takes from a file's start: the header's fields and the
 /// offset past it, and the column types guessed from the rest.
 pub fn header_and_types(
     buf: &[u8],
     delimiter: u8,
     quote: u8,
-) -> Result<Option<(Vec<Vec<u8>>, usize, Vec<Dtype>)>, String> {
+) -> Result<Option<HeaderAndTypes>, String> {
     let format = Format { delimiter, quote };
     if let Some(reason) = format.refusal() {
         return Err(reason.to_owned());
