@@ -7,10 +7,9 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{scheduler, with_token, worker};
+use common::{builtin_job, scheduler, with_token, worker};
 use rask_core::{Arg, Inputs, Job, JobBuilder, Op, TaskId};
 use rask_sched_net::{Client, LocalOptions};
 
@@ -118,6 +117,26 @@ fn pids(xs: Inputs<u32>) -> Vec<u32> {
     v
 }
 
+/// Submits `n` 2 ms tasks that return their pid, gathered into the
+/// sorted distinct pids.
+fn submit_whoami(client: &Client, n: u64) -> rask_sched_net::RawFuture {
+    let mut b = JobBuilder::new();
+    let who = b.op(&Op::new("whoami", whoami));
+    let gather = b.op(&Op::new("pids", pids));
+    let leaves: Vec<Arg> = (0..n)
+        .map(|i| {
+            let l = b.lit(i);
+            Arg::dep(b.task(who, &[l]))
+        })
+        .collect();
+    let out = b.task(gather, &leaves);
+    client
+        .submit_job(&b.finish(), &[out], &[])
+        .unwrap()
+        .pop()
+        .unwrap()
+}
+
 #[test]
 fn a_worker_that_joins_mid_run_receives_work() {
     let client = Client::local_with(LocalOptions {
@@ -125,21 +144,7 @@ fn a_worker_that_joins_mid_run_receives_work() {
         ..LocalOptions::default()
     })
     .unwrap();
-    let mut b = JobBuilder::new();
-    let who = b.op(&Op::new("whoami", whoami));
-    let gather = b.op(&Op::new("pids", pids));
-    let leaves: Vec<Arg> = (0..1000u64)
-        .map(|i| {
-            let l = b.lit(i);
-            Arg::dep(b.task(who, &[l]))
-        })
-        .collect();
-    let out = b.task(gather, &leaves);
-    let future = client
-        .submit_job(&b.finish(), &[out], &[])
-        .unwrap()
-        .pop()
-        .unwrap();
+    let future = submit_whoami(&client, 1000);
     std::thread::sleep(Duration::from_millis(200));
     assert!(
         !future.done(),
@@ -159,21 +164,6 @@ fn a_worker_that_joins_mid_run_receives_work() {
         "the new worker {newcomer} ran nothing: {seen:?}"
     );
     assert_eq!(seen.len(), 2);
-}
-
-/// inc over 0..n, summed, with the names of built-in ops.
-fn builtin_job(n: i64) -> (Arc<Job>, TaskId) {
-    let mut b = JobBuilder::new();
-    let inc = b.op(&Op::new("inc", |x: &i64| x + 1));
-    let sum = b.op(&Op::new("sum", |xs: Inputs<i64>| xs.sum::<i64>()));
-    let leaves: Vec<Arg> = (0..n)
-        .map(|i| {
-            let l = b.lit(i);
-            Arg::dep(b.task(inc, &[l]))
-        })
-        .collect();
-    let out = b.task(sum, &leaves);
-    (Arc::new(b.finish()), out)
 }
 
 #[test]
@@ -301,22 +291,7 @@ fn rss(pid: u32) -> u64 {
 
 /// The distinct pids that ran 200 short tasks.
 fn who_runs(client: &Client) -> Vec<u32> {
-    let mut b = JobBuilder::new();
-    let who = b.op(&Op::new("whoami", whoami));
-    let gather = b.op(&Op::new("pids", pids));
-    let leaves: Vec<Arg> = (0..200u64)
-        .map(|i| {
-            let l = b.lit(i);
-            Arg::dep(b.task(who, &[l]))
-        })
-        .collect();
-    let out = b.task(gather, &leaves);
-    let future = client
-        .submit_job(&b.finish(), &[out], &[])
-        .unwrap()
-        .pop()
-        .unwrap();
-    let value = future.result().unwrap();
+    let value = submit_whoami(client, 200).result().unwrap();
     value.downcast_ref::<Vec<u32>>().unwrap().clone()
 }
 

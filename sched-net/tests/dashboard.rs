@@ -9,10 +9,9 @@ use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{with_token, worker, Proc};
+use common::{builtin_job, with_token, worker, Proc};
 use rask_core::{Arg, Inputs, Job, JobBuilder, Op, TaskId};
 use rask_sched_net::{Client, LocalOptions};
 use serde_json::Value as Json;
@@ -267,21 +266,6 @@ fn url_addr(line: &str) -> SocketAddr {
     let from = line.find("http://").unwrap() + "http://".len();
     let rest = &line[from..];
     rest[..rest.find('/').unwrap()].parse().unwrap()
-}
-
-/// inc over 0..n, summed, with the names of built-in ops.
-fn builtin_job(n: i64) -> (Arc<Job>, TaskId) {
-    let mut b = JobBuilder::new();
-    let inc = b.op(&Op::new("inc", |x: &i64| x + 1));
-    let sum = b.op(&Op::new("sum", |xs: Inputs<i64>| xs.sum::<i64>()));
-    let leaves: Vec<Arg> = (0..n)
-        .map(|i| {
-            let l = b.lit(i);
-            Arg::dep(b.task(inc, &[l]))
-        })
-        .collect();
-    let out = b.task(sum, &leaves);
-    (Arc::new(b.finish()), out)
 }
 
 #[test]

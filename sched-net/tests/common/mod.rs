@@ -6,8 +6,10 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rask_core::{Arg, Inputs, Job, JobBuilder, Op, TaskId};
 use rask_sched_net::ClientOptions;
 
 /// A process of ours whose stderr lines arrive on a channel; killed and
@@ -89,4 +91,19 @@ pub fn with_token(token: &str) -> ClientOptions {
         token: Some(token.into()),
         ..ClientOptions::default()
     }
+}
+
+/// inc over 0..n, summed, with the names of built-in ops.
+pub fn builtin_job(n: i64) -> (Arc<Job>, TaskId) {
+    let mut b = JobBuilder::new();
+    let inc = b.op(&Op::new("inc", |x: &i64| x + 1));
+    let sum = b.op(&Op::new("sum", |xs: Inputs<i64>| xs.sum::<i64>()));
+    let leaves: Vec<Arg> = (0..n)
+        .map(|i| {
+            let l = b.lit(i);
+            Arg::dep(b.task(inc, &[l]))
+        })
+        .collect();
+    let out = b.task(sum, &leaves);
+    (Arc::new(b.finish()), out)
 }
