@@ -150,7 +150,7 @@ fn peak_rss_bytes() -> u64 {
 /// The same workloads in Python Dask, when it is installed.
 fn dask_rows(small: bool, reps: usize) -> Result<()> {
     let probe = Command::new("python3")
-        .args(["-c", "import dask.array, dask.dataframe, pandas, numpy"])
+        .args(["-c", "import dask.array, dask.delayed, pandas, numpy"])
         .output();
     if !probe.is_ok_and(|o| o.status.success()) {
         println!(
