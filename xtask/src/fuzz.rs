@@ -60,8 +60,10 @@ pub fn ensure_cargo_fuzz() -> Result<(), String> {
         println!("cargo-fuzz is installed");
         return Ok(());
     }
-    // `--locked`: cargo-fuzz's own Cargo.lock, the versions it was released with.
+    // `--locked`: cargo-fuzz's own Cargo.lock, the versions it was released
+    // with; should one of those not be served, the newest compatible ones.
     run(Command::new("cargo").args(["install", "--locked", "cargo-fuzz"]))
+        .or_else(|_| run(Command::new("cargo").args(["install", "cargo-fuzz"])))
 }
 
 /// Builds every target once, then runs each for [`SECONDS_PER_TARGET`];
