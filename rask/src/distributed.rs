@@ -552,6 +552,20 @@ impl Client {
         self.persist_many(&values)
     }
 
+    /// Puts the values of a map on the cluster: the same keys, each with
+    /// the future of its value (Dask's `scatter` of a dict).
+    pub fn scatter_map<K, T>(
+        &self,
+        values: impl IntoIterator<Item = (K, T)>,
+    ) -> Result<std::collections::HashMap<K, Future<T>>, Error>
+    where
+        K: Eq + std::hash::Hash,
+        T: Clone + Serialize + DeserializeOwned + Any + Send + Sync,
+    {
+        let (keys, values): (Vec<K>, Vec<T>) = values.into_iter().unzip();
+        Ok(keys.into_iter().zip(self.scatter(values)?).collect())
+    }
+
     /// The values of the futures that finished, skipping those that
     /// failed (Dask's `gather(errors="skip")`); each value with its index.
     pub fn gather_skipping_errors<T: Any + Send + Sync + Clone>(

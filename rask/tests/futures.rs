@@ -272,6 +272,13 @@ fn scatter_and_gather_skipping_errors() {
         .collect();
     assert_eq!(client.gather_skipping_errors(&doubled), [(0, 10), (2, 14)]);
     assert!(client.gather(&doubled).is_err());
+
+    let named = client
+        .scatter_map([("a".to_owned(), 1i64), ("b".to_owned(), 2)])
+        .unwrap();
+    assert_eq!(named.len(), 2);
+    assert_eq!(named["a"].result().unwrap(), 1);
+    assert_eq!(named["b"].result().unwrap(), 2);
 }
 
 /// Another client of the shared cluster, as a second program would be.
