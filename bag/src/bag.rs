@@ -278,11 +278,7 @@ pub(crate) fn take<T: Any + Send + Sync + Clone>(
     task: TaskId,
     value: Value,
 ) -> Result<T, Error> {
-    value.take::<T>().map_err(|v| Error::OutputType {
-        key: job.key(task).to_string(),
-        expected: std::any::type_name::<T>(),
-        found: v.type_name(),
-    })
+    value.take_output(job.key(task))
 }
 
 #[cfg(test)]

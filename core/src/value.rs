@@ -55,6 +55,20 @@ impl Value {
         self.downcast::<T>().map(|arc| Arc::try_unwrap(arc).unwrap_or_else(|arc| (*arc).clone()))
     }
 
+    /// [`take`](Self::take) for the output named `key`: a value of
+    /// another type is an [`Error::OutputType`](crate::Error::OutputType)
+    /// naming the key and both types.
+    pub fn take_output<T: Any + Send + Sync + Clone>(
+        self,
+        key: impl fmt::Display,
+    ) -> Result<T, crate::Error> {
+        self.take::<T>().map_err(|v| crate::Error::OutputType {
+            key: alloc::string::ToString::to_string(&key),
+            expected: core::any::type_name::<T>(),
+            found: v.type_name(),
+        })
+    }
+
     /// The name of the type inside.
     pub fn type_name(&self) -> &'static str {
         (*self.0).type_name()

@@ -136,14 +136,7 @@ impl<T: Any + Send + Sync + Clone> Lazy<T> {
             .ok_or_else(|| Error::NoSuchOutput {
                 key: job.key(out).to_string(),
             })?;
-        let found = value.type_name();
-        value.take::<T>().map_err(|_| {
-            FrameError::Compute(Error::OutputType {
-                key: job.key(out).to_string(),
-                expected: std::any::type_name::<T>(),
-                found,
-            })
-        })
+        Ok(value.take_output(job.key(out))?)
     }
 
     /// Computes the result on the calling thread without a graph: the scan
@@ -170,14 +163,7 @@ impl<T: Any + Send + Sync + Clone> Lazy<T> {
                     message: e.message().to_owned(),
                 })
             })?;
-        let found = value.type_name();
-        value.take::<T>().map_err(|_| {
-            FrameError::Compute(Error::OutputType {
-                key: self.finish.name().to_owned(),
-                expected: std::any::type_name::<T>(),
-                found,
-            })
-        })
+        Ok(value.take_output(self.finish.name())?)
     }
 }
 

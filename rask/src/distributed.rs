@@ -46,12 +46,7 @@ pub struct Future<T> {
 }
 
 fn output<T: Any + Send + Sync + Clone>(value: rask_core::Value) -> Result<T, Error> {
-    let found = value.type_name();
-    value.take::<T>().map_err(|_| Error::OutputType {
-        key: "future".into(),
-        expected: std::any::type_name::<T>(),
-        found,
-    })
+    value.take_output("future")
 }
 
 impl<T> Future<T> {
