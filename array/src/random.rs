@@ -10,17 +10,7 @@
 //! the mantissa of a float in [1, 2), minus one: uniform on [0, 1) in
 //! steps of 2^-52.
 
-/// The odd constant of the Weyl sequence (2^64 / golden ratio).
-const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
-
-/// SplitMix64's finaliser: a bijection of u64 that mixes every input bit
-/// into every output bit.
-#[inline(always)]
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+use rask_core::splitmix::{mix, GAMMA};
 
 /// The key of chunk `chunk` of the array made with `seed`.
 pub(crate) fn chunk_key(seed: u64, chunk: u64) -> u64 {

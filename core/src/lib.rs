@@ -62,6 +62,7 @@ mod events;
 mod exec;
 mod graph;
 mod order;
+pub mod splitmix;
 mod storage;
 
 pub use events::{Events, EventsList, NoEvents, RunInfo, TaskSpan};

@@ -20,19 +20,6 @@ const NAMES: [&str; 16] = [
     "Kevin", "Laura", "Michael", "Norbert", "Oliver", "Patricia",
 ];
 
-/// SplitMix64: small, fast, and the same everywhere.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 /// Appends the decimal digits of `n`, at least `width` of them.
 fn push_digits(out: &mut Vec<u8>, mut n: u64, width: usize) {
     let mut digits = [b'0'; 20];
@@ -47,11 +34,11 @@ fn push_digits(out: &mut Vec<u8>, mut n: u64, width: usize) {
 
 /// The bytes of one file: the header, then `rows` rows from `seed`.
 pub fn generate(rows: u64, seed: u64) -> Vec<u8> {
-    let mut rng = Rng(seed);
+    let mut rng = rask_core::splitmix::SplitMix64(seed);
     let mut out = Vec::with_capacity(HEADER.len() + rows as usize * 24);
     out.extend_from_slice(HEADER.as_bytes());
     for _ in 0..rows {
-        let r = rng.next();
+        let r = rng.next_u64();
         // Key in [0, 10^6); Value in [0, 1000) with six decimals.
         push_digits(&mut out, r % 1_000_000, 1);
         out.push(b',');

@@ -10,15 +10,11 @@ use rask::{
 };
 
 /// A small deterministic generator (SplitMix64), so a failing case is one seed.
-struct Rng(u64);
+struct Rng(rask_core::splitmix::SplitMix64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
@@ -34,7 +30,7 @@ struct Spec {
 }
 
 fn random_spec(seed: u64, n: usize, with_failure: bool) -> Spec {
-    let mut rng = Rng(seed);
+    let mut rng = Rng(rask_core::splitmix::SplitMix64(seed));
     let mut tasks = Vec::with_capacity(n);
     for i in 0..n {
         // Mostly small fan-in, sometimes wide; dependencies on earlier tasks,

@@ -195,12 +195,10 @@ fn elements(shape: &[u32]) -> Result<usize, String> {
     }
 }
 
-/// SplitMix64: a fast bijective mixer; good enough for uniform test data.
+/// SplitMix64's step from `x`: a fast bijective mixer; good enough for
+/// uniform test data.
 fn splitmix(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+    rask_core::splitmix::mix(x.wrapping_add(rask_core::splitmix::GAMMA))
 }
 
 #[cfg(test)]
