@@ -322,7 +322,13 @@ impl<T: Serialize + DeserializeOwned + Any + Send + Sync> PostcardCodec<T> {
         })?;
         let bytes = postcard::to_allocvec(v)
             .map_err(|e| TaskError::new(alloc::format!("encoding failed: {e}")))?;
-        out.extend_from_slice(&bytes);
+        // Most callers hand an empty buffer: take the encoding as it is
+        // rather than hold a second copy of a large result.
+        if out.is_empty() {
+            *out = bytes;
+        } else {
+            out.extend_from_slice(&bytes);
+        }
         Ok(())
     }
 

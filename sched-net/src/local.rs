@@ -32,6 +32,8 @@ const ENV_KEY: &str = "RASK_WORKER_CODE_KEY";
 const ENV_THREADS: &str = "RASK_WORKER_NTHREADS";
 const ENV_MEMORY: &str = "RASK_WORKER_MEMORY_LIMIT";
 const ENV_RESOURCES: &str = "RASK_WORKER_RESOURCES";
+const ENV_SPILL: &str = "RASK_WORKER_SPILL";
+const ENV_LOCAL_DIR: &str = "RASK_WORKER_LOCAL_DIRECTORY";
 
 /// The shape of a local cluster.
 #[derive(Clone, Debug)]
@@ -42,6 +44,12 @@ pub struct LocalOptions {
     pub threads_per_worker: usize,
     /// Per-worker memory limit in bytes (0: none).
     pub memory_limit: u64,
+    /// Under a memory limit, spill least recently used results to disk
+    /// (default true).
+    pub spill: bool,
+    /// Where each worker makes its spill directory (default: the system's
+    /// temporary directory).
+    pub local_directory: Option<std::path::PathBuf>,
     /// The dashboard's port on 127.0.0.1, as Dask's `LocalCluster` has it:
     /// 8787 by default, the next free port if that one is taken (with a
     /// log line); `Some(0)` any free port; `None` no dashboard.
@@ -57,6 +65,8 @@ impl Default for LocalOptions {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             threads_per_worker: 1,
             memory_limit: 0,
+            spill: true,
+            local_directory: None,
             dashboard_port: Some(crate::dashboard::DEFAULT_PORT),
             resources: Vec::new(),
         }
@@ -108,6 +118,15 @@ impl LocalCluster {
             (ENV_KEY, code_key.to_hex()),
             (ENV_THREADS, options.threads_per_worker.max(1).to_string()),
             (ENV_MEMORY, options.memory_limit.to_string()),
+            (ENV_SPILL, u8::from(options.spill).to_string()),
+            (
+                ENV_LOCAL_DIR,
+                options
+                    .local_directory
+                    .as_ref()
+                    .map(|d| d.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ),
             (ENV_RESOURCES, resources_arg(&options.resources)?),
         ];
         let kept = pids.clone();
@@ -288,6 +307,8 @@ extern "C" fn worker_entry() {
         let options = WorkerOptions {
             nthreads: var(ENV_THREADS).and_then(|v| v.parse().ok()).unwrap_or(1),
             memory_limit: var(ENV_MEMORY).and_then(|v| v.parse().ok()).unwrap_or(0),
+            spill: var(ENV_SPILL).as_deref() != Some("0"),
+            local_directory: var(ENV_LOCAL_DIR).filter(|d| !d.is_empty()).map(Into::into),
             token: var(ENV_TOKEN),
             code_key: var(ENV_KEY).and_then(|k| CodeKey::from_hex(&k)),
             log_name: format!("rask-worker[{}]", std::process::id()),

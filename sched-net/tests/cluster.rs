@@ -1,7 +1,7 @@
 //! The runtime under failure and change, with real processes on 127.0.0.1:
 //! a worker killed with SIGKILL mid-run, a worker joining mid-run, a wrong
 //! token, garbage on the scheduler's port, and a worker over its memory
-//! limit.
+//! limit: paused, and spilling results to disk.
 
 mod common;
 
@@ -301,6 +301,9 @@ fn a_worker_over_its_memory_limit_takes_no_new_tasks_until_it_is_under() {
     let client = Client::local_with(LocalOptions {
         workers: 2,
         memory_limit: LIMIT,
+        // This test is about pausing alone: spilled, the result would
+        // take the worker back under.
+        spill: false,
         ..LocalOptions::default()
     })
     .unwrap();
@@ -357,4 +360,149 @@ fn a_worker_over_its_memory_limit_takes_no_new_tasks_until_it_is_under() {
     std::thread::sleep(Duration::from_millis(1200));
     let ran = who_runs(&client);
     assert!(ran.contains(&hog_pid), "the worker never resumed: {ran:?}");
+}
+
+/// Bytes in one spill-test chunk: 36 MiB, above the largest block glibc
+/// serves from its heap, so a freed chunk goes back to the system and the
+/// worker's resident size follows what it holds.
+const CHUNK_LEN: usize = 36 << 20;
+
+/// Chunk `i`: its number, then bytes of one value that depends on it.
+/// Bytes, so that encoding is a copy even in a debug build.
+fn chunk(i: &u64) -> serde_bytes::ByteBuf {
+    let mut v = vec![fill(*i); CHUNK_LEN];
+    v[..8].copy_from_slice(&i.to_le_bytes());
+    serde_bytes::ByteBuf::from(v)
+}
+
+fn fill(i: u64) -> u8 {
+    (i as u8).wrapping_mul(37).wrapping_add(11)
+}
+
+/// The number a chunk carries if the rest of it is intact, else `u64::MAX`.
+fn chunk_check(xs: &serde_bytes::ByteBuf) -> u64 {
+    let Some((head, rest)) = xs.split_first_chunk::<8>() else {
+        return u64::MAX;
+    };
+    let i = u64::from_le_bytes(*head);
+    let intact = rest.len() == CHUNK_LEN - 8 && *rest == vec![fill(i); rest.len()][..];
+    if intact {
+        i
+    } else {
+        u64::MAX
+    }
+}
+
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn files_in(dir: &std::path::Path) -> Vec<(String, u64)> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    let len = e.metadata().map_or(0, |m| m.len());
+                    (e.file_name().to_string_lossy().into_owned(), len)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_worker_spills_results_past_its_limit_to_disk_and_reads_them_back() {
+    const LIMIT: u64 = 128 << 20;
+    const CHUNKS: u64 = 12; // 432 MiB of results: 3.4 times the limit
+    let local = std::env::temp_dir().join(format!("rask-spill-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&local);
+    std::fs::create_dir_all(&local).unwrap();
+    let client = Client::local_with(LocalOptions {
+        workers: 1,
+        memory_limit: LIMIT,
+        local_directory: Some(local.clone()),
+        dashboard_port: None,
+        ..LocalOptions::default()
+    })
+    .unwrap();
+    client.wait_for_workers(1, Duration::from_secs(20)).unwrap();
+    let pid = client.cluster().unwrap().worker_pids()[0];
+    let spill_dir = local.join(format!("rask-worker-{pid}"));
+
+    // Every chunk is an output the client holds: all of them stay live.
+    let mut b = JobBuilder::new();
+    let chunk_op = b.op(&Op::new("chunk", chunk));
+    let tasks: Vec<TaskId> = (0..CHUNKS)
+        .map(|i| {
+            let l = b.lit(i);
+            b.task(chunk_op, &[l])
+        })
+        .collect();
+    let chunks = client.submit_job(&b.finish(), &tasks, &[]).unwrap();
+    client.gather(&chunks[..1]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !chunks.iter().all(|c| c.done()) {
+        assert!(Instant::now() < deadline, "the chunks never finished");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let spilled = files_in(&spill_dir);
+    let on_disk: u64 = spilled.iter().map(|(_, len)| len).sum();
+    let total = CHUNKS * CHUNK_LEN as u64;
+    assert!(
+        on_disk >= total - LIMIT,
+        "{on_disk} of {total} bytes spilled to {}: {spilled:?}",
+        spill_dir.display()
+    );
+
+    // A later job reads every chunk back, and the client fetches one
+    // straight from the disk.
+    let mut b = JobBuilder::new();
+    let hold = b.op(&Op::new("chunk", chunk));
+    let check_op = b.op(&Op::new("chunk_check", chunk_check));
+    let inputs: Vec<TaskId> = (0..CHUNKS).map(|_| b.task(hold, &[])).collect();
+    let sums: Vec<TaskId> = inputs
+        .iter()
+        .map(|&t| b.task(check_op, &[Arg::dep(t)]))
+        .collect();
+    let externals: Vec<(TaskId, &rask_sched_net::RawFuture)> =
+        inputs.iter().copied().zip(&chunks).collect();
+    let got = client
+        .gather(&client.submit_job(&b.finish(), &sums, &externals).unwrap())
+        .unwrap();
+    for (i, g) in got.iter().enumerate() {
+        assert_eq!(*g.downcast_ref::<u64>().unwrap(), i as u64, "chunk {i}");
+    }
+    let first = client.gather(&chunks[..1]).unwrap();
+    assert_eq!(
+        *first[0].downcast_ref::<serde_bytes::ByteBuf>().unwrap(),
+        chunk(&0)
+    );
+
+    // It never held all its results at once.
+    let peak = peak_rss(pid);
+    assert!(peak < total, "worker peak {peak} bytes, results {total}");
+
+    // Released, their files go; stopped, the worker removes its directory.
+    drop(chunks);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !files_in(&spill_dir).is_empty() {
+        assert!(Instant::now() < deadline, "released results stayed on disk");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(client);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while spill_dir.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the spill directory outlived its worker"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = std::fs::remove_dir_all(&local);
 }

@@ -145,6 +145,7 @@ fn net_frames(specs: &[(&str, Vec<u8>)]) {
             queued: 5,
             paused: false,
             cpu_permille: 1500,
+            spilled: 0,
         });
         o.push(&ToScheduler::Release { job: key.job });
         o.push(&ToScheduler::Datasets {

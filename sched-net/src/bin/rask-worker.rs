@@ -1,13 +1,14 @@
-//! `rask-worker ADDR [--nthreads N] [--memory-limit BYTES] [--token T]
-//! [--resources GPU=2,...]`: joins the scheduler at ADDR with the built-in
-//! ops and works until the scheduler goes away.
+//! `rask-worker ADDR [--nthreads N] [--memory-limit BYTES] [--no-spill]
+//! [--local-directory DIR] [--token T] [--resources GPU=2,...]`: joins the
+//! scheduler at ADDR with the built-in ops and works until the scheduler
+//! goes away.
 
 use std::process::ExitCode;
 
 use rask_sched_net::worker::{parse_resources, run_with, WorkerOptions};
 
-const USAGE: &str = "usage: rask-worker ADDR [--nthreads N] [--memory-limit BYTES] [--token T] \
-                     [--resources NAME=AMOUNT,...]";
+const USAGE: &str = "usage: rask-worker ADDR [--nthreads N] [--memory-limit BYTES] [--no-spill] \
+                     [--local-directory DIR] [--token T] [--resources NAME=AMOUNT,...]";
 
 fn main() -> ExitCode {
     let mut addr = None;
@@ -29,6 +30,13 @@ fn main() -> ExitCode {
                     .map(|m| options.memory_limit = m)
                     .map_err(|e| format!("--memory-limit: {e}"))
             }),
+            "--no-spill" => {
+                options.spill = false;
+                Ok(())
+            }
+            "--local-directory" => {
+                value("--local-directory").map(|v| options.local_directory = Some(v.into()))
+            }
             "--token" => value("--token").map(|v| options.token = Some(v)),
             "--resources" => value("--resources").and_then(|v| {
                 parse_resources(&v)

@@ -42,6 +42,8 @@ pub struct WorkerRow<'a> {
     pub memory: u64,
     /// Its memory limit (0: none).
     pub memory_limit: u64,
+    /// Bytes of results it has spilled to disk.
+    pub spilled: u64,
     /// CPU used over its last heartbeat interval, in per mille of one core.
     pub cpu_permille: u32,
     /// Over its memory limit: takes no new task.
@@ -73,7 +75,8 @@ pub fn status<'a>(
         let _ = write!(
             out,
             ",\"pid\":{},\"threads\":{},\"in_flight\":{},\"executing\":{},\"queued\":{},\
-             \"memory\":{},\"memory_limit\":{},\"cpu\":{}.{},\"paused\":{},\"last_seen_ms\":{}}}",
+             \"memory\":{},\"memory_limit\":{},\"spilled\":{},\"cpu\":{}.{},\"paused\":{},\
+             \"last_seen_ms\":{}}}",
             w.pid,
             w.threads,
             w.in_flight,
@@ -81,6 +84,7 @@ pub fn status<'a>(
             w.queued,
             w.memory,
             w.memory_limit,
+            w.spilled,
             w.cpu_permille / 10,
             w.cpu_permille % 10,
             w.paused,

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 /// The first four bytes of every hello.
 pub const MAGIC: [u8; 4] = *b"RASK";
 /// Bumped on any incompatible change of the messages below.
-pub const VERSION: u16 = 3;
+pub const VERSION: u16 = 4;
 /// Largest frame body accepted unless configured otherwise.
 pub const DEFAULT_MAX_FRAME: usize = 256 << 20;
 
@@ -147,6 +147,8 @@ pub enum ToScheduler<'a> {
         /// CPU time used since the last heartbeat, per mille of one core
         /// (2000: two cores busy).
         cpu_permille: u32,
+        /// Bytes of results spilled to its local directory.
+        spilled: u64,
     },
     /// A client submits a job: a [`JobSpec`](crate::portable::JobSpec), encoded.
     Submit {

@@ -500,9 +500,13 @@ impl Server {
                 queued,
                 paused,
                 cpu_permille,
-            } => self
-                .cluster
-                .on_status(w, memory, (executing, queued, cpu_permille), paused),
+                spilled,
+            } => self.cluster.on_status(
+                w,
+                (memory, spilled),
+                (executing, queued, cpu_permille),
+                paused,
+            ),
             ToScheduler::Submit { .. }
             | ToScheduler::Release { .. }
             | ToScheduler::ReleaseOutputs { .. }

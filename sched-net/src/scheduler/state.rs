@@ -54,6 +54,8 @@ struct Worker {
     in_flight: u32,
     paused: bool,
     memory: u64,
+    /// Bytes of results it has spilled to disk.
+    spilled: u64,
     /// Running and queued there, and its CPU use (per mille of a core),
     /// at its last heartbeat: shown on the dashboard.
     executing: u32,
@@ -229,6 +231,7 @@ impl Cluster {
                 in_flight: 0,
                 paused: false,
                 memory: 0,
+                spilled: 0,
                 executing: 0,
                 queued: 0,
                 cpu_permille: 0,
@@ -734,12 +737,13 @@ impl Cluster {
     pub fn on_status(
         &mut self,
         w: WorkerId,
-        memory: u64,
+        (memory, spilled): (u64, u64),
         (executing, queued, cpu_permille): (u32, u32, u32),
         paused: bool,
     ) {
         if let Some(worker) = self.workers.get_mut(&w) {
             worker.memory = memory;
+            worker.spilled = spilled;
             worker.executing = executing;
             worker.queued = queued;
             worker.cpu_permille = cpu_permille;

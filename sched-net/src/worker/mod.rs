@@ -6,7 +6,8 @@
 //! holding them. Copies fetched for a task are dropped once the tasks on
 //! this worker that wanted them have run. A heartbeat every half second
 //! reports memory and load; above its memory limit the worker tells the
-//! scheduler to send it nothing new.
+//! scheduler to send it nothing new, and before that it spills results to
+//! disk ([`store`]).
 //!
 //! A user's own binary becomes a worker with its own ops by calling
 //! [`run`] with its registry:
@@ -18,10 +19,12 @@
 //! ```
 
 mod exec;
+mod store;
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream as StdStream, ToSocketAddrs};
+use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,12 +40,20 @@ use crate::protocol::{
     Welcome, WorkerId, WorkerInfo, DEFAULT_MAX_FRAME,
 };
 use exec::{Executor, Item, Outcome};
+use store::{SpillDir, Store};
 
 const SCHEDULER: Token = Token(0);
 const LISTENER: Token = Token(1);
 const WAKER: Token = Token(2);
 const FIRST_PEER: usize = 3;
 const HEARTBEAT: Duration = Duration::from_millis(500);
+/// Shares of the memory limit, as Dask has them: results in memory above
+/// `SPILL_AT` are spilled down to `SPILL_TO`; a process above
+/// `SPILL_PROCESS` (allocator slack, task scratch space) spills as much
+/// of its results as it is over.
+const SPILL_AT: f64 = 0.6;
+const SPILL_TO: f64 = 0.5;
+const SPILL_PROCESS: f64 = 0.7;
 
 /// How a worker runs.
 #[derive(Clone, Debug)]
@@ -50,7 +61,14 @@ pub struct WorkerOptions {
     /// Threads executing tasks.
     pub nthreads: usize,
     /// Resident bytes above which it takes no new task (0: no limit).
+    /// Results past a share of it are spilled to `local_directory`.
     pub memory_limit: u64,
+    /// Spill least recently used results to disk under the memory limit
+    /// (default true; no effect without a limit).
+    pub spill: bool,
+    /// Where this worker makes its own spill directory (removed when it
+    /// exits); the system's temporary directory if `None`.
+    pub local_directory: Option<PathBuf>,
     /// The cluster's shared secret.
     pub token: Option<String>,
     /// Largest frame accepted.
@@ -70,6 +88,8 @@ impl Default for WorkerOptions {
         WorkerOptions {
             nthreads: 1,
             memory_limit: 0,
+            spill: true,
+            local_directory: None,
             token: None,
             max_frame: DEFAULT_MAX_FRAME,
             code_key: None,
@@ -115,17 +135,6 @@ pub fn parse_resources(text: &str) -> Result<Vec<(String, f64)>, String> {
     Ok(out)
 }
 
-/// A result held here.
-struct Stored {
-    value: Value,
-    /// Its encoding, for peers; empty for fetched copies.
-    bytes: Arc<Vec<u8>>,
-    /// Made here (the scheduler knows) rather than fetched for a task.
-    own: bool,
-    /// Tasks queued or running here that use it.
-    users: u32,
-}
-
 /// A task waiting for inputs from peers.
 struct Pending {
     priority: u64,
@@ -159,7 +168,7 @@ struct Worker {
     peer_addrs: HashMap<WorkerId, String>,
     next_token: usize,
     jobs: HashMap<JobId, SharedJob>,
-    data: HashMap<DataKey, Stored>,
+    data: Store,
     pending: HashMap<DataKey, Pending>,
     wanted: HashMap<DataKey, Wanted>,
     /// Gets to send this turn, per peer.
@@ -278,6 +287,10 @@ impl Worker {
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (tx, outcomes) = channel();
         let exec = Executor::start(options.nthreads, tx, waker)?;
+        let data = Store::new(
+            (options.spill && options.memory_limit > 0)
+                .then(|| SpillDir::new(options.local_directory.as_deref())),
+        );
         Ok(Worker {
             poll,
             options,
@@ -289,7 +302,7 @@ impl Worker {
             peer_addrs: HashMap::new(),
             next_token: FIRST_PEER,
             jobs: HashMap::new(),
-            data: HashMap::new(),
+            data,
             pending: HashMap::new(),
             wanted: HashMap::new(),
             to_get: HashMap::new(),
@@ -347,7 +360,13 @@ impl Worker {
     }
 
     fn heartbeat(&mut self) {
-        let memory = resident_bytes();
+        let mut memory = resident_bytes();
+        let limit = self.options.memory_limit as f64;
+        if memory as f64 > limit * SPILL_PROCESS && self.data.memory() > 0 {
+            let over = memory as f64 - limit * SPILL_AT;
+            self.spill_to((self.data.memory() as f64 - over).max(0.0) as u64);
+            memory = resident_bytes();
+        }
         let (executing, queued) = self.exec.load();
         let now = (Instant::now(), cpu_time());
         let (wall, cpu) = (
@@ -363,7 +382,24 @@ impl Worker {
             queued: queued + self.pending.len() as u32,
             paused,
             cpu_permille,
+            spilled: self.data.spilled(),
         });
+    }
+
+    /// Spills results until at most `target` bytes of them are in memory.
+    fn spill_to(&mut self, target: u64) {
+        if let Err(e) = self.data.spill_to(target) {
+            self.log(&format!("spilling is off from now on: {e}"));
+        }
+    }
+
+    /// Spills when the results in memory have passed their share of the
+    /// memory limit: called as results come in.
+    fn spill_if_over(&mut self) {
+        let limit = self.options.memory_limit as f64;
+        if limit > 0.0 && self.data.memory() as f64 > limit * SPILL_AT {
+            self.spill_to((limit * SPILL_TO) as u64);
+        }
     }
 
     /// Handles the scheduler's frames; `Ok(false)`: time to stop.
@@ -412,7 +448,7 @@ impl Worker {
                 for k in keys {
                     if let Some(s) = self.data.get_mut(&k) {
                         if s.users == 0 {
-                            self.data.remove(&k);
+                            self.data.remove(k);
                         } else {
                             s.own = false;
                         }
@@ -422,7 +458,7 @@ impl Worker {
             ToWorker::DropJob { job } => {
                 self.jobs.remove(&job);
                 self.exec.drop_job(job);
-                self.data.retain(|k, _| k.job != job);
+                self.data.remove_job(job);
                 self.pending.retain(|k, _| k.job != job);
                 for w in self.wanted.values_mut() {
                     w.waiters.retain(|(k, _)| k.job != job);
@@ -524,7 +560,7 @@ impl Worker {
             if let Some(s) = self.data.get_mut(&input) {
                 s.users = s.users.saturating_sub(1);
                 if s.users == 0 && !s.own {
-                    self.data.remove(&input);
+                    self.data.remove(input);
                 }
             }
         }
@@ -536,8 +572,16 @@ impl Worker {
         let mut inputs: Vec<(TaskId, Value)> = Vec::with_capacity(deps.len());
         for &dep in deps {
             let input = Self::data_key(key.job, job, dep);
-            match self.data.get(&input) {
-                Some(s) => inputs.push((dep, s.value.clone())),
+            match self.data.value(input) {
+                Some(Ok(value)) => inputs.push((dep, value)),
+                Some(Err(e)) => {
+                    // Lost to the disk: the scheduler recomputes it.
+                    self.log(&e);
+                    self.unpin(job, key, deps);
+                    self.data.remove(input);
+                    self.sched.outbox.push(&ToScheduler::Missing { key, input });
+                    return;
+                }
                 None => {
                     self.unpin(job, key, deps);
                     self.sched.outbox.push(&ToScheduler::Missing { key, input });
@@ -551,10 +595,14 @@ impl Worker {
             job: job.clone(),
             inputs,
         });
+        // Inputs read back from disk count again.
+        self.spill_if_over();
     }
 
     fn collect_outcomes(&mut self) {
+        let mut any = false;
         while let Ok(outcome) = self.outcomes.try_recv() {
+            any = true;
             let Some(job) = self.jobs.get(&outcome.key.job).cloned() else {
                 continue; // its job was dropped while it ran
             };
@@ -566,20 +614,15 @@ impl Worker {
             };
             match outcome.result {
                 Ok((value, bytes)) => {
+                    let size = bytes.len() as u64;
                     self.sched.outbox.push(&ToScheduler::Done {
                         key: outcome.key,
-                        bytes: bytes.len() as u64,
+                        bytes: size,
                         run,
                     });
-                    self.data.insert(
-                        outcome.key,
-                        Stored {
-                            value,
-                            bytes: Arc::new(bytes),
-                            own: true,
-                            users: 0,
-                        },
-                    );
+                    let codec = job.codec(TaskId(outcome.key.task));
+                    self.data
+                        .insert(outcome.key, value, bytes, size, codec, true);
                 }
                 Err(e) => self.sched.outbox.push(&ToScheduler::Failed {
                     key: outcome.key,
@@ -588,6 +631,9 @@ impl Worker {
                     run: Some(run),
                 }),
             }
+        }
+        if any {
+            self.spill_if_over();
         }
     }
 
@@ -745,11 +791,10 @@ impl Worker {
                     match msg.map_err(|e| e.to_string())? {
                         PeerMsg::Get { keys } => {
                             for key in keys {
-                                match self.data.get(&key).filter(|s| s.own) {
-                                    Some(s) => conn.outbox.push(&PeerMsg::Data {
-                                        key,
-                                        bytes: &s.bytes,
-                                    }),
+                                match self.data.own_bytes(key) {
+                                    Some(bytes) => {
+                                        conn.outbox.push(&PeerMsg::Data { key, bytes: &bytes })
+                                    }
                                     None => conn.outbox.push(&PeerMsg::Missing { key }),
                                 }
                             }
@@ -804,15 +849,8 @@ impl Worker {
                 return;
             }
         };
-        self.data.insert(
-            key,
-            Stored {
-                value,
-                bytes: Arc::new(Vec::new()),
-                own: false,
-                users: 0,
-            },
-        );
+        self.data
+            .insert(key, value, Vec::new(), bytes.len() as u64, codec, false);
         for (task, _) in wanted.waiters {
             if self.pending.contains_key(&task) {
                 if let Some(s) = self.data.get_mut(&key) {
@@ -831,7 +869,8 @@ impl Worker {
         }
         // A copy no task ended up using (its tasks were dropped) goes now.
         if self.data.get(&key).is_some_and(|s| s.users == 0 && !s.own) {
-            self.data.remove(&key);
+            self.data.remove(key);
         }
+        self.spill_if_over();
     }
 }

@@ -21,6 +21,7 @@ impl Source for Cluster {
             queued: w.queued,
             memory: w.memory,
             memory_limit: w.info.memory_limit,
+            spilled: w.spilled,
             cpu_permille: w.cpu_permille,
             paused: w.paused,
             last_seen_ms: now.saturating_duration_since(w.last_seen).as_millis() as u64,
