@@ -547,6 +547,38 @@ impl Client {
         self.persist_many(&values)
     }
 
+    /// [`scatter`](Self::scatter) with a copy of every value on every
+    /// worker (Dask's `scatter(broadcast=True)`): for data that every task
+    /// reads, such as a lookup table, which then never crosses the network
+    /// again and outlives any one worker.
+    pub fn scatter_broadcast<T>(
+        &self,
+        values: impl IntoIterator<Item = T>,
+    ) -> Result<Vec<Future<T>>, Error>
+    where
+        T: Clone + Serialize + DeserializeOwned + Any + Send + Sync,
+    {
+        let futures = self.scatter(values)?;
+        self.replicate(&futures, None)?;
+        Ok(futures)
+    }
+
+    /// Copies the results of `futures` to more workers until each is on
+    /// `n` of them (`None`: every worker), waiting for the copies (up to a
+    /// minute). Tasks placed where a copy is read it without a fetch.
+    pub fn replicate<T>(&self, futures: &[Future<T>], n: Option<usize>) -> Result<(), Error> {
+        let raw: Vec<RawFuture> = futures.iter().map(|f| f.raw.clone()).collect();
+        self.raw
+            .replicate(&raw, n, std::time::Duration::from_secs(60))
+    }
+
+    /// The ids of the workers holding each future's result (empty while
+    /// it is not finished, or once it is lost).
+    pub fn who_has<T>(&self, futures: &[Future<T>]) -> Result<Vec<Vec<u32>>, Error> {
+        let raw: Vec<RawFuture> = futures.iter().map(|f| f.raw.clone()).collect();
+        self.raw.who_has(&raw)
+    }
+
     /// Puts the values of a map on the cluster: the same keys, each with
     /// the future of its value (Dask's `scatter` of a dict).
     pub fn scatter_map<K, T>(

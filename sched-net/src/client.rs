@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Events, Poll, Token, Waker};
@@ -975,6 +975,67 @@ impl Client {
         }
         let keys: Vec<DataKey> = keys.into_iter().map(|(k, _)| k).collect();
         self.hold(name, &keys, codec)
+    }
+
+    /// Copies the results of `futures` (once finished; a failed one is the
+    /// error) to more workers, until each is on `n` of them (`None`: on
+    /// every worker), and waits up to `timeout` for the copies. A task
+    /// placed where a copy is reads it without a fetch, and the result
+    /// outlives the worker that made it while a copy lives.
+    pub fn replicate(
+        &self,
+        futures: &[RawFuture],
+        n: Option<usize>,
+        timeout: Duration,
+    ) -> Result<(), Error> {
+        for f in futures {
+            f.wait()?;
+        }
+        let keys: Vec<DataKey> = futures.iter().map(RawFuture::key).collect();
+        let n = n.map_or(0, |n| n.max(1));
+        self.ask(DatasetOp::Replicate {
+            keys: keys.clone(),
+            n: n.min(u32::MAX as usize) as u32,
+        })?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let want = if n == 0 {
+                self.workers().len()
+            } else {
+                n.min(self.workers().len())
+            };
+            let holders = self.who_has_keys(&keys)?;
+            let short = holders.iter().zip(&keys).find(|(h, _)| h.len() < want);
+            let Some((h, key)) = short else {
+                return Ok(());
+            };
+            if Instant::now() >= deadline {
+                return Err(net_error(format!(
+                    "result {}/{} is on {} of {want} workers after {timeout:?}",
+                    key.job,
+                    key.task,
+                    h.len()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// The workers holding the result of each of `futures` (none: not
+    /// finished, or lost).
+    pub fn who_has(&self, futures: &[RawFuture]) -> Result<Vec<Vec<WorkerId>>, Error> {
+        let keys: Vec<DataKey> = futures.iter().map(RawFuture::key).collect();
+        self.who_has_keys(&keys)
+    }
+
+    /// [`who_has`](Self::who_has) by key.
+    pub fn who_has_keys(&self, keys: &[DataKey]) -> Result<Vec<Vec<WorkerId>>, Error> {
+        match self.ask(DatasetOp::WhoHas {
+            keys: keys.to_vec(),
+        })? {
+            DatasetReply::Holders(h) => Ok(h),
+            other => Err(net_error(format!("unexpected reply {other:?}"))),
+        }
     }
 
     fn ask_queue(&self, name: &str, cmd: QueueCmd) -> Result<DatasetReply, Error> {

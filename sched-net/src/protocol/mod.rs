@@ -134,6 +134,12 @@ pub enum ToScheduler<'a> {
         /// The task.
         key: DataKey,
     },
+    /// This worker now holds a copy of `key`, after a
+    /// [`ToWorker::Replicate`].
+    Replicated {
+        /// The result.
+        key: DataKey,
+    },
     /// A worker's heartbeat: memory and load.
     Status {
         /// Resident memory, bytes.
@@ -214,9 +220,10 @@ pub struct RunTime {
     pub thread: u16,
 }
 
-/// What a client asks of the scheduler's named datasets. A dataset is a
-/// list of results, each with its type's name; it keeps them on the
-/// cluster, whoever published it, until it is unpublished.
+/// What a client asks of the scheduler's named datasets, and of where
+/// results are. A dataset is a list of results, each with its type's
+/// name; it keeps them on the cluster, whoever published it, until it is
+/// unpublished.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DatasetOp {
     /// Name these results; a taken name is an error unless `replace`.
@@ -239,6 +246,21 @@ pub enum DatasetOp {
     Get {
         /// The name.
         name: String,
+    },
+    /// Copy finished results to more workers: until each is on `n`
+    /// workers (0: on every worker). Answered once the copies are asked
+    /// for; [`DatasetOp::WhoHas`] tells when they are made.
+    Replicate {
+        /// The results.
+        keys: Vec<DataKey>,
+        /// Workers each should be on; 0 for all.
+        n: u32,
+    },
+    /// The workers holding each of these results (none: not on the
+    /// cluster).
+    WhoHas {
+        /// The results.
+        keys: Vec<DataKey>,
     },
 }
 
@@ -298,6 +320,8 @@ pub enum DatasetReply {
     Empty,
     /// How many items a queue holds.
     Size(u64),
+    /// The workers holding each result asked about.
+    Holders(Vec<Vec<WorkerId>>),
 }
 
 /// Scheduler to worker.
@@ -325,6 +349,14 @@ pub enum ToWorker<'a> {
     Release {
         /// The results.
         keys: Vec<DataKey>,
+    },
+    /// Fetch this result from worker `from` and hold a copy of it as if
+    /// made here (answered with [`ToScheduler::Replicated`]).
+    Replicate {
+        /// The result.
+        key: DataKey,
+        /// A worker holding it.
+        from: WorkerId,
     },
     /// Forget a job: its spec, its queued tasks and every result of it.
     DropJob {

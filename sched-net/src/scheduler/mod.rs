@@ -494,6 +494,7 @@ impl Server {
                 self.cluster.on_missing(w, key, input, &mut sink)
             }
             ToScheduler::Returned { key } => self.cluster.on_returned(w, key),
+            ToScheduler::Replicated { key } => self.cluster.on_replicated(w, key, &mut sink),
             ToScheduler::Status {
                 memory,
                 executing,

@@ -22,6 +22,7 @@ use crate::protocol::{
 
 mod constraints;
 mod queues;
+mod replicas;
 mod view;
 
 use constraints::Constraints;
@@ -105,6 +106,8 @@ struct Job {
     /// Tasks standing for earlier jobs' results.
     externals: HashMap<u32, DataKey>,
     holder: Vec<WorkerId>,
+    /// Workers besides the holder with a copy of a task's result.
+    replicas: HashMap<u32, Vec<WorkerId>>,
     sent: Vec<WorkerId>,
     bytes: Vec<u64>,
     deaths: Vec<u8>,
@@ -282,6 +285,7 @@ impl Cluster {
         let n = graph.len();
         let mut holder = vec![0; n];
         let mut externals = HashMap::new();
+        let mut replicas = HashMap::new();
         let mut pinned = Vec::new();
         let mut pinned_keys = Vec::with_capacity(spec.externals.len());
         for e in &spec.externals {
@@ -298,9 +302,12 @@ impl Cluster {
             // A released job still here is held by a dataset or a later job.
             let from = self.jobs.get(&key.job);
             let held = from
-                .and_then(|j| j.holder.get(e.key.task as usize))
+                .and_then(|j| j.holder.get(key.task as usize))
                 .copied()
                 .unwrap_or(0);
+            if let Some(copies) = from.and_then(|j| j.replicas.get(&key.task)) {
+                replicas.insert(e.task, copies.clone());
+            }
             if held == 0 {
                 return Err(refused(format!(
                     "the result `{}` passed in from an earlier job is no longer on the cluster",
@@ -342,6 +349,7 @@ impl Cluster {
                 outputs,
                 externals,
                 holder,
+                replicas,
                 sent: vec![0; n],
                 bytes: vec![0; n],
                 deaths: vec![0; n],
@@ -405,7 +413,8 @@ impl Cluster {
             return;
         };
         let mut by_worker: BTreeMap<WorkerId, Vec<DataKey>> = BTreeMap::new();
-        for &t in &job.dropped {
+        let dropped: Vec<u32> = job.dropped.iter().copied().collect();
+        for t in dropped {
             let key = DataKey { job: id, task: t };
             let w = job.holder[t as usize];
             if w == 0 || job.externals.contains_key(&t) || self.key_pins.contains_key(&key) {
@@ -414,6 +423,9 @@ impl Cluster {
             job.holder[t as usize] = 0;
             job.progress.released(t as usize);
             by_worker.entry(w).or_default().push(key);
+            for c in job.take_replicas(t) {
+                by_worker.entry(c).or_default().push(key);
+            }
         }
         for (w, keys) in by_worker {
             sink.to_worker(w, &ToWorker::Release { keys });
@@ -504,6 +516,8 @@ impl Cluster {
                 Some(keys) => DatasetReply::Keys(keys.clone()),
                 None => DatasetReply::Error(format!("no dataset named `{name}`")),
             },
+            DatasetOp::Replicate { keys, n } => self.replicate(&keys, n, sink),
+            DatasetOp::WhoHas { keys } => self.who_has(&keys),
         }
     }
 
@@ -629,12 +643,15 @@ impl Cluster {
         let mut by_worker: BTreeMap<WorkerId, Vec<DataKey>> = BTreeMap::new();
         for r in released {
             let w = std::mem::take(&mut job.holder[r.index()]);
+            let copies = job.take_replicas(r.0);
             if w != 0 && !job.externals.contains_key(&r.0) {
                 job.progress.released(r.index());
-                by_worker
-                    .entry(w)
-                    .or_default()
-                    .push(DataKey { job: id, task: r.0 });
+                for w in std::iter::once(w).chain(copies) {
+                    by_worker
+                        .entry(w)
+                        .or_default()
+                        .push(DataKey { job: id, task: r.0 });
+                }
             }
         }
         for (w, keys) in by_worker {
@@ -714,8 +731,13 @@ impl Cluster {
                 .get(input.task as usize)
                 .is_some_and(|h| self.workers.contains_key(h));
         if lost_here {
-            job.holder[input.task as usize] = 0;
-            self.replan(key.job, sink);
+            // Its holder lost it: a copy elsewhere takes over, or it is
+            // recomputed.
+            let copy = job.replicas.get_mut(&input.task).and_then(Vec::pop);
+            job.holder[input.task as usize] = copy.unwrap_or(0);
+            if copy.is_none() {
+                self.replan(key.job, sink);
+            }
         }
     }
 
@@ -800,6 +822,7 @@ impl Cluster {
             let Some(job) = self.jobs.get_mut(&id) else {
                 continue;
             };
+            job.forget_worker(w);
             let mut killed = None;
             for t in 0..job.sent.len() {
                 if job.sent[t] != w {
@@ -1032,10 +1055,12 @@ impl Cluster {
         for d in job.exec.graph.deps(t) {
             let b = job.bytes[d.index()];
             total += b;
-            let h = job.holder[d.index()];
-            match held.iter_mut().find(|(w, _)| *w == h) {
-                Some(e) => e.1 += b,
-                None => held.push((h, b)),
+            let copies = job.replicas.get(&d.0).into_iter().flatten();
+            for &h in std::iter::once(&job.holder[d.index()]).chain(copies) {
+                match held.iter_mut().find(|(w, _)| *w == h) {
+                    Some(e) => e.1 += b,
+                    None => held.push((h, b)),
+                }
             }
         }
         // A retried task avoids the worker it last failed on, if it can.
@@ -1073,7 +1098,7 @@ impl Cluster {
             .exec
             .graph
             .deps(t)
-            .filter(|d| job.holder[d.index()] != w)
+            .filter(|d| !job.held_on(d.index(), w))
             .map(|d| {
                 let key = job
                     .externals

@@ -146,6 +146,9 @@ struct Pending {
 /// An input being fetched, and the tasks waiting for it.
 struct Wanted {
     from: WorkerId,
+    /// Kept as a copy the scheduler knows of (a replica), not only for
+    /// the waiting tasks.
+    keep: bool,
     /// (waiting task, the input's task id in that task's job).
     waiters: Vec<(DataKey, TaskId)>,
 }
@@ -464,6 +467,7 @@ impl Worker {
                     w.waiters.retain(|(k, _)| k.job != job);
                 }
             }
+            ToWorker::Replicate { key, from } => self.replicate(key, from),
             ToWorker::Steal { max } => {
                 for item in self.exec.steal(max as usize) {
                     let deps: Vec<TaskId> = item.inputs.iter().map(|(t, _)| *t).collect();
@@ -532,6 +536,7 @@ impl Worker {
                 input,
                 Wanted {
                     from,
+                    keep: false,
                     waiters: vec![(key, dep)],
                 },
             );
@@ -549,6 +554,32 @@ impl Worker {
                     deps,
                 },
             );
+        }
+    }
+
+    /// Fetches a copy of `key` from worker `from` to hold as if made here.
+    fn replicate(&mut self, key: DataKey, from: WorkerId) {
+        if self.data.get(&key).is_some() {
+            // Here already (perhaps fetched for a task): kept from now on.
+            match self.data.adopt(key) {
+                Ok(()) => self.sched.outbox.push(&ToScheduler::Replicated { key }),
+                Err(e) => self.log(&e),
+            }
+            return;
+        }
+        match self.wanted.get_mut(&key) {
+            Some(w) => w.keep = true,
+            None => {
+                self.wanted.insert(
+                    key,
+                    Wanted {
+                        from,
+                        keep: true,
+                        waiters: Vec::new(),
+                    },
+                );
+                self.to_get.entry(from).or_default().push(key);
+            }
         }
     }
 
@@ -829,7 +860,11 @@ impl Worker {
         let codec = wanted
             .waiters
             .iter()
-            .find_map(|(task, dep)| self.jobs.get(&task.job).and_then(|j| j.codec(*dep)));
+            .find_map(|(task, dep)| self.jobs.get(&task.job).and_then(|j| j.codec(*dep)))
+            .or_else(|| {
+                let job = self.jobs.get(&key.job)?;
+                job.codec(TaskId(key.task))
+            });
         let value = match codec.map(|c| c.decode(bytes)) {
             Some(Ok(v)) => v,
             other => {
@@ -849,8 +884,14 @@ impl Worker {
                 return;
             }
         };
-        self.data
-            .insert(key, value, Vec::new(), bytes.len() as u64, codec, false);
+        let size = bytes.len() as u64;
+        if wanted.keep {
+            self.data
+                .insert(key, value, bytes.to_vec(), size, codec, true);
+            self.sched.outbox.push(&ToScheduler::Replicated { key });
+        } else {
+            self.data.insert(key, value, Vec::new(), size, codec, false);
+        }
         for (task, _) in wanted.waiters {
             if self.pending.contains_key(&task) {
                 if let Some(s) = self.data.get_mut(&key) {

@@ -144,6 +144,29 @@ impl Store {
         self.map.get_mut(key)
     }
 
+    /// Keeps a fetched copy as if made here (a replica): encoded now, so
+    /// that peers can be served it.
+    pub fn adopt(&mut self, key: DataKey) -> Result<(), String> {
+        let Some(s) = self.map.get_mut(&key) else {
+            return Ok(());
+        };
+        if let (false, Some(codec), Held::Memory { value, bytes }) = (s.own, s.codec, &mut s.held) {
+            let mut encoded = Vec::new();
+            codec.encode(value, &mut encoded).map_err(|e| {
+                format!(
+                    "cannot keep a copy of {:x}/{}: {}",
+                    key.job,
+                    key.task,
+                    e.message()
+                )
+            })?;
+            self.memory += encoded.len() as u64;
+            *bytes = Arc::new(encoded);
+        }
+        s.own = true;
+        Ok(())
+    }
+
     /// Drops a result, from memory or disk.
     pub fn remove(&mut self, key: DataKey) {
         let Some(s) = self.map.remove(&key) else {
