@@ -16,9 +16,9 @@
 //! - open fds: at most +2. Every descriptor a compute needs (socket pairs of
 //!   forked children, the client's connections to workers) is either closed
 //!   when the compute ends or opened once during the warm-up; a leak of one
-//!   per compute shows as +N. The slack of 2 allows a connection opened
-//!   lazily the first time a result happens to live on a worker the
-//!   warm-up never fetched from.
+//!   per compute shows as +N. The slack of 2 is the client's connection to
+//!   each of the two workers, opened the first time it fetches a result
+//!   from that worker, which the warm-up need not have done.
 //! - threads: at most +1. Pools, the client's IO thread and the scheduler
 //!   start during the warm-up. The slack of 1 is the test harness's own:
 //!   when an earlier test of this file ends, libtest may start the thread
@@ -28,7 +28,7 @@
 //! - RSS: at most +2 MiB, in this process and in each worker. What grows
 //!   legitimately after the warm-up is the allocator's free lists and
 //!   arenas, up to a high-water mark: at most about 250 KiB per process
-//!   here, even over 8,000 computes. Keeping each compute's graph (about
+//!   in runs of up to 8,000 computes. Keeping each compute's graph (about
 //!   25 KiB for 511 tasks, measured by leaking it) adds 3.5 MiB within the
 //!   default count.
 //!
