@@ -12,7 +12,7 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 use std::sync::Arc;
 
 use ndarray::{ArrayBase, ArrayD, Data, Dimension};
-use rask_core::{Events, NoEvents, Scheduler};
+use rask_core::{wrong_count, Events, Held, Job, NoEvents, Persistable, Scheduler, TaskId};
 
 use crate::chunks::{self, Chunks};
 use crate::error::ArrayError;
@@ -356,6 +356,35 @@ impl Array {
         let graph = self.graph()?;
         let values = scheduler.run(graph.job(), graph.outputs(), events)?;
         graph.assemble(values)
+    }
+}
+
+/// Persisting an array keeps its chunks (`client.persist(&x)` on a
+/// cluster, [`persist_with`](Persistable::persist_with) in this process):
+/// the persisted array has the same shape and chunks, and every array built
+/// from it starts from the kept chunks, so its graph holds only the new
+/// work. A persisted array holds its chunks while it, a clone or an array
+/// built from it lives.
+impl Persistable for Array {
+    type Persisted = Array;
+
+    fn chunks_job(&self) -> Result<(Arc<Job>, Vec<TaskId>), rask_core::Error> {
+        let graph = self.graph()?;
+        Ok((graph.job().clone(), graph.outputs().to_vec()))
+    }
+
+    fn with_held_chunks(&self, held: Vec<Held>) -> Result<Array, rask_core::Error> {
+        let core = self.0.as_ref().map_err(Clone::clone)?;
+        let expected = chunks::total(&core.chunks);
+        if held.len() != expected {
+            return Err(wrong_count("the array", expected, held.len()));
+        }
+        Ok(Array(Ok(Arc::new(Core {
+            shape: core.shape.clone(),
+            chunks: core.chunks.clone(),
+            expr: Arc::new(Expr::Held(held.into())),
+            map: None,
+        }))))
     }
 }
 

@@ -12,7 +12,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use ndarray::ArrayD;
-use rask_core::Op;
+use rask_core::{Held, Op};
 
 use crate::chunks::Chunks;
 use crate::kernels::{Binary, Unary};
@@ -33,6 +33,9 @@ pub(crate) enum Expr {
     Staged(Arc<Core>),
     /// The result of a reduction.
     Reduced(Arc<ReduceNode>),
+    /// Chunks computed earlier and kept (a persisted array), one per chunk
+    /// in C order of the chunk grid.
+    Held(Arc<[Held]>),
     Unary(Unary, Arc<Expr>),
     Binary(Binary, Arc<Expr>, Arc<Expr>),
     /// The array's user function (see [`Core::map`]).
@@ -48,6 +51,7 @@ impl Expr {
             Expr::Data(_) => "array",
             Expr::Staged(_) => "stage",
             Expr::Reduced(_) => "reduced",
+            Expr::Held(_) => "persisted",
             Expr::Unary(op, _) => op.name(),
             Expr::Binary(op, _, _) => op.name(),
             Expr::Map(_) => "map",

@@ -238,6 +238,7 @@ impl Builder {
             }
             Source::Staged(c) => self.array(c).into_iter().map(Arg::dep).collect(),
             Source::Reduced(r) => self.reduction(r).into_iter().map(Arg::dep).collect(),
+            Source::Held(chunks) => chunks.iter().map(|h| self.b.held(h)).collect(),
         }
     }
 

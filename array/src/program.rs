@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ndarray::ArrayD;
+use rask_core::Held;
 use serde::{Deserialize, Serialize};
 
 use crate::expr::{Core, Expr};
@@ -86,6 +87,7 @@ pub(crate) enum Source {
     Data(Arc<ArrayD<f64>>),
     Staged(Arc<Core>),
     Reduced(Arc<ReduceNode>),
+    Held(Arc<[Held]>),
 }
 
 impl Source {
@@ -94,6 +96,7 @@ impl Source {
             Source::Data(a) => Arc::as_ptr(a) as usize,
             Source::Staged(c) => Arc::as_ptr(c) as usize,
             Source::Reduced(r) => Arc::as_ptr(r) as usize,
+            Source::Held(h) => Arc::as_ptr(h) as *const Held as usize,
         }
     }
 }
@@ -235,6 +238,7 @@ impl Compiler {
             Expr::Data(a) => self.input(Source::Data(a.clone())),
             Expr::Staged(c) => self.input(Source::Staged(c.clone())),
             Expr::Reduced(r) => self.input(Source::Reduced(r.clone())),
+            Expr::Held(h) => self.input(Source::Held(h.clone())),
             Expr::Unary(op, a) => match self.take(a) {
                 (Val::Scalar(c), _) => Val::Scalar(op.scalar(c)),
                 (v, dead) => {

@@ -1,6 +1,7 @@
 //! [`Bag`]: a lazy partitioned sequence, its element-wise steps and `compute`.
 //!
-//! A bag is its partitions' inputs (literals of the job it builds) and one
+//! A bag is its partitions' inputs (literals of the job it builds, or
+//! partitions an earlier run computed and kept, for a persisted bag) and one
 //! [`Stage`] chain applied to each. Element-wise steps only grow the chain;
 //! the tasks appear when a job is built, one per partition.
 
@@ -10,8 +11,8 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use rask_core::{
-    fallible, Arg, Codec, Error, Events, Job, JobBuilder, NoEvents, Op, Scheduler, TaskError,
-    TaskId, Value,
+    fallible, wrong_count, Arg, Codec, Error, Events, Held, Job, JobBuilder, NoEvents, Op,
+    Persistable, Scheduler, TaskError, TaskId, Value,
 };
 
 use crate::stage::{drive, Collect, Filter, FlatMap, FromVec, Map, Stage, TryMap};
@@ -29,8 +30,9 @@ pub(crate) const DEFAULT_SPLIT_EVERY: usize = 8;
 /// shared).
 pub struct Bag<T, P = FromVec<T>> {
     pub(crate) stage: P,
-    /// One input per partition, each a `P::Input`.
-    pub(crate) parts: Arc<[Value]>,
+    /// One input per partition, each a `P::Input`: held here (a literal)
+    /// or, for a persisted bag, wherever the run that made it left it.
+    pub(crate) parts: Arc<[Held]>,
     /// The step names so far (`from_iter-map-filter`), for op names and keys.
     pub(crate) name: Arc<str>,
     pub(crate) split_every: usize,
@@ -70,7 +72,7 @@ pub fn from_iter<T: Element>(items: impl IntoIterator<Item = T>, npartitions: us
     let n = npartitions.max(1);
     let (size, extra) = (items.len() / n, items.len() % n);
     let mut rest = items.into_iter();
-    let parts = (0..n)
+    let parts: Vec<Value> = (0..n)
         .map(|i| {
             Value::new(
                 rest.by_ref()
@@ -84,10 +86,11 @@ pub fn from_iter<T: Element>(items: impl IntoIterator<Item = T>, npartitions: us
 
 impl<T, P: Stage<Output = T>> Bag<T, P> {
     /// A bag of the stage `stage` over `parts` (each a `P::Input`; at least one).
-    pub(crate) fn from_parts(stage: P, parts: Arc<[Value]>, name: &str) -> Self {
+    pub(crate) fn from_parts(stage: P, parts: Vec<Value>, name: &str) -> Self {
+        let codec = Some(Codec::of::<P::Input>());
         Bag {
             stage,
-            parts,
+            parts: parts.into_iter().map(|p| Held::here(p, codec)).collect(),
             name: name.into(),
             split_every: DEFAULT_SPLIT_EVERY,
             _items: PhantomData,
@@ -176,14 +179,13 @@ impl<T, P: Stage<Output = T>> Bag<T, P> {
         extra: &[Arg],
     ) -> Vec<TaskId> {
         let id = b.op(op);
-        let codec = Codec::of::<P::Input>();
         let mut args = Vec::with_capacity(1 + extra.len());
         self.parts
             .iter()
             .enumerate()
             .map(|(i, part)| {
                 args.clear();
-                args.push(b.lit_value(part.clone(), Some(codec)));
+                args.push(b.held(part));
                 args.extend_from_slice(extra);
                 b.keyed_task(&partition_key(op.name(), i), id, &args)
             })
@@ -240,6 +242,33 @@ impl<T, P: Stage<Output = T>> Bag<T, P> {
     }
 }
 
+/// Persisting a bag keeps every partition's items (`client.persist(&bag)`
+/// on a cluster, [`persist_with`](Persistable::persist_with) in this
+/// process): the persisted bag is a plain `Bag<T>` over the kept partitions,
+/// named `<steps>-persisted`, and whatever is built from it runs only its
+/// own steps. It holds the partitions while it, a clone or a bag built from
+/// it lives.
+impl<T: Element, P: Stage<Output = T>> Persistable for Bag<T, P> {
+    type Persisted = Bag<T>;
+
+    fn chunks_job(&self) -> Result<(Arc<Job>, Vec<TaskId>), Error> {
+        Ok(self.to_job())
+    }
+
+    fn with_held_chunks(&self, held: Vec<Held>) -> Result<Bag<T>, Error> {
+        if held.len() != self.parts.len() {
+            return Err(wrong_count("the bag", self.parts.len(), held.len()));
+        }
+        Ok(Bag {
+            stage: FromVec::new(),
+            parts: held.into(),
+            name: format!("{}-persisted", self.name).into(),
+            split_every: self.split_every,
+            _items: PhantomData,
+        })
+    }
+}
+
 /// The key of partition `i`'s task, as Dask's `(name, i)`.
 pub(crate) fn partition_key(name: &str, i: usize) -> String {
     format!("(\"{name}\", {i})")
@@ -258,7 +287,13 @@ pub(crate) fn run(
         // that travel by code reference (zero-sized functions) can run
         // there. Without this check the worker would report the op as
         // unregistered, which hides the cause.
-        if let Some(op) = job.ops().iter().find(|op| op.rebuilder().is_none()) {
+        // Tasks standing for held partitions are read where they live, never
+        // sent as ops.
+        let sent = job.graph().task_ids().filter(|&t| job.held(t).is_none());
+        if let Some(op) = sent
+            .filter_map(|t| job.op(t))
+            .find(|op| op.rebuilder().is_none())
+        {
             return Err(Error::Backend {
                 backend: "distributed",
                 message: format!(
@@ -288,7 +323,11 @@ mod tests {
     fn sizes<T: Element>(bag: &Bag<T>) -> Vec<usize> {
         bag.parts
             .iter()
-            .map(|p| p.downcast_ref::<Vec<T>>().map_or(usize::MAX, Vec::len))
+            .map(|p| {
+                p.value()
+                    .and_then(|v| v.downcast_ref::<Vec<T>>())
+                    .map_or(usize::MAX, Vec::len)
+            })
             .collect()
     }
 

@@ -12,7 +12,6 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use rask_core::{Error, TaskError, Value};
 use serde::{Deserialize, Serialize};
@@ -176,7 +175,7 @@ where
     if parts.is_empty() {
         return Err(TextError::NoFiles);
     }
-    Ok(Bag::from_parts(Lines, Arc::from(parts), "read_text"))
+    Ok(Bag::from_parts(Lines, parts, "read_text"))
 }
 
 /// The blocks of a file of `size` bytes; at least one, the last open-ended

@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::exec::Plan;
 use crate::graph::{Arg, Graph, GraphError, LitId, OpId, TaskId};
+use crate::held::{Held, HeldRef};
 use crate::op::{Args, Codec, Fetch, Op, TaskError};
 use crate::order::validate;
 use crate::value::Value;
@@ -45,6 +46,8 @@ pub struct Job {
     /// Names given to tasks explicitly; other tasks are named `op-id`.
     keys: BTreeMap<TaskId, Arc<str>>,
     by_key: BTreeMap<Arc<str>, TaskId>,
+    /// Tasks standing for results held elsewhere (see [`JobBuilder::held`]).
+    held: BTreeMap<TaskId, Held>,
 }
 
 /// A task's human-readable name: its key, or `op-<id>`.
@@ -119,6 +122,17 @@ impl Job {
     /// The task with the explicit key `key`.
     pub fn task_by_key(&self, key: &str) -> Option<TaskId> {
         self.by_key.get(key).copied()
+    }
+
+    /// The result `task` stands for, if it stands for one held elsewhere
+    /// (see [`JobBuilder::held`]).
+    pub fn held(&self, task: TaskId) -> Option<&Held> {
+        self.held.get(&task)
+    }
+
+    /// Every task standing for a result held elsewhere, with the result.
+    pub fn held_tasks(&self) -> impl Iterator<Item = (TaskId, &Held)> {
+        self.held.iter().map(|(t, h)| (*t, h))
     }
 
     /// Checks the whole graph: tasks defined, ops known, dependencies inside
@@ -307,6 +321,39 @@ impl JobBuilder {
             let _ = self.job.graph.define(t, op, args);
         }
         t
+    }
+
+    /// The argument standing for `held`: a value held here is a literal;
+    /// a result held elsewhere is a dependency on the one task of this job
+    /// standing for it (keyed by its holder), which the holder's scheduler
+    /// reads where the result lives and any other scheduler runs, fetching
+    /// the value.
+    pub fn held(&mut self, held: &Held) -> Arg {
+        let holder = match held.kind() {
+            HeldRef::Here(value, codec) => return self.lit_value(value.clone(), codec),
+            HeldRef::Elsewhere(holder) => holder,
+        };
+        let key = holder.key();
+        let taken = self.job.by_key.get(key.as_str()).copied();
+        if let Some(t) = taken.filter(|t| self.job.held.contains_key(t)) {
+            return Arg::dep(t);
+        }
+        let fetching = holder.clone();
+        let op = Op::raw("held", holder.codec(), move |_| fetching.fetch().map_err(TaskError::new));
+        let op = self.op(&op);
+        // A key some other task already has would merge the two: the held
+        // task then goes unnamed.
+        let t = match taken {
+            None => self.keyed_task(&key, op, &[]),
+            Some(_) => self.task(op, &[]),
+        };
+        self.job.held.insert(t, held.clone());
+        Arg::dep(t)
+    }
+
+    /// Marks `task` as standing for `held` (for rewrites that copy a job).
+    pub(crate) fn mark_held(&mut self, task: TaskId, held: Held) {
+        self.job.held.insert(task, held);
     }
 
     /// Gives `task` the name `key`.

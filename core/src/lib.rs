@@ -73,6 +73,7 @@ pub use storage::{Buf, CapacityError, Fixed, Heap, Storage};
 
 cfg_alloc! {
     mod error;
+    mod held;
     mod job;
     mod op;
     mod rewrite;
@@ -82,6 +83,7 @@ cfg_alloc! {
 
 cfg_alloc! {
     pub use error::Error;
+    pub use held::{wrong_count, Held, Holder, Persistable};
     pub use rewrite::{cull, fuse};
     pub use job::{Job, JobBuilder, Lit};
     pub use op::{fallible, Args, Codec, Fallible, Fetch, Inputs, IntoOp, Op, Registry, TaskError};

@@ -100,6 +100,11 @@ fn rewrite(job: &Job, outputs: &[TaskId], fuse_chains: bool) -> Result<(Job, Vec
         let op_id = b.op(&op);
         if let Some(t) = new_id[head.index()] {
             b.define(t, op_id, &args);
+            // A held task kept as a task of its own stays marked, so that
+            // its holder's scheduler still reads it where it lives.
+            if let Some(held) = job.held(head) {
+                b.mark_held(t, held.clone());
+            }
         }
     }
     let outs = outputs.iter().map(|o| new_id[o.index()].unwrap_or(*o)).collect();

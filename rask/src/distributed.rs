@@ -9,6 +9,10 @@
 //! local cluster as they are; a remote cluster runs ops its workers
 //! registered, by name.
 //!
+//! [`Client::persist`] keeps a delayed value's result (a [`Future`]) or a
+//! collection's chunks (the same collection, over chunks held on the
+//! cluster; see [`Persist`]) on the cluster.
+//!
 //! Submissions take [`SubmitOptions`] (`submit_with`, `map_with`): pure
 //! deduplication, priority, retries, worker restrictions and resources,
 //! for every task of that one submission. A [`Queue`] carries futures or
@@ -26,6 +30,7 @@ use serde::Serialize;
 pub use rask_sched_net::{ClientOptions, FutureStatus, LocalOptions, SubmitOptions};
 
 use crate::delayed::{delayed, Delayed, Input, IntoArgs, IntoInput};
+pub use crate::persist::Persist;
 
 /// The client `distributed` computes use: the newest one made.
 static ACTIVE: Mutex<Option<rask_sched_net::Client>> = Mutex::new(None);
@@ -368,11 +373,13 @@ impl Client {
         self.persist_many_with(&calls, options)
     }
 
-    /// Starts computing a delayed value; its result stays on the cluster.
-    pub fn persist<T: Any + Send + Sync>(&self, value: &Delayed<T>) -> Result<Future<T>, Error> {
-        self.persist_many(std::slice::from_ref(value))?
-            .pop()
-            .ok_or_else(no_future)
+    /// Starts computing `value` on the cluster and returns at once; the
+    /// result stays there. A delayed value gives a [`Future`]; a collection
+    /// (an array, a bag) gives the same collection over chunks held on the
+    /// cluster, from which later graphs start, released once it, its clones
+    /// and whatever was built from it are dropped.
+    pub fn persist<P: Persist + ?Sized>(&self, value: &P) -> Result<P::Persisted, Error> {
+        value.persist_on(self)
     }
 
     /// Starts computing delayed values as one job; futures used as inputs
@@ -621,10 +628,27 @@ impl Client {
     }
 }
 
-fn no_future() -> Error {
+pub(crate) fn no_future() -> Error {
     Error::Backend {
         backend: "distributed",
         message: "no future".into(),
+    }
+}
+
+/// The client is a scheduler: `array.compute_with(&client)`. Chunks of
+/// collections persisted on its cluster are read where they live.
+impl Scheduler for Client {
+    fn name(&self) -> &'static str {
+        self.raw.name()
+    }
+
+    fn run(
+        &self,
+        job: &Arc<rask_core::Job>,
+        outputs: &[rask_core::TaskId],
+        events: &dyn rask_core::Events,
+    ) -> Result<Vec<rask_core::Value>, Error> {
+        self.raw.run(job, outputs, events)
     }
 }
 

@@ -18,6 +18,9 @@
 //!
 //! Scheduler selection follows Dask's names and precedence (see
 //! [`schedulers`]); [`ProgressBar`] and [`Profiler`] are [`Events`] sinks.
+//! Collections (arrays, bags) are [`Persistable`]: `client.persist(&x)`
+//! keeps their chunks on a cluster, `x.persist_with(&*scheduler)` in this
+//! process.
 //!
 //! Crates: `rask-core` (graph IR, `ExecState`, ops), `rask-sched-sync`,
 //! `rask-sched-threads` (feature `threads`, on by default).
@@ -31,6 +34,8 @@ mod compute;
 mod delayed;
 #[cfg(all(feature = "net", unix))]
 pub mod distributed;
+#[cfg(all(feature = "net", unix))]
+mod persist;
 mod profiler;
 #[cfg(feature = "progress")]
 mod progress;
@@ -52,6 +57,6 @@ pub use schedulers::{
 };
 
 pub use rask_core::{
-    fallible, Arg, Error, Events, EventsList, Inputs, Job, JobBuilder, NoEvents, Op, Registry,
-    RunInfo, Scheduler, TaskId, TaskSpan, Value,
+    fallible, Arg, Error, Events, EventsList, Held, Holder, Inputs, Job, JobBuilder, NoEvents, Op,
+    Persistable, Registry, RunInfo, Scheduler, TaskId, TaskSpan, Value,
 };

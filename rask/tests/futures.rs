@@ -10,6 +10,9 @@ use std::time::Duration;
 use rask::distributed::{FutureStatus, LocalOptions, ReturnWhen};
 use rask::{delayed, Client, Inputs, Options};
 
+mod common;
+use common::{eventually, held};
+
 fn square(x: &i64) -> i64 {
     x * x
 }
@@ -296,49 +299,6 @@ fn second_client(client: &Client) -> Client {
     .unwrap();
     other.clone().close(); // not the active client
     other
-}
-
-/// `GET path` on `link` (`http://host:port/`): the body, as JSON.
-fn get_json(link: &str, path: &str) -> serde_json::Value {
-    use std::io::{Read, Write};
-    let addr = link.trim_start_matches("http://").trim_end_matches('/');
-    let mut sock = std::net::TcpStream::connect(addr).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(sock, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
-    let mut reply = String::new();
-    sock.read_to_string(&mut reply).unwrap();
-    let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    serde_json::from_str(body).unwrap()
-}
-
-/// The dashboard's progress row of task prefix `prefix`: (memory, released).
-fn held(link: &str, prefix: &str) -> (u64, u64) {
-    let status = get_json(link, "/api/status.json");
-    let row = status["progress"]
-        .as_array()
-        .and_then(|rows| rows.iter().find(|r| r["prefix"] == prefix))
-        .cloned()
-        .unwrap_or_default();
-    (
-        row["memory"].as_u64().unwrap_or(0),
-        row["released"].as_u64().unwrap_or(0),
-    )
-}
-
-/// Polls `f` every 50 ms for at most 10 s until it returns `want`.
-fn eventually<T: PartialEq + std::fmt::Debug>(want: T, mut f: impl FnMut() -> T) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let got = f();
-        if got == want {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still {got:?}, waiting for {want:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn kept_cube(x: &i64) -> i64 {

@@ -390,6 +390,32 @@ impl RawFuture {
     }
 }
 
+/// A future is how a cluster holds a persisted collection's chunk: this
+/// client's jobs read it where it lives (see [`Client::submit_job_with`]);
+/// other schedulers fetch it.
+impl rask_core::Holder for RawFuture {
+    fn key(&self) -> String {
+        format!("future-{:x}-{}", self.key.job, self.key.task)
+    }
+
+    fn codec(&self) -> Option<Codec> {
+        Some(self.codec)
+    }
+
+    fn fetch(&self) -> Result<Value, String> {
+        // A forked child has the client's memory but not its IO thread: a
+        // fetch there would wait forever.
+        if std::process::id() != self.handle.client.pid {
+            return Err(format!(
+                "result {:x}/{} is held on a cluster, and this forked process cannot reach \
+                 the client holding it: compute with that client, `sync` or `threads`",
+                self.key.job, self.key.task
+            ));
+        }
+        self.result().map_err(|e| e.to_string())
+    }
+}
+
 /// An item taken from a queue.
 #[derive(Debug)]
 pub enum QueueItem {
@@ -473,6 +499,8 @@ enum QueueCmd {
 
 struct Inner {
     id: u32,
+    /// The process whose IO thread serves this client.
+    pid: u32,
     next_job: AtomicU32,
     commands: Mutex<Sender<Cmd>>,
     waker: Waker,
@@ -659,6 +687,7 @@ impl Client {
         Ok(Client {
             inner: Arc::new(Inner {
                 id,
+                pid: std::process::id(),
                 next_job: AtomicU32::new(1),
                 commands: Mutex::new(tx),
                 waker,
@@ -744,7 +773,10 @@ impl Client {
     }
 
     /// [`submit_job`](Self::submit_job) with options: a pure submission
-    /// equal to one whose futures all live returns those futures.
+    /// equal to one whose futures all live returns those futures. Tasks of
+    /// `job` standing for results held by futures
+    /// ([`JobBuilder::held`](rask_core::JobBuilder::held)) are externals
+    /// too.
     pub fn submit_job_with(
         &self,
         job: &Job,
@@ -752,6 +784,11 @@ impl Client {
         externals: &[(TaskId, &RawFuture)],
         options: &SubmitOptions,
     ) -> Result<Vec<RawFuture>, Error> {
+        let held = job
+            .held_tasks()
+            .filter_map(|(t, h)| Some((t, h.holder::<RawFuture>()?)))
+            .filter(|(_, f)| Arc::ptr_eq(&f.handle.client, &self.inner));
+        let externals: Vec<(TaskId, &RawFuture)> = externals.iter().copied().chain(held).collect();
         let wire: Vec<(TaskId, DataKey, Codec)> = externals
             .iter()
             .map(|(t, f)| (*t, f.key(), f.codec()))
