@@ -545,7 +545,7 @@ mod tests {
         };
         assert_eq!(
             old.refusal(None).as_deref(),
-            Some("protocol version 0 is not 3")
+            Some("protocol version 0 is not 4")
         );
         let alien = Hello {
             magic: *b"HTTP",
