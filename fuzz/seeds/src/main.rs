@@ -160,6 +160,18 @@ fn net_frames(specs: &[(&str, Vec<u8>)]) {
             request: 2,
             op: DatasetOp::List,
         });
+        o.push(&ToScheduler::Datasets {
+            request: 3,
+            op: DatasetOp::Replicate {
+                keys: vec![key],
+                n: 2,
+            },
+        });
+        o.push(&ToScheduler::Datasets {
+            request: 4,
+            op: DatasetOp::WhoHas { keys: vec![key] },
+        });
+        o.push(&ToScheduler::Replicated { key });
     });
     one("to-worker", &|o| {
         o.push(&ToWorker::Job { job: key.job, spec });
@@ -169,6 +181,7 @@ fn net_frames(specs: &[(&str, Vec<u8>)]) {
             fetch: vec![(key, 2)],
         });
         o.push(&ToWorker::Release { keys: vec![key] });
+        o.push(&ToWorker::Replicate { key, from: 2 });
         o.push(&ToWorker::DropJob { job: key.job });
         o.push(&ToWorker::Steal { max: 4 });
         o.push(&ToWorker::Peers {
@@ -209,6 +222,10 @@ fn net_frames(specs: &[(&str, Vec<u8>)]) {
         o.push(&ToClient::Reply {
             request: 2,
             reply: DatasetReply::Names(vec!["x".into()]),
+        });
+        o.push(&ToClient::Reply {
+            request: 4,
+            reply: DatasetReply::Holders(vec![vec![1, 2]]),
         });
     });
     one("peer", &|o| {
