@@ -4,20 +4,24 @@
 
 use std::sync::Arc;
 
+use rask_core::Held;
+
 use crate::agg::{self, Key, Number};
 use crate::csv_scan::Format;
 use crate::error::FrameError;
 use crate::ipc::Batch;
 use crate::lazy::Lazy;
 use crate::partition::Partition;
+use crate::persist::Source;
 use crate::query::{Agg, Pred, Query};
 use crate::schema::{Dtype, Schema};
 
-/// A lazy, partitioned data frame over CSV files (see [`read_csv`](crate::read_csv)).
+/// A lazy, partitioned data frame over CSV files (see [`read_csv`](crate::read_csv)),
+/// or over partitions a persist parsed and kept (see [`Persistable`](rask_core::Persistable)).
 /// Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Frame {
-    partitions: Arc<[Partition]>,
+    source: Source,
     schema: Arc<Schema>,
     format: Format,
     /// The columns in view, in order (a projection of the files' columns).
@@ -29,12 +33,45 @@ impl Frame {
     pub(crate) fn new(partitions: Vec<Partition>, schema: Schema, format: Format) -> Frame {
         let columns = (0..schema.len()).collect();
         Frame {
-            partitions: partitions.into(),
+            source: Source::Csv(partitions.into()),
             schema: Arc::new(schema),
             format,
             columns,
             filters: Vec::new(),
         }
+    }
+
+    /// This frame over `held`, one kept batch per partition holding the
+    /// columns in view and the rows that pass the filters: so the new
+    /// frame's schema is the columns in view, and it has no filter.
+    pub(crate) fn over_held(&self, held: Arc<[Held]>) -> Frame {
+        let schema = Schema::new(
+            self.columns
+                .iter()
+                .map(|&c| self.schema.name(c).to_owned())
+                .collect(),
+            self.columns.iter().map(|&c| self.schema.dtype(c)).collect(),
+        );
+        Frame {
+            source: Source::Held(held),
+            columns: (0..schema.len()).collect(),
+            schema: Arc::new(schema),
+            format: self.format,
+            filters: Vec::new(),
+        }
+    }
+
+    pub(crate) fn source(&self) -> &Source {
+        &self.source
+    }
+
+    /// The query of a scan keeping this frame's rows and columns in view:
+    /// what a persist computes per partition.
+    pub(crate) fn rows_query(&self) -> Query {
+        self.query(Agg::Rows {
+            columns: self.columns.clone(),
+            limit: None,
+        })
     }
 
     /// The names of the columns in view.
@@ -47,14 +84,18 @@ impl Frame {
         self.index(name).map(|c| self.schema.dtype(c))
     }
 
-    /// The byte ranges the scan tasks read, one task each.
+    /// The byte ranges the scan tasks read, one task each; none for a
+    /// persisted frame, whose partitions are kept rows.
     pub fn partitions(&self) -> &[Partition] {
-        &self.partitions
+        match &self.source {
+            Source::Csv(p) => p,
+            Source::Held(_) => &[],
+        }
     }
 
     /// Number of partitions.
     pub fn npartitions(&self) -> usize {
-        self.partitions.len()
+        self.source.len()
     }
 
     /// The file column called `name`, if it is in view.
@@ -119,7 +160,7 @@ impl Frame {
         T: std::any::Any + Send + Sync + Clone + serde::Serialize + serde::de::DeserializeOwned,
         F: Fn(&agg::Partial, &Query) -> Result<T, FrameError> + Copy + Send + Sync + 'static,
     {
-        Lazy::new(name, self.partitions.clone(), self.query(agg), finish)
+        Lazy::new(name, self.source.clone(), self.query(agg), finish)
     }
 
     /// Number of rows (`len(df)`).

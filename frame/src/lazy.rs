@@ -1,7 +1,8 @@
 //! [`Lazy`]: a frame result not computed yet.
 //!
-//! Its graph is one scan task per partition (the partition and the query
-//! are literals), one task combining the partials in partition order, and
+//! Its graph is one scan task per partition (the query is a literal; the
+//! partition is a literal byte range, or a kept batch of a persisted
+//! frame), one task combining the partials in partition order, and
 //! one task turning the combination into the result. Every op is a fn item,
 //! so the graph runs on every backend: in process, in forked children, and
 //! on network workers started from the same binary.
@@ -20,15 +21,14 @@ use serde::Serialize;
 
 use crate::agg::{combine, merge, Partial};
 use crate::error::FrameError;
-use crate::partition::Partition;
+use crate::persist::Source;
 use crate::query::Query;
-use crate::scan::scan;
 
 /// A computation over a frame's partitions that yields a `T`. Nothing runs
 /// until [`compute_with`](Lazy::compute_with); [`build`](Lazy::build) adds
 /// the tasks to a bigger graph instead.
 pub struct Lazy<T> {
-    partitions: Arc<[Partition]>,
+    source: Source,
     query: Arc<Query>,
     scan: Op,
     combine: Op,
@@ -39,7 +39,7 @@ pub struct Lazy<T> {
 impl<T> Clone for Lazy<T> {
     fn clone(&self) -> Self {
         Lazy {
-            partitions: self.partitions.clone(),
+            source: self.source.clone(),
             query: self.query.clone(),
             scan: self.scan.clone(),
             combine: self.combine.clone(),
@@ -56,28 +56,23 @@ impl<T> fmt::Debug for Lazy<T> {
             "Lazy<{}>({}, {} partitions)",
             std::any::type_name::<T>(),
             self.finish.name(),
-            self.partitions.len()
+            self.source.len()
         )
     }
 }
 
 impl<T: Any + Send + Sync + Clone + Serialize + DeserializeOwned> Lazy<T> {
     /// A lazy result named `name` (`count`, `sum`, ...) of `query` over
-    /// `partitions`. `finish` is a fn item: its op then travels by code
+    /// `source`'s partitions. `finish` is a fn item: its op then travels by code
     /// reference to network workers.
-    pub(crate) fn new<F>(
-        name: &str,
-        partitions: Arc<[Partition]>,
-        query: Query,
-        finish: F,
-    ) -> Lazy<T>
+    pub(crate) fn new<F>(name: &str, source: Source, query: Query, finish: F) -> Lazy<T>
     where
         F: Fn(&Partial, &Query) -> Result<T, FrameError> + Copy + Send + Sync + 'static,
     {
         Lazy {
-            partitions,
+            scan: source.scan_op(name),
+            source,
             query: Arc::new(query),
-            scan: Op::new(&format!("read_csv-{name}"), fallible(scan)),
             combine: Op::new(&format!("{name}-combine"), fallible(combine)),
             finish: Op::new(&format!("{name}-finish"), fallible(finish)),
             _type: PhantomData,
@@ -92,11 +87,9 @@ impl<T: Any + Send + Sync + Clone> Lazy<T> {
         let combine = b.op(&self.combine);
         let finish = b.op(&self.finish);
         let query = b.lit((*self.query).clone());
-        let parts: Vec<Arg> = self
-            .partitions
-            .iter()
-            .map(|p| {
-                let part = b.lit(p.clone());
+        let parts: Vec<Arg> = (0..self.source.len())
+            .map(|i| {
+                let part = self.source.arg(b, i);
                 Arg::dep(b.task(scan, &[part, query]))
             })
             .collect();
@@ -113,7 +106,7 @@ impl<T: Any + Send + Sync + Clone> Lazy<T> {
 
     /// Number of partitions scanned (one task each).
     pub fn npartitions(&self) -> usize {
-        self.partitions.len()
+        self.source.len()
     }
 
     /// Computes the result on `scheduler`.
@@ -143,10 +136,8 @@ impl<T: Any + Send + Sync + Clone> Lazy<T> {
     /// of each partition in turn, then the combination. For ops that run
     /// inside another graph's task ([`count_column`](crate::count_column)).
     pub fn compute_here(&self) -> Result<T, FrameError> {
-        let partials = self
-            .partitions
-            .iter()
-            .map(|p| scan(p, &self.query))
+        let partials = (0..self.source.len())
+            .map(|i| self.source.scan_here(i, &self.query))
             .collect::<Result<Vec<_>, _>>()?;
         let all = merge(&partials.iter().collect::<Vec<_>>())?;
         // The finish op is called as a task would call it, on literals.

@@ -23,6 +23,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! A frame is [`Persistable`](rask_core::Persistable): `client.persist(&df)`
+//! (or `df.persist_with(&*sched)`) parses each partition once, filters and
+//! column selection applied, and keeps it as an Arrow batch; the persisted
+//! frame's results scan the kept batches and never read the CSV again.
+//!
 //! Only the columns a result needs are parsed, and a `count` builds no
 //! array at all. Results that are rows ([`Batch`]) cross process
 //! boundaries as Arrow IPC. CSV rules: a header line names the columns;
@@ -45,6 +50,7 @@ mod ipc;
 mod lazy;
 mod parse;
 mod partition;
+mod persist;
 mod query;
 mod read;
 mod scan;

@@ -4,7 +4,9 @@
 //! A `count` or `len` without a filter never builds an array: it checks
 //! each wanted field parses as its column's type and counts it. Everything
 //! else parses the needed columns into Arrow arrays, filters them with
-//! Arrow's kernel and reduces the arrays.
+//! Arrow's kernel and reduces the arrays. A persisted frame's partitions
+//! are batches parsed once ([`scan_held`]): only the filters and the
+//! reduction run again.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -263,7 +265,11 @@ fn load(part: &Partition, q: &Query) -> Result<Loaded, FrameError> {
     let options = RecordBatchOptions::new().with_row_count(Some(rows as usize));
     let batch = RecordBatch::try_new_with_options(q.schema.arrow(&needed), arrays, &options)
         .map_err(arrow_error)?;
-    let mut loaded = Loaded { needed, batch };
+    filtered(Loaded { needed, batch }, q)
+}
+
+/// The rows of `loaded` that pass every filter of `q`.
+fn filtered(mut loaded: Loaded, q: &Query) -> Result<Loaded, FrameError> {
     if !q.filters.is_empty() {
         let mut keep = vec![true; loaded.batch.num_rows()];
         for (c, pred) in &q.filters {
@@ -273,6 +279,43 @@ fn load(part: &Partition, q: &Query) -> Result<Loaded, FrameError> {
             filter_record_batch(&loaded.batch, &BooleanArray::from(keep)).map_err(arrow_error)?;
     }
     Ok(loaded)
+}
+
+/// Scans a held partition of a persisted frame for `q`: the CSV was parsed
+/// when the frame was persisted, so this only picks the needed columns
+/// (no copy), filters and reduces. The batch holds every column of
+/// `q.schema`, in order.
+pub(crate) fn scan_held(part: &Batch, q: &Query) -> Result<Partial, FrameError> {
+    let expected = q.schema.arrow(&(0..q.schema.len()).collect::<Vec<_>>());
+    let found = part.schema();
+    let fits = found.fields().len() == expected.fields().len()
+        && found
+            .fields()
+            .iter()
+            .zip(expected.fields())
+            .all(|(f, e)| f.data_type() == e.data_type());
+    if !fits {
+        // Only a partition from another frame can differ: say what each has.
+        return Err(FrameError::Arrow {
+            message: format!(
+                "a held partition has columns {:?}, but the persisted frame has {:?}",
+                fields(&found),
+                fields(&expected)
+            ),
+        });
+    }
+    let needed = q.needed();
+    let batch = part.project(&needed).map_err(arrow_error)?;
+    reduce(filtered(Loaded { needed, batch }, q)?, q)
+}
+
+/// `name: type` of each field, for messages.
+fn fields(schema: &arrow_schema::Schema) -> Vec<String> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| format!("{}: {}", f.name(), f.data_type()))
+        .collect()
 }
 
 /// Clears `keep[i]` where row `i` of `array` fails `pred`.

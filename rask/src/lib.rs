@@ -18,7 +18,7 @@
 //!
 //! Scheduler selection follows Dask's names and precedence (see
 //! [`schedulers`]); [`ProgressBar`] and [`Profiler`] are [`Events`] sinks.
-//! Collections (arrays, bags) are [`Persistable`]: `client.persist(&x)`
+//! Collections (arrays, bags, frames) are [`Persistable`]: `client.persist(&x)`
 //! keeps their chunks on a cluster, `x.persist_with(&*scheduler)` in this
 //! process.
 //!

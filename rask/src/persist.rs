@@ -1,13 +1,13 @@
 //! What [`Client::persist`] takes, and what it gives back.
 //!
 //! A delayed value persists to a [`Future`] of its result. A collection
-//! (anything [`Persistable`]: an array, a bag) persists to the same kind of
-//! collection whose chunks are results held on the cluster: its graphs read
-//! them where they live instead of recomputing them, and dropping the
-//! persisted collection (with its clones and what was built from it)
-//! releases them, as with Dask's `client.persist(collection)`. On other
-//! schedulers, [`Persistable::persist_with`] keeps the chunks in this
-//! process instead.
+//! (anything [`Persistable`]: an array, a bag, a data frame) persists to
+//! the same kind of collection whose chunks are results held on the
+//! cluster: its graphs read them where they live instead of recomputing
+//! them, and dropping the persisted collection (with its clones and what
+//! was built from it) releases them, as with Dask's
+//! `client.persist(collection)`. On other schedulers,
+//! [`Persistable::persist_with`] keeps the chunks in this process instead.
 
 use std::any::Any;
 
