@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rask::distributed::LocalOptions;
 use rask::{Client, Persistable, Scheduler};
 use rask_frame::{read_csv, CsvOptions, Frame, Pred};
 
@@ -20,19 +19,7 @@ use common::{eventually, finished_before, held};
 /// dashboard's counts are theirs alone.
 fn cluster() -> std::sync::MutexGuard<'static, Client> {
     static CLUSTER: std::sync::OnceLock<Mutex<Client>> = std::sync::OnceLock::new();
-    CLUSTER
-        .get_or_init(|| {
-            Mutex::new(
-                Client::local_with(LocalOptions {
-                    workers: 2,
-                    dashboard_port: Some(0),
-                    ..LocalOptions::default()
-                })
-                .unwrap(),
-            )
-        })
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
+    common::two_workers_and_a_dashboard(&CLUSTER)
 }
 
 /// One generated row of `id,key,value,name`; `None` is an empty field.

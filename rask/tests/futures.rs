@@ -24,18 +24,11 @@ fn total(xs: Inputs<i64>) -> i64 {
 /// One cluster for the whole file; tests take turns on it.
 fn cluster() -> std::sync::MutexGuard<'static, Client> {
     static CLUSTER: std::sync::OnceLock<Mutex<Client>> = std::sync::OnceLock::new();
-    CLUSTER
-        .get_or_init(|| {
-            Mutex::new(
-                Client::local_with(LocalOptions {
-                    workers: 2,
-                    ..LocalOptions::default()
-                })
-                .unwrap(),
-            )
-        })
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
+    let options = LocalOptions {
+        workers: 2,
+        ..LocalOptions::default()
+    };
+    common::shared_cluster(&CLUSTER, options)
 }
 
 #[test]

@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rask::distributed::LocalOptions;
 use rask::{Client, Persistable};
 use rask_array::{random, Array};
 
@@ -22,19 +21,7 @@ use common::{eventually, finished_before, held};
 /// dashboard's counts are theirs alone.
 fn cluster() -> std::sync::MutexGuard<'static, Client> {
     static CLUSTER: std::sync::OnceLock<Mutex<Client>> = std::sync::OnceLock::new();
-    CLUSTER
-        .get_or_init(|| {
-            Mutex::new(
-                Client::local_with(LocalOptions {
-                    workers: 2,
-                    dashboard_port: Some(0),
-                    ..LocalOptions::default()
-                })
-                .unwrap(),
-            )
-        })
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
+    common::two_workers_and_a_dashboard(&CLUSTER)
 }
 
 /// The file counting runs of `name`. The workers are this binary

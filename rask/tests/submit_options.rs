@@ -11,6 +11,8 @@ use std::time::Duration;
 use rask::distributed::{LocalOptions, SubmitOptions};
 use rask::Client;
 
+mod common;
+
 /// A fresh directory for one test's files.
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("rask-opts-{}-{name}", std::process::id()));
@@ -80,19 +82,12 @@ fn use_device(dir: &String, _item: &u64) -> Result<u32, String> {
 /// Two single-threaded workers, shared by the tests of this file in turn.
 fn pair() -> std::sync::MutexGuard<'static, Client> {
     static CLUSTER: std::sync::OnceLock<Mutex<Client>> = std::sync::OnceLock::new();
-    CLUSTER
-        .get_or_init(|| {
-            Mutex::new(
-                Client::local_with(LocalOptions {
-                    workers: 2,
-                    dashboard_port: None,
-                    ..LocalOptions::default()
-                })
-                .unwrap(),
-            )
-        })
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
+    let options = LocalOptions {
+        workers: 2,
+        dashboard_port: None,
+        ..LocalOptions::default()
+    };
+    common::shared_cluster(&CLUSTER, options)
 }
 
 #[test]

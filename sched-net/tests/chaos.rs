@@ -14,18 +14,13 @@ use rask_core::splitmix::{mix, SplitMix64};
 use rask_core::{Arg, Codec, Inputs, Job, JobBuilder, Op, TaskId};
 use rask_sched_net::{Client, LocalOptions, SubmitOptions};
 
+mod common;
+use common::{alive, spin};
+
 const LEAVES: u64 = 100_000;
 /// Leaves per first-level sum, and sums per second-level sum.
 const FAN: usize = 100;
 const KILL_EVERY: Duration = Duration::from_secs(2);
-
-/// About `us` microseconds of busy work, so that a run spans several kills.
-fn spin(us: u64) {
-    let end = Instant::now() + Duration::from_micros(us);
-    while Instant::now() < end {
-        std::hint::spin_loop();
-    }
-}
 
 fn leaf(i: &u64) -> u64 {
     spin(50);
@@ -65,16 +60,6 @@ fn tree() -> (Job, TaskId, u64) {
 /// A dataset's value: the worker that made it, and a number to check.
 fn tagged(n: &u64) -> (u32, u64) {
     (std::process::id(), mix(*n))
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            !s.split(") ")
-                .nth(1)
-                .is_some_and(|rest| rest.starts_with('Z'))
-        })
-        .unwrap_or(false)
 }
 
 /// Kills a random worker every [`KILL_EVERY`] and starts another until

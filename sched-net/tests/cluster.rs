@@ -9,18 +9,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{builtin_job, scheduler, with_token, worker};
+use common::{alive, builtin_job, scheduler, spin, with_token, worker};
 use rask_core::{Arg, Inputs, Job, JobBuilder, Op, TaskId};
 use rask_sched_net::{Client, LocalOptions};
-
-/// Busy work of about `us` microseconds, so that a run lasts long enough
-/// to be interrupted.
-fn spin(us: u64) {
-    let end = Instant::now() + Duration::from_micros(us);
-    while Instant::now() < end {
-        std::hint::spin_loop();
-    }
-}
 
 fn step(x: &u64) -> u64 {
     spin(60);
@@ -55,17 +46,6 @@ fn chains(chains: u64, len: usize) -> (Job, TaskId, u64) {
     }
     let out = b.keyed_task("total", total_op, &ends);
     (b.finish(), out, expected)
-}
-
-fn alive(pid: u32) -> bool {
-    // A zombie still has a /proc entry; its state letter is Z.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            !s.split(") ")
-                .nth(1)
-                .is_some_and(|rest| rest.starts_with('Z'))
-        })
-        .unwrap_or(false)
 }
 
 #[test]

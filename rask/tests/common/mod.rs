@@ -1,9 +1,37 @@
-//! Helpers for the tests on a local cluster: its dashboard's JSON, and
-//! waiting for the cluster to reach a state.
+//! Helpers for the tests on a local cluster: one cluster shared by a
+//! file's tests, its dashboard's JSON, and waiting for the cluster to
+//! reach a state.
 
 #![allow(dead_code)] // each test binary uses its own share of these
 
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
+
+use rask::distributed::LocalOptions;
+use rask::Client;
+
+/// The cluster in `cell`, started with `options` on first use; the tests
+/// of a file take turns on it (so that counts read from it are theirs).
+pub fn shared_cluster(
+    cell: &'static OnceLock<Mutex<Client>>,
+    options: LocalOptions,
+) -> MutexGuard<'static, Client> {
+    cell.get_or_init(|| Mutex::new(Client::local_with(options).unwrap()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// [`shared_cluster`] of two workers, its dashboard on any free port.
+pub fn two_workers_and_a_dashboard(
+    cell: &'static OnceLock<Mutex<Client>>,
+) -> MutexGuard<'static, Client> {
+    let options = LocalOptions {
+        workers: 2,
+        dashboard_port: Some(0),
+        ..LocalOptions::default()
+    };
+    shared_cluster(cell, options)
+}
 
 /// `GET path` on `link` (`http://host:port/`): the body, as JSON.
 pub fn get_json(link: &str, path: &str) -> serde_json::Value {

@@ -107,3 +107,23 @@ pub fn builtin_job(n: i64) -> (Arc<Job>, TaskId) {
     let out = b.task(sum, &leaves);
     (Arc::new(b.finish()), out)
 }
+
+/// Busy work of about `us` microseconds, so that a run lasts long enough
+/// to be interrupted.
+pub fn spin(us: u64) {
+    let end = Instant::now() + Duration::from_micros(us);
+    while Instant::now() < end {
+        std::hint::spin_loop();
+    }
+}
+
+/// Whether process `pid` runs (a zombie, dead but not reaped, does not).
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            !s.split(") ")
+                .nth(1)
+                .is_some_and(|rest| rest.starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
