@@ -6,7 +6,7 @@
 //! it is tested natively.
 //!
 //! Replies leave while the batch is still running, as soon as
-//! [`FLUSH_MS`] of work has gone by since the last post: the main thread
+//! [`FLUSH_MS`] have gone by since the last post: the main thread
 //! then learns that a long task is done (and sends the next ones) without
 //! waiting for the rest of the batch, while tiny tasks still share one
 //! message.
@@ -23,8 +23,11 @@ use serde_bytes::ByteBuf;
 use crate::wire::{encode, FromWorker, ToWorker};
 
 /// Post the replies gathered so far once this much time has passed since
-/// the last post (checked after each task).
-pub const FLUSH_MS: f64 = 1.0;
+/// the last post (checked after each task). Short against the work queued
+/// on a worker (a block's family, tens of ms), long enough that a run of
+/// short tasks wakes the main thread once, not once per task: on two
+/// cores, every wake-up takes a core from a worker for a moment.
+pub const FLUSH_MS: f64 = 4.0;
 
 thread_local! {
     /// The task running now: a panic traps the module mid-batch, and the

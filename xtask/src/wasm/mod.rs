@@ -11,6 +11,7 @@ pub mod serve;
 pub mod webdriver;
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use serde_json::Value;
 
@@ -366,10 +367,36 @@ pub fn bench(
             });
         }
     }
+    // The speedup can be no better than the cores the machine has free.
+    let headroom = parallel_headroom(workers);
     let v = browser.eval(&format!(
         "window.rask.demo({{workers: {workers}, reps: {}}})",
         reps.max(5)
     ))?;
+    let after = parallel_headroom(workers);
+    let times = |key: &str| {
+        v[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|t| format!("{:.0}", t.as_f64().unwrap_or(f64::NAN)))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default()
+    };
+    eprintln!(
+        "  demo {} in blocks of {} rows: sync ms [{}], workers ms [{}] (alternating rounds)",
+        v["shape"],
+        v["rows"],
+        times("sync_times"),
+        times("workers_times")
+    );
+    eprintln!(
+        "  machine: {workers} native threads ran {headroom:.2}x as fast as 1 before the demo, \
+         {after:.2}x after; load average {}",
+        load_average()
+    );
     if v["same"] != Value::Bool(true) {
         return Err("the demo workload gave different results on sync and workers".into());
     }
@@ -390,4 +417,38 @@ pub fn bench(
         });
     }
     Ok(out)
+}
+
+/// How much faster `threads` threads finish `threads` equal pieces of pure
+/// CPU work than one thread finishes them in turn: what the machine's free
+/// cores allow a parallel backend right now (about `threads` when idle,
+/// less when others are busy on it).
+pub fn parallel_headroom(threads: usize) -> f64 {
+    fn spin() {
+        let mut x = 0u64;
+        for i in 0..40_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(i));
+        }
+        std::hint::black_box(x);
+    }
+    let threads = threads.max(1);
+    let start = Instant::now();
+    for _ in 0..threads {
+        spin();
+    }
+    let one = start.elapsed();
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(spin);
+        }
+    });
+    one.as_secs_f64() / start.elapsed().as_secs_f64()
+}
+
+/// The first three fields of /proc/loadavg ("?" where there is none).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
 }
