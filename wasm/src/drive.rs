@@ -389,10 +389,7 @@ impl<'j> Driver<'j> {
     }
 
     /// Posts each worker's waiting messages as one batch.
-    fn flush(
-        &mut self,
-        post: &mut Post<'_>,
-    ) -> Result<(), RunError> {
+    fn flush(&mut self, post: &mut Post<'_>) -> Result<(), RunError> {
         for (w, batch) in self.outbox.iter_mut().enumerate() {
             if !batch.is_empty() {
                 post(w, &encode(batch).map_err(RunError::Browser)?)?;
