@@ -271,6 +271,12 @@ impl<'j> Driver<'j> {
                 [first, rest @ ..] if rest.iter().all(|d| d == first) => *first,
                 _ => return None,
             };
+            // The edge count bounds the distinct inputs and costs nothing:
+            // the roots of a wide reduction stop here, before its inputs
+            // are gathered once per root.
+            if plan.dep_count(next) as usize > FAMILY_MAX_INPUTS {
+                return None;
+            }
             let mut inputs: Vec<TaskId> = job.graph().deps(next).collect();
             inputs.sort_unstable();
             inputs.dedup();
