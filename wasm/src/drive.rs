@@ -7,7 +7,9 @@
 //! where its *family* went: the roots whose chains of single dependents
 //! meet at the same small join (`x-i → asin-i → add-i ← acos-i ← y-i`), so
 //! the join finds every input local instead of pulling a whole chunk
-//! across. Inputs held elsewhere are asked for (`Send`) and relayed (`Put`)
+//! across. Other roots go where the previous root went while that worker
+//! has room, so fewer results travel to the wide join they meet at (a
+//! reduction over many roots). Inputs held elsewhere are asked for (`Send`) and relayed (`Put`)
 //! through the main thread — transferred, not copied between threads.
 //!
 //! Each worker has a small window of tasks in flight, and a task whose
@@ -175,6 +177,8 @@ struct Driver<'j> {
     by_join: HashMap<u32, Vec<u32>>,
     /// The join of each root that has a family.
     join_of: HashMap<u32, u32>,
+    /// The worker the last root went to.
+    last_root: usize,
     /// Tasks taken from `state` (all marked running there), by priority.
     ready: BinaryHeap<Reverse<(u32, u32)>>,
     /// The worker each task was sent to, or [`UNASSIGNED`].
@@ -199,6 +203,7 @@ impl<'j> Driver<'j> {
             task_ms: (0.0, 0),
             by_join,
             join_of,
+            last_root: 0,
             ready: BinaryHeap::new(),
             assigned: vec![UNASSIGNED; job.len()],
         }
@@ -324,22 +329,33 @@ impl<'j> Driver<'j> {
             }
             let deps: Vec<u32> = self.job.graph().deps(TaskId(t)).map(|t| t.0).collect();
             let has_room = |w: usize| self.in_flight[w].len() < window;
-            let worker = (0..self.in_flight.len())
-                .filter(|&w| has_room(w))
-                .max_by_key(|&w| {
-                    let held = deps
-                        .iter()
-                        .filter(|&&d| self.holders[d as usize] & (1 << w) != 0)
-                        .count();
-                    // More inputs here first, then fewer tasks in flight,
-                    // then the lower index.
-                    (held, usize::MAX - self.in_flight[w].len(), usize::MAX - w)
-                })
-                .unwrap_or(0);
+            let family = self.join_of.get(&t).and_then(|j| self.by_join.get(j));
+            let worker = match deps.is_empty() && family.is_none() {
+                // Other roots popped one after another feed the same
+                // dependents (priorities finish one chain at a time), so
+                // they go together while the worker has room: fewer results
+                // to relay to the wide join they meet at.
+                true if has_room(self.last_root) => self.last_root,
+                _ => (0..self.in_flight.len())
+                    .filter(|&w| has_room(w))
+                    .max_by_key(|&w| {
+                        let held = deps
+                            .iter()
+                            .filter(|&&d| self.holders[d as usize] & (1 << w) != 0)
+                            .count();
+                        // More inputs here first, then fewer tasks in
+                        // flight, then the lower index.
+                        (held, usize::MAX - self.in_flight[w].len(), usize::MAX - w)
+                    })
+                    .unwrap_or(0),
+            };
+            if deps.is_empty() {
+                self.last_root = worker;
+            }
             // A root takes its whole family along, in one message: the
             // worker then has the join's inputs without asking the main
             // thread again, and a chunk's worth of work queued.
-            match self.join_of.get(&t).and_then(|j| self.by_join.get(j)) {
+            match family {
                 Some(members) => {
                     for m in members.clone() {
                         if self.assigned[m as usize] == UNASSIGNED {
