@@ -89,7 +89,11 @@ impl WorkerState {
                     let ran = matches!(message, ToWorker::Run { .. });
                     self.apply(message, clock, &mut out);
                     if ran {
-                        let now = clock();
+                        // A finished task's end time is the time now.
+                        let now = match out.last() {
+                            Some(FromWorker::Done { end_ms, .. }) => *end_ms,
+                            _ => clock(),
+                        };
                         if now - last_post >= FLUSH_MS {
                             flush(&mut out);
                             last_post = now;
