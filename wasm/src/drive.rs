@@ -3,17 +3,26 @@
 //! Promise on the JavaScript side.
 //!
 //! Placement: a ready task goes to the worker already holding most of its
-//! inputs, then to the least busy one. Inputs held elsewhere are asked for
-//! (`Send`) and relayed (`Put`) through the main thread — transferred, not
-//! copied between threads. Each worker has a small window of tasks in
-//! flight so it never waits for the main thread between tasks; the window
-//! widens when tasks are tiny, so that many of them share one message.
+//! inputs, then to the least busy one. A task without inputs (a root) goes
+//! where its *family* went: the roots whose chains of single dependents
+//! meet at the same small join (`x-i → asin-i → add-i ← acos-i ← y-i`), so
+//! the join finds every input local instead of pulling a whole chunk
+//! across. Other roots go where the previous root went while that worker
+//! has room, so fewer results travel to the wide join they meet at (a
+//! reduction over many roots). Inputs held elsewhere are asked for (`Send`) and relayed (`Put`)
+//! through the main thread — transferred, not copied between threads.
+//!
+//! Each worker has a small window of tasks in flight, and a task whose
+//! inputs are all on (or on their way to) a worker is sent right behind
+//! them, so a worker's queue is primed and it never waits for the main
+//! thread between tasks; the window widens when tasks are tiny, so that
+//! many of them share one message.
 
 use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
-use rask_core::{ExecState, Job, TaskError, TaskId, Value};
+use rask_core::{ExecState, Job, Plan, TaskError, TaskId, Value};
 use serde_bytes::ByteBuf;
 
 use crate::error::RunError;
@@ -29,6 +38,12 @@ const WINDOW: u32 = 8;
 /// [`TINY_TASK_MS`]: messages, not tasks, are then the cost.
 const WIDE_WINDOW: u32 = 256;
 const TINY_TASK_MS: f64 = 0.05;
+/// A join with more inputs than this is a reduction over many roots, not a
+/// family: its roots are spread for parallelism, and their (small, reduced)
+/// results travel.
+const FAMILY_MAX_INPUTS: usize = 8;
+/// How far down a chain of single dependents a root's join is looked for.
+const FAMILY_MAX_DEPTH: usize = 16;
 
 /// Runs `spec` on the workers of `pool`; results of `outputs`, in order.
 pub async fn run(
@@ -75,24 +90,10 @@ async fn drive(
     for w in 0..n {
         pool.post(w, &load)?;
     }
-    let mut d = Driver {
-        job: &job,
-        state,
-        run,
-        holders: vec![0; job.len()],
-        in_flight: vec![Vec::new(); n],
-        waiting: Vec::new(),
-        relay: HashMap::new(),
-        outbox: vec![Vec::new(); n],
-        outputs: HashMap::new(),
-        task_ms: (0.0, 0),
-        last_root: 0,
-        ready: BinaryHeap::new(),
-        assigned: vec![UNASSIGNED; job.len()],
-    };
+    let mut d = Driver::new(&job, state, run, n);
     while !d.state.is_finished() {
         d.dispatch();
-        d.flush(pool)?;
+        d.flush(&mut |w, bytes| pool.post(w, bytes))?;
         if d.in_flight.iter().all(Vec::is_empty) {
             return Err(RunError::Browser(format!(
                 "the run stalled with {} of {} tasks done",
@@ -144,6 +145,9 @@ async fn drive(
         .collect()
 }
 
+/// Hands worker `w` an encoded batch.
+type Post<'a> = dyn FnMut(usize, &[u8]) -> Result<(), RunError> + 'a;
+
 /// A task sent to a worker that lacks some inputs, waiting for them.
 struct Waiting {
     task: u32,
@@ -169,7 +173,11 @@ struct Driver<'j> {
     outputs: HashMap<u32, ByteBuf>,
     /// Sum and count of task durations, for the window width.
     task_ms: (f64, u32),
-    /// The worker the last root task went to.
+    /// Roots that go together, by the join their chains meet at.
+    by_join: HashMap<u32, Vec<u32>>,
+    /// The join of each root that has a family.
+    join_of: HashMap<u32, u32>,
+    /// The worker the last root went to.
     last_root: usize,
     /// Tasks taken from `state` (all marked running there), by priority.
     ready: BinaryHeap<Reverse<(u32, u32)>>,
@@ -179,7 +187,28 @@ struct Driver<'j> {
 
 const UNASSIGNED: u8 = u8::MAX;
 
-impl Driver<'_> {
+impl<'j> Driver<'j> {
+    fn new(job: &'j Job, state: ExecState<'j>, run: u32, workers: usize) -> Driver<'j> {
+        let (by_join, join_of) = Self::families(job, state.plan());
+        Driver {
+            job,
+            state,
+            run,
+            holders: vec![0; job.len()],
+            in_flight: vec![Vec::new(); workers],
+            waiting: Vec::new(),
+            relay: HashMap::new(),
+            outbox: vec![Vec::new(); workers],
+            outputs: HashMap::new(),
+            task_ms: (0.0, 0),
+            by_join,
+            join_of,
+            last_root: 0,
+            ready: BinaryHeap::new(),
+            assigned: vec![UNASSIGNED; job.len()],
+        }
+    }
+
     fn window(&self) -> u32 {
         let (sum, count) = self.task_ms;
         match count >= 8 && sum / (count as f64) < TINY_TASK_MS {
@@ -236,6 +265,55 @@ impl Driver<'_> {
         }
     }
 
+    /// The join a root's chain of single dependents leads to, when that
+    /// join has at most [`FAMILY_MAX_INPUTS`] distinct inputs: the roots
+    /// meeting there are one family and should run on one worker.
+    fn family_of(job: &Job, plan: &Plan, root: TaskId) -> Option<u32> {
+        let mut t = root;
+        for _ in 0..FAMILY_MAX_DEPTH {
+            // One dependent, perhaps using the result more than once.
+            let next = match plan.dependents(t) {
+                [first, rest @ ..] if rest.iter().all(|d| d == first) => *first,
+                _ => return None,
+            };
+            // The edge count bounds the distinct inputs and costs nothing:
+            // the roots of a wide reduction stop here, before its inputs
+            // are gathered once per root.
+            if plan.dep_count(next) as usize > FAMILY_MAX_INPUTS {
+                return None;
+            }
+            let mut inputs: Vec<TaskId> = job.graph().deps(next).collect();
+            inputs.sort_unstable();
+            inputs.dedup();
+            match inputs.len() {
+                1 => t = next,
+                n if n <= FAMILY_MAX_INPUTS => return Some(next.0),
+                _ => return None,
+            }
+        }
+        None
+    }
+
+    /// Every needed root's family, once per run: roots by join, in
+    /// priority order, and the join of each root.
+    fn families(job: &Job, plan: &Plan) -> (HashMap<u32, Vec<u32>>, HashMap<u32, u32>) {
+        let mut by_join: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut join_of = HashMap::new();
+        let roots = job.graph().task_ids().filter(|&t| {
+            plan.is_needed(t) && plan.dep_count(t) == 0 && job.graph().deps(t).next().is_none()
+        });
+        for root in roots {
+            if let Some(j) = Self::family_of(job, plan, root) {
+                by_join.entry(j).or_default().push(root.0);
+                join_of.insert(root.0, j);
+            }
+        }
+        for members in by_join.values_mut() {
+            members.sort_unstable_by_key(|&t| plan.priority(TaskId(t)));
+        }
+        (by_join, join_of)
+    }
+
     fn dispatch(&mut self) {
         self.drain_ready();
         let window = self.window() as usize;
@@ -247,17 +325,16 @@ impl Driver<'_> {
                 return;
             };
             if self.assigned[t as usize] != UNASSIGNED {
-                continue; // already sent behind its inputs by `chase`
+                continue; // already sent with its family or behind its inputs
             }
-            let task = TaskId(t);
-            let deps: Vec<u32> = self.job.graph().deps(task).map(|t| t.0).collect();
+            let deps: Vec<u32> = self.job.graph().deps(TaskId(t)).map(|t| t.0).collect();
             let has_room = |w: usize| self.in_flight[w].len() < window;
-            let worker = match deps.is_empty() {
-                // Roots popped one after another feed the same dependents
-                // (priorities finish one chain at a time), so they go
-                // together: to the worker that took the last root while it
-                // has room. Otherwise their dependents would pull inputs
-                // across workers.
+            let family = self.join_of.get(&t).and_then(|j| self.by_join.get(j));
+            let worker = match deps.is_empty() && family.is_none() {
+                // Other roots popped one after another feed the same
+                // dependents (priorities finish one chain at a time), so
+                // they go together while the worker has room: fewer results
+                // to relay to the wide join they meet at.
                 true if has_room(self.last_root) => self.last_root,
                 _ => (0..self.in_flight.len())
                     .filter(|&w| has_room(w))
@@ -275,51 +352,69 @@ impl Driver<'_> {
             if deps.is_empty() {
                 self.last_root = worker;
             }
-            self.in_flight[worker].push(task.0);
-            self.assigned[task.index()] = worker as u8;
-            let mut missing = Vec::new();
-            for &dep in &deps {
-                if self.holders[dep as usize] & (1 << worker) != 0 || missing.contains(&dep) {
-                    continue;
+            // A root takes its whole family along, in one message: the
+            // worker then has the join's inputs without asking the main
+            // thread again, and a chunk's worth of work queued.
+            match family {
+                Some(members) => {
+                    for m in members.clone() {
+                        if self.assigned[m as usize] == UNASSIGNED {
+                            self.place(m, worker, window);
+                        }
+                    }
                 }
-                if let Some(bytes) = self.relay.get(&dep) {
-                    self.outbox[worker].push(ToWorker::Put {
-                        task: dep,
-                        bytes: bytes.clone(),
-                    });
-                    self.holders[dep as usize] |= 1 << worker;
-                    continue;
-                }
-                let asked = self.waiting.iter().any(|w| w.missing.contains(&dep));
-                if !asked {
-                    let holder = self.holders[dep as usize].trailing_zeros() as usize;
-                    self.outbox[holder].push(ToWorker::Send { task: dep });
-                }
-                missing.push(dep);
-            }
-            let output = self.state.plan().is_output(task);
-            match missing.is_empty() {
-                true => {
-                    self.outbox[worker].push(ToWorker::Run {
-                        task: task.0,
-                        output,
-                    });
-                    self.chase(task.0, worker, 2 * window);
-                }
-                false => self.waiting.push(Waiting {
-                    task: task.0,
-                    worker,
-                    missing,
-                    output,
-                }),
+                None => self.place(t, worker, window),
             }
         }
     }
 
-    fn flush(&mut self, pool: &Pool) -> Result<(), RunError> {
+    /// Sends `task` to `worker`: at once when its inputs are there (and its
+    /// dependents behind it, see [`Driver::chase`]), else once they arrive.
+    fn place(&mut self, t: u32, worker: usize, window: usize) {
+        let task = TaskId(t);
+        let deps: Vec<u32> = self.job.graph().deps(task).map(|t| t.0).collect();
+        self.in_flight[worker].push(t);
+        self.assigned[task.index()] = worker as u8;
+        let mut missing = Vec::new();
+        for &dep in &deps {
+            if self.holders[dep as usize] & (1 << worker) != 0 || missing.contains(&dep) {
+                continue;
+            }
+            if let Some(bytes) = self.relay.get(&dep) {
+                self.outbox[worker].push(ToWorker::Put {
+                    task: dep,
+                    bytes: bytes.clone(),
+                });
+                self.holders[dep as usize] |= 1 << worker;
+                continue;
+            }
+            let asked = self.waiting.iter().any(|w| w.missing.contains(&dep));
+            if !asked {
+                let holder = self.holders[dep as usize].trailing_zeros() as usize;
+                self.outbox[holder].push(ToWorker::Send { task: dep });
+            }
+            missing.push(dep);
+        }
+        let output = self.state.plan().is_output(task);
+        match missing.is_empty() {
+            true => {
+                self.outbox[worker].push(ToWorker::Run { task: t, output });
+                self.chase(t, worker, 2 * window);
+            }
+            false => self.waiting.push(Waiting {
+                task: t,
+                worker,
+                missing,
+                output,
+            }),
+        }
+    }
+
+    /// Posts each worker's waiting messages as one batch.
+    fn flush(&mut self, post: &mut Post<'_>) -> Result<(), RunError> {
         for (w, batch) in self.outbox.iter_mut().enumerate() {
             if !batch.is_empty() {
-                pool.post(w, &encode(batch).map_err(RunError::Browser)?)?;
+                post(w, &encode(batch).map_err(RunError::Browser)?)?;
                 batch.clear();
             }
         }
@@ -408,5 +503,106 @@ impl Driver<'_> {
             _ => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The driver against real [`WorkerState`]s, natively: the browser only
+    //! carries the bytes, so what crosses between workers is decided here.
+
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::chunk::Chunk;
+    use crate::worker::WorkerState;
+
+    fn clock() -> f64 {
+        0.0
+    }
+
+    /// Runs `spec` to `out` on `n` simulated workers that answer in turn;
+    /// returns the output and the bytes relayed between workers.
+    fn simulate(spec: &GraphSpec, out: u32, n: usize) -> (Value, usize) {
+        let registry = crate::ops::registry();
+        let job = spec.build(&registry).unwrap();
+        let plan = job.plan(&[TaskId(out)]).unwrap();
+        let state = ExecState::from_plan(job.graph(), plan).unwrap();
+        let mut workers: Vec<WorkerState> =
+            (0..n).map(|_| WorkerState::new(registry.clone())).collect();
+        let load = encode(&[ToWorker::Load {
+            run: 1,
+            spec: Cow::Borrowed(spec),
+        }])
+        .unwrap();
+        let mut inbox: VecDeque<(usize, Vec<u8>)> = VecDeque::new();
+        for (i, w) in workers.iter_mut().enumerate() {
+            w.handle(&load, clock, &mut |b| inbox.push_back((i, b)));
+        }
+        let mut d = Driver::new(&job, state, 1, n);
+        let mut relayed = 0;
+        let mut to_workers: Vec<(usize, Vec<u8>)> = Vec::new();
+        while !d.state.is_finished() {
+            d.dispatch();
+            d.flush(&mut |w, bytes| {
+                to_workers.push((w, bytes.to_vec()));
+                Ok(())
+            })
+            .unwrap();
+            for (w, bytes) in to_workers.drain(..) {
+                let batch: Vec<ToWorker> = postcard::from_bytes(&bytes).unwrap();
+                for m in &batch {
+                    if let ToWorker::Put { bytes, .. } = m {
+                        relayed += bytes.len();
+                    }
+                }
+                workers[w].handle(&bytes, clock, &mut |b| inbox.push_back((w, b)));
+            }
+            let (w, bytes) = inbox.pop_front().expect("the run stalled");
+            let replies: Vec<FromWorker> = postcard::from_bytes(&bytes).unwrap();
+            for r in replies {
+                d.receive(w, r, &mut |_| {}).unwrap();
+            }
+        }
+        let bytes = &d.outputs[&out];
+        let value = job.op(TaskId(out)).unwrap().codec().unwrap();
+        (value.decode(bytes).unwrap(), relayed)
+    }
+
+    #[test]
+    fn demo_chunks_stay_on_their_worker_and_the_result_matches_sync() {
+        // 12 blocks of 8×50×4 f64s (12.8 KB each); each block's partial sum
+        // is 8 f64s (64 bytes).
+        let (spec, out) = crate::spec::demo([96, 50, 4], 8, 3).unwrap();
+        let (sync, _) = crate::sync::run(&spec, &[out], false).unwrap();
+        let sync = sync[0].downcast_ref::<Chunk>().unwrap();
+        for n in [1, 2, 3] {
+            let (value, relayed) = simulate(&spec, out, n);
+            assert_eq!(value.downcast_ref::<Chunk>(), Some(sync), "{n} workers");
+            // Only partial sums travel (to the worker that concatenates):
+            // at most one per block, never a block itself.
+            assert!(
+                relayed <= 12 * (8 * 8 + 16),
+                "{relayed} bytes relayed on {n} workers"
+            );
+        }
+    }
+
+    #[test]
+    fn roots_of_a_wide_reduction_are_spread() {
+        let (spec, out) = crate::spec::merge(40).unwrap();
+        let registry = crate::ops::registry();
+        let job = spec.build(&registry).unwrap();
+        let plan = job.plan(&[TaskId(out)]).unwrap();
+        let state = ExecState::from_plan(job.graph(), plan).unwrap();
+        let mut d = Driver::new(&job, state, 1, 2);
+        d.dispatch();
+        assert!(
+            d.in_flight.iter().all(|f| !f.is_empty()),
+            "{:?}",
+            d.in_flight
+        );
+        let (value, _) = simulate(&spec, out, 2);
+        assert_eq!(value.downcast_ref::<f64>(), Some(&(40.0 * 41.0 / 2.0)));
     }
 }

@@ -12,9 +12,11 @@
 //!   dependent runs where its inputs are.
 //!
 //! Graphs are [`GraphSpec`]s of built-in [`ops`] (numbers; `f64` array
-//! chunks: random, elementwise math, reductions), built from JavaScript
-//! through [`api::Graph`] or from Rust directly, and computed with
-//! [`compute`] (Rust, async) or `runSync` / `WorkerPool.run` (JavaScript).
+//! chunks: random, elementwise math, reductions) and of a crate's own ops
+//! ([`ops::extend`], from the module's start function, so that every
+//! worker's instance has them too), built from JavaScript through
+//! [`api::Graph`] or from Rust directly, and computed with [`compute`]
+//! (Rust, async) or `runSync` / `WorkerPool.run` (JavaScript).
 //! `www/` holds the demo page and `worker.js`; `cargo xtask wasm` builds it.
 
 pub mod api;

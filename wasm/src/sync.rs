@@ -2,6 +2,7 @@
 //! thread (the page's main thread, or inside a worker), timed with
 //! `performance.now()` since `std::time::Instant` does not exist there.
 
+use std::cell::RefCell;
 use std::sync::Mutex;
 
 use rask_core::{Events, Registry, TaskId, TaskSpan, Value};
@@ -12,13 +13,21 @@ use crate::spec::GraphSpec;
 use crate::stream::TaskRecord;
 
 thread_local! {
-    /// The built-in ops, built once per thread (main or worker).
-    static REGISTRY: Registry = crate::ops::registry();
+    /// The ops, built once per thread (main or worker) and again after
+    /// [`crate::ops::extend`], with the generation they were built at.
+    static REGISTRY: RefCell<(usize, Registry)> =
+        RefCell::new((crate::ops::generation(), crate::ops::registry()));
 }
 
-/// Calls `f` with this thread's registry of built-in ops.
+/// Calls `f` with this thread's registry: built-in and extended ops.
 pub fn with_registry<R>(f: impl FnOnce(&Registry) -> R) -> R {
-    REGISTRY.with(f)
+    REGISTRY.with(|cell| {
+        let generation = crate::ops::generation();
+        if cell.borrow().0 != generation {
+            *cell.borrow_mut() = (generation, crate::ops::registry());
+        }
+        f(&cell.borrow().1)
+    })
 }
 
 /// Collects task spans while a run goes (the sync run holds the thread, so

@@ -1,8 +1,15 @@
 //! The worker side of the Web Worker scheduler, as a pure state machine:
-//! one batch of [`ToWorker`] messages in, one batch of [`FromWorker`]
-//! replies out. `worker.js` feeds it what `onmessage` receives and posts
-//! back what it returns; nothing here touches the browser except the clock
-//! it is given, so it is tested natively.
+//! one batch of [`ToWorker`] messages in, batches of [`FromWorker`]
+//! replies out through a `post` callback. `worker.js` feeds it what
+//! `onmessage` receives and posts back what it is handed; nothing here
+//! touches the browser except the clock and the callback it is given, so
+//! it is tested natively.
+//!
+//! Replies leave while the batch is still running, as soon as
+//! [`FLUSH_MS`] have gone by since the last post: the main thread
+//! then learns that a long task is done (and sends the next ones) without
+//! waiting for the rest of the batch, while tiny tasks still share one
+//! message.
 //!
 //! Results stay here until the main thread releases them: a dependent task
 //! is sent to the worker that holds its inputs, and only inputs held
@@ -14,6 +21,13 @@ use rask_core::{Fetch, Job, Registry, TaskError, TaskId, Value};
 use serde_bytes::ByteBuf;
 
 use crate::wire::{encode, FromWorker, ToWorker};
+
+/// Post the replies gathered so far once this much time has passed since
+/// the last post (checked after each task). Short against the work queued
+/// on a worker (a block's family, tens of ms), long enough that a run of
+/// short tasks wakes the main thread once, not once per task: on two
+/// cores, every wake-up takes a core from a worker for a moment.
+pub const FLUSH_MS: f64 = 4.0;
 
 thread_local! {
     /// The task running now: a panic traps the module mid-batch, and the
@@ -56,14 +70,35 @@ impl WorkerState {
         }
     }
 
-    /// Handles one encoded batch; returns the encoded replies (an empty
-    /// batch encodes to one byte, and need not be posted).
-    pub fn handle(&mut self, input: &[u8], clock: fn() -> f64) -> Vec<u8> {
+    /// Handles one encoded batch, handing `post` each encoded batch of
+    /// replies (never an empty one): after a task when [`FLUSH_MS`] have
+    /// passed since the last post, and at the end.
+    pub fn handle(&mut self, input: &[u8], clock: fn() -> f64, post: &mut dyn FnMut(Vec<u8>)) {
         let mut out = Vec::new();
+        let mut flush = |out: &mut Vec<FromWorker>| {
+            if !out.is_empty() {
+                // Every field of a reply encodes infallibly into a Vec.
+                post(encode(out).unwrap_or_default());
+                out.clear();
+            }
+        };
         match postcard::from_bytes::<Vec<ToWorker<'_>>>(input) {
             Ok(batch) => {
+                let mut last_post = clock();
                 for message in batch {
+                    let ran = matches!(message, ToWorker::Run { .. });
                     self.apply(message, clock, &mut out);
+                    if ran {
+                        // A finished task's end time is the time now.
+                        let now = match out.last() {
+                            Some(FromWorker::Done { end_ms, .. }) => *end_ms,
+                            _ => clock(),
+                        };
+                        if now - last_post >= FLUSH_MS {
+                            flush(&mut out);
+                            last_post = now;
+                        }
+                    }
                 }
             }
             Err(e) => out.push(FromWorker::Refused {
@@ -71,8 +106,7 @@ impl WorkerState {
                 message: format!("malformed message batch ({} bytes): {e}", input.len()),
             }),
         }
-        // Every field of a reply encodes infallibly into a Vec.
-        encode(&out).unwrap_or_default()
+        flush(&mut out);
     }
 
     fn apply(&mut self, message: ToWorker<'_>, clock: fn() -> f64, out: &mut Vec<FromWorker>) {
@@ -226,9 +260,13 @@ mod tests {
         1.0
     }
 
+    /// The replies to `batch`, from however many posts they came in.
     fn send(w: &mut WorkerState, batch: &[ToWorker<'_>]) -> Vec<FromWorker> {
-        let bytes = w.handle(&encode(batch).unwrap(), clock);
-        postcard::from_bytes(&bytes).unwrap()
+        let mut replies = Vec::new();
+        w.handle(&encode(batch).unwrap(), clock, &mut |bytes| {
+            replies.extend(postcard::from_bytes::<Vec<FromWorker>>(&bytes).unwrap())
+        });
+        replies
     }
 
     #[test]
@@ -322,10 +360,59 @@ mod tests {
     }
 
     #[test]
+    fn long_tasks_are_posted_as_they_finish_and_short_ones_together() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NOW: AtomicU64 = AtomicU64::new(0);
+        // Every reading is FLUSH_MS later than the last: each task is long.
+        fn slow() -> f64 {
+            NOW.fetch_add(1, Ordering::Relaxed) as f64 * FLUSH_MS
+        }
+        let mut g = GraphSpec::new();
+        let a = g.add("a", "value", vec![ArgSpec::Num(1.0)]).unwrap();
+        let b = g.add("b", "inc", vec![ArgSpec::Task(a)]).unwrap();
+        let c = g.add("c", "inc", vec![ArgSpec::Task(b)]).unwrap();
+        let batch = encode(&[
+            ToWorker::Load {
+                run: 1,
+                spec: Cow::Borrowed(&g),
+            },
+            ToWorker::Run {
+                task: a,
+                output: false,
+            },
+            ToWorker::Run {
+                task: b,
+                output: false,
+            },
+            ToWorker::Run {
+                task: c,
+                output: true,
+            },
+        ])
+        .unwrap();
+        let mut posts = Vec::new();
+        let mut w = WorkerState::new(crate::ops::registry());
+        w.handle(&batch, slow, &mut |b| {
+            posts.push(postcard::from_bytes::<Vec<FromWorker>>(&b).unwrap())
+        });
+        assert_eq!(posts.len(), 3, "{posts:?}");
+        assert!(posts.iter().all(|p| p.len() == 1));
+        posts.clear();
+        // A clock that stands still: the three replies share one post.
+        w.handle(&batch, clock, &mut |b| {
+            posts.push(postcard::from_bytes::<Vec<FromWorker>>(&b).unwrap())
+        });
+        assert_eq!(posts.len(), 1);
+        assert_eq!(posts[0].len(), 3);
+    }
+
+    #[test]
     fn refuses_bad_input_and_unknown_ops() {
         let mut w = WorkerState::new(crate::ops::registry());
-        let replies: Vec<FromWorker> =
-            postcard::from_bytes(&w.handle(&[200, 1, 2], clock)).unwrap();
+        let mut replies: Vec<FromWorker> = Vec::new();
+        w.handle(&[200, 1, 2], clock, &mut |b| {
+            replies = postcard::from_bytes(&b).unwrap()
+        });
         assert!(
             matches!(&replies[0], FromWorker::Refused { message, .. } if message.contains("malformed"))
         );

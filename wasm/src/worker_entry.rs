@@ -24,11 +24,28 @@ pub fn worker_start() {
     STATE.with(|s| *s.borrow_mut() = Some(WorkerState::new(crate::ops::registry())));
 }
 
-/// Handles one batch of messages; returns the encoded replies.
+/// Handles one batch of messages, calling `post(bytes)` with each encoded
+/// batch of replies (a `Uint8Array` over a buffer of its own, free to be
+/// transferred) as soon as it is ready.
 #[wasm_bindgen(js_name = workerHandle)]
-pub fn worker_handle(batch: &[u8]) -> Result<Vec<u8>, JsError> {
+pub fn worker_handle(batch: &[u8], post: &js_sys::Function) -> Result<(), JsError> {
     STATE.with(|s| match s.borrow_mut().as_mut() {
-        Some(state) => Ok(state.handle(batch, crate::clock::epoch_ms)),
+        Some(state) => {
+            let mut failed = None;
+            state.handle(batch, crate::clock::epoch_ms, &mut |bytes| {
+                let array = js_sys::Uint8Array::from(bytes.as_slice());
+                if let Err(e) = post.call1(&JsValue::NULL, &array) {
+                    failed.get_or_insert(e);
+                }
+            });
+            match failed {
+                None => Ok(()),
+                Some(e) => Err(JsError::new(&format!(
+                    "cannot post replies: {}",
+                    crate::pool::describe(&e)
+                ))),
+            }
+        }
         None => Err(JsError::new("workerStart() was not called in this worker")),
     })
 }

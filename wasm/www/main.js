@@ -3,7 +3,11 @@
 // end-to-end test and the browser benchmark need is on `window.rask`.
 import init, { Graph, WorkerPool, runSync } from "./pkg/rask_wasm.js";
 
-const SHAPE = [200, 200, 10];
+// Big enough that computing dominates (about a second on the sync
+// scheduler), cut into 80 blocks of 250 000 elements per array: each
+// block is tens of milliseconds of work, so per-message costs are noise
+// and the last block leaves little imbalance between two workers.
+const SHAPE = [2000, 1000, 10];
 const ROWS = 25;
 const SEED = 42;
 const $ = (id) => document.getElementById(id);
@@ -23,44 +27,47 @@ function getPool(n) {
   return pool;
 }
 
-// Runs `graph` on a backend `reps` times: median wall ms, the result and
-// the task stream of the last run.
-async function measure(backend, graph, out, reps, workers) {
-  const times = [];
-  let result, stream;
-  for (let i = 0; i < reps; i++) {
-    stream = [];
-    const onTask = (key, worker, start, end) => stream.push({ key, worker, start, end });
-    const t0 = now();
-    if (backend === "sync") {
-      result = runSync(graph, [out], i === reps - 1 ? onTask : undefined)[0];
-    } else {
-      result = (await getPool(workers).run(graph, [out], i === reps - 1 ? onTask : undefined))[0];
-    }
-    times.push(now() - t0);
-    stream = stream.map((t) => ({ ...t, start: t.start - t0, end: t.end - t0 }));
-  }
-  return { ms: median(times), times, result, stream };
+// One run of `graph` on a backend: wall ms, the result, and the task
+// stream (times from the start of the run) when `record` is set.
+async function once(backend, graph, out, workers, record) {
+  const stream = [];
+  const onTask = record ? (key, worker, start, end) => stream.push({ key, worker, start, end }) : undefined;
+  const t0 = now();
+  const result = backend === "sync"
+    ? runSync(graph, [out], onTask)[0]
+    : (await getPool(workers).run(graph, [out], onTask))[0];
+  const ms = now() - t0;
+  return { ms, result, stream: stream.map((t) => ({ ...t, start: t.start - t0, end: t.end - t0 })) };
 }
 
 function plain(result) {
   return typeof result === "number" ? result : { shape: result.shape, data: Array.from(result.data) };
 }
 
-// The demo on both backends; a warm-up run of each first, so instantiating
-// workers is not counted.
-async function demo({ workers = navigator.hardwareConcurrency || 2, reps = 5, rows = ROWS } = {}) {
-  const graph = Graph.demo(SHAPE, rows, SEED);
+// The demo on both backends, timed the same way: one untimed run of each
+// first (starting the workers and compiling the module in every thread is
+// not counted), then `reps` rounds of one sync and one workers run, taking
+// turns at going first, so that load from elsewhere on the machine falls
+// on both alike. Medians of each, and their ratio.
+async function demo({ workers = navigator.hardwareConcurrency || 2, reps = 5, rows = ROWS, shape = SHAPE } = {}) {
+  const graph = Graph.demo(shape, rows, SEED);
   const out = graph.find("result");
-  await measure("workers", graph, out, 1, workers);
-  await measure("sync", graph, out, 1);
-  const sync = await measure("sync", graph, out, reps);
-  const par = await measure("workers", graph, out, reps, workers);
+  await once("workers", graph, out, workers, false);
+  await once("sync", graph, out, workers, false);
+  const runs = { sync: [], workers: [] };
+  for (let i = 0; i < reps; i++) {
+    const last = i === reps - 1;
+    for (const backend of i % 2 ? ["workers", "sync"] : ["sync", "workers"]) {
+      runs[backend].push(await once(backend, graph, out, workers, last));
+    }
+  }
+  const sync_ms = median(runs.sync.map((r) => r.ms)), workers_ms = median(runs.workers.map((r) => r.ms));
+  const sync = runs.sync[reps - 1], par = runs.workers[reps - 1];
   const same = JSON.stringify(plain(sync.result)) === JSON.stringify(plain(par.result));
   return {
-    tasks: graph.length, workers, reps,
-    sync_ms: sync.ms, workers_ms: par.ms, speedup: sync.ms / par.ms,
-    sync_times: sync.times, workers_times: par.times,
+    tasks: graph.length, workers, reps, shape, rows,
+    sync_ms, workers_ms, speedup: sync_ms / workers_ms,
+    sync_times: runs.sync.map((r) => r.ms), workers_times: runs.workers.map((r) => r.ms),
     same, sync_result: plain(sync.result), workers_result: plain(par.result),
     stream: par.stream,
   };
@@ -144,6 +151,7 @@ async function runBoth() {
 
 await init();
 window.rask = { demo, failing, crashing, merge, ready: true };
+$("shape").textContent = `(${SHAPE.join(", ")})`;
 $("rows").textContent = ROWS;
 $("workers").value = navigator.hardwareConcurrency || 2;
 $("run").onclick = () => runBoth().catch((e) => { $("status").textContent = String(e); $("status").className = "error"; });

@@ -11,6 +11,7 @@ pub mod serve;
 pub mod webdriver;
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use serde_json::Value;
 
@@ -99,29 +100,53 @@ pub fn build() -> Result<Sizes, String> {
 /// `cargo build --release` of rask-wasm with `features`, then
 /// `wasm-bindgen --target web` into `out`; the size of the `.wasm`.
 fn bindgen(features: &[&str], out: &Path) -> Result<u64, String> {
+    let mut args = vec!["--lib"];
+    args.extend_from_slice(features);
+    let wasm = target_dir()
+        .join(TARGET)
+        .join("release")
+        .join("rask_wasm.wasm");
+    bindgen_of(&args, &wasm, out, "rask_wasm")
+}
+
+/// The custom-op example (a crate of one's own on rask-wasm, with an op of
+/// its own) built into `wasm/www/custom-op`, beside the page that runs it.
+pub fn build_custom_op() -> Result<u64, String> {
+    let wasm = target_dir()
+        .join(TARGET)
+        .join("release")
+        .join("examples")
+        .join("custom_op.wasm");
+    bindgen_of(
+        &["--example", "custom_op"],
+        &wasm,
+        &www().join("custom-op"),
+        "custom_op",
+    )
+}
+
+/// `cargo build --release -p rask-wasm <what>` for the browser, then
+/// `wasm-bindgen --target web` of `wasm` into `out`; the size of the
+/// module wasm-bindgen wrote (`<name>_bg.wasm`).
+fn bindgen_of(what: &[&str], wasm: &Path, out: &Path, name: &str) -> Result<u64, String> {
     let mut args = vec![
         "build",
         "--release",
         "--quiet",
         "-p",
         "rask-wasm",
-        "--lib",
         "--target",
         TARGET,
     ];
-    args.extend_from_slice(features);
+    args.extend_from_slice(what);
     run(&mut cargo(&args))?;
-    let wasm = target_dir()
-        .join(TARGET)
-        .join("release")
-        .join("rask_wasm.wasm");
     let out_str = out.to_string_lossy().into_owned();
     let wasm_str = wasm.to_string_lossy().into_owned();
     run(&mut tool(
         "wasm-bindgen",
         &["--target", "web", "--out-dir", &out_str, &wasm_str],
     ))?;
-    std::fs::metadata(out.join("rask_wasm_bg.wasm"))
+    std::fs::metadata(out.join(format!("{name}_bg.wasm")))
         .map(|m| m.len())
         .map_err(|e| format!("wasm-bindgen wrote no module to {out_str}: {e}"))
 }
@@ -207,9 +232,13 @@ pub fn end_to_end() -> Result<(), String> {
             demo["sync_result"], demo["workers_result"]
         ));
     }
+    // One partial sum per row of axis 0.
     let shape = &demo["sync_result"]["shape"];
-    if shape != &serde_json::json!([200]) {
-        return Err(format!("the demo result has shape {shape}, not [200]"));
+    let rows = &demo["shape"][0];
+    if !rows.is_u64() || shape != &serde_json::json!([rows]) {
+        return Err(format!(
+            "the demo result has shape {shape}, not [{rows}] (the demo's first axis)"
+        ));
     }
     println!(
         "demo: {} tasks, identical results on sync and 2 workers (sync {:.1} ms, workers {:.1} ms)",
@@ -246,8 +275,43 @@ pub fn end_to_end() -> Result<(), String> {
         ));
     }
     println!("crashing worker: {error}; the pool ran on afterwards");
+    custom_op(&browser, &server.url())?;
     drop(browser);
     drop(server);
+    Ok(())
+}
+
+/// A crate's own op, registered from its start function, runs in the
+/// workers of a pool that loads that crate's module (and on the sync
+/// scheduler), computed through the Rust `compute` future; a pool of the
+/// plain rask-wasm module refuses the graph, naming the op.
+fn custom_op(browser: &webdriver::Browser, url: &str) -> Result<(), String> {
+    build_custom_op()?;
+    browser.open_demo(&format!("{url}custom-op.html"))?;
+    let n = 30u64;
+    let want = ((n * (n - 1) / 2) * (n * (n - 1) / 2)) as f64;
+    let own = "./worker.js?module=./custom-op/custom_op.js";
+    for (workers, script) in [(0, own), (2, own), (3, own)] {
+        let r = browser.eval(&format!(
+            "window.rask.sumOfCubes({n}, {workers}, '{script}')"
+        ))?;
+        if r["value"].as_f64() != Some(want) {
+            return Err(format!(
+                "the custom op on {workers} workers (0: sync) gave {r}, not {want}"
+            ));
+        }
+    }
+    let r = browser.eval(&format!("window.rask.sumOfCubes({n}, 2, './worker.js')"))?;
+    let error = r["error"].as_str().unwrap_or_default();
+    if !error.contains("'user.cube'") || !error.contains("not registered") {
+        return Err(format!(
+            "workers without the custom op gave {r}, not an error naming 'user.cube'"
+        ));
+    }
+    println!(
+        "custom op: user.cube from the example crate gives {want} on sync and on 2 and 3 workers; \
+         workers of the plain module refuse it: {error}"
+    );
     Ok(())
 }
 
@@ -303,10 +367,36 @@ pub fn bench(
             });
         }
     }
+    // The speedup can be no better than the cores the machine has free.
+    let headroom = parallel_headroom(workers);
     let v = browser.eval(&format!(
         "window.rask.demo({{workers: {workers}, reps: {}}})",
         reps.max(5)
     ))?;
+    let after = parallel_headroom(workers);
+    let times = |key: &str| {
+        v[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|t| format!("{:.0}", t.as_f64().unwrap_or(f64::NAN)))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default()
+    };
+    eprintln!(
+        "  demo {} in blocks of {} rows: sync ms [{}], workers ms [{}] (alternating rounds)",
+        v["shape"],
+        v["rows"],
+        times("sync_times"),
+        times("workers_times")
+    );
+    eprintln!(
+        "  machine: {workers} native threads ran {headroom:.2}x as fast as 1 before the demo, \
+         {after:.2}x after; load average {}",
+        load_average()
+    );
     if v["same"] != Value::Bool(true) {
         return Err("the demo workload gave different results on sync and workers".into());
     }
@@ -327,4 +417,38 @@ pub fn bench(
         });
     }
     Ok(out)
+}
+
+/// How much faster `threads` threads finish `threads` equal pieces of pure
+/// CPU work than one thread finishes them in turn: what the machine's free
+/// cores allow a parallel backend right now (about `threads` when idle,
+/// less when others are busy on it).
+pub fn parallel_headroom(threads: usize) -> f64 {
+    fn spin() {
+        let mut x = 0u64;
+        for i in 0..40_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(i));
+        }
+        std::hint::black_box(x);
+    }
+    let threads = threads.max(1);
+    let start = Instant::now();
+    for _ in 0..threads {
+        spin();
+    }
+    let one = start.elapsed();
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(spin);
+        }
+    });
+    one.as_secs_f64() / start.elapsed().as_secs_f64()
+}
+
+/// The first three fields of /proc/loadavg ("?" where there is none).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
 }
