@@ -28,8 +28,8 @@ use crate::conn::Conn;
 use crate::local::LocalCluster;
 use crate::portable::{encode_job_with, CodeKey};
 use crate::protocol::{
-    messages, DataKey, DatasetOp, DatasetReply, Hello, JobId, PeerMsg, QueueOp, Queued, QueuedRef,
-    Role, ToClient, ToScheduler, Welcome, WireError, WorkerId, DEFAULT_MAX_FRAME,
+    messages, Answer, AskOp, DataKey, Hello, JobId, PeerMsg, QueueOp, Queued, QueuedRef, Role,
+    ToClient, ToScheduler, Welcome, WireError, WorkerId, DEFAULT_MAX_FRAME,
 };
 use crate::submit::SubmitOptions;
 
@@ -478,11 +478,11 @@ enum Cmd {
     /// Run the job to its end whatever happens to its futures.
     Forget(JobId),
     /// Ask the scheduler about a queue.
-    Queue(String, QueueCmd, Sender<DatasetReply>),
+    Queue(String, QueueCmd, Sender<Answer>),
     /// Fetch these outputs of a job once it has finished.
     Fetch(JobId, Vec<(u32, DataKey, Codec)>, Reply),
-    /// Ask the scheduler about datasets.
-    Ask(DatasetOp, Sender<DatasetReply>),
+    /// Ask the scheduler about datasets or copies of results.
+    Ask(AskOp, Sender<Answer>),
     /// Stop a job that has not finished.
     Cancel(JobId),
     Stop,
@@ -948,11 +948,11 @@ impl Client {
         self.submit_wire(&b.finish(), &outputs, &externals, Vec::new(), &impure)
     }
 
-    fn ask(&self, op: DatasetOp) -> Result<DatasetReply, Error> {
+    fn ask(&self, op: AskOp) -> Result<Answer, Error> {
         let (tx, rx) = channel();
         self.inner.send(Cmd::Ask(op, tx));
         match rx.recv() {
-            Ok(DatasetReply::Error(message)) => Err(net_error(message)),
+            Ok(Answer::Error(message)) => Err(net_error(message)),
             Ok(reply) => Ok(reply),
             Err(_) => Err(net_error("lost the connection to the scheduler")),
         }
@@ -971,7 +971,7 @@ impl Client {
             .iter()
             .map(|f| (f.key(), f.codec().type_name().to_owned()))
             .collect();
-        self.ask(DatasetOp::Publish {
+        self.ask(AskOp::Publish {
             name: name.to_owned(),
             keys,
             replace,
@@ -981,7 +981,7 @@ impl Client {
 
     /// Forgets dataset `name`; an unknown name is an error naming it.
     pub fn unpublish(&self, name: &str) -> Result<(), Error> {
-        self.ask(DatasetOp::Unpublish {
+        self.ask(AskOp::Unpublish {
             name: name.to_owned(),
         })
         .map(drop)
@@ -989,8 +989,8 @@ impl Client {
 
     /// The names of the published datasets, sorted.
     pub fn list_datasets(&self) -> Result<Vec<String>, Error> {
-        match self.ask(DatasetOp::List)? {
-            DatasetReply::Names(names) => Ok(names),
+        match self.ask(AskOp::List)? {
+            Answer::Names(names) => Ok(names),
             other => Err(net_error(format!("unexpected reply {other:?}"))),
         }
     }
@@ -998,10 +998,10 @@ impl Client {
     /// Futures of dataset `name`'s results, decoded with `codec`: an
     /// unknown name, or results of another type, is an error naming it.
     pub fn get_dataset(&self, name: &str, codec: Codec) -> Result<Vec<RawFuture>, Error> {
-        let keys = match self.ask(DatasetOp::Get {
+        let keys = match self.ask(AskOp::Get {
             name: name.to_owned(),
         })? {
-            DatasetReply::Keys(keys) => keys,
+            Answer::Keys(keys) => keys,
             other => return Err(net_error(format!("unexpected reply {other:?}"))),
         };
         if let Some((_, other)) = keys.iter().find(|(_, t)| t != codec.type_name()) {
@@ -1030,7 +1030,7 @@ impl Client {
         }
         let keys: Vec<DataKey> = futures.iter().map(RawFuture::key).collect();
         let n = n.map_or(0, |n| n.max(1));
-        self.ask(DatasetOp::Replicate {
+        self.ask(AskOp::Replicate {
             keys: keys.clone(),
             n: n.min(u32::MAX as usize) as u32,
         })?;
@@ -1067,19 +1067,19 @@ impl Client {
 
     /// [`who_has`](Self::who_has) by key.
     pub fn who_has_keys(&self, keys: &[DataKey]) -> Result<Vec<Vec<WorkerId>>, Error> {
-        match self.ask(DatasetOp::WhoHas {
+        match self.ask(AskOp::WhoHas {
             keys: keys.to_vec(),
         })? {
-            DatasetReply::Holders(h) => Ok(h),
+            Answer::Holders(h) => Ok(h),
             other => Err(net_error(format!("unexpected reply {other:?}"))),
         }
     }
 
-    fn ask_queue(&self, name: &str, cmd: QueueCmd) -> Result<DatasetReply, Error> {
+    fn ask_queue(&self, name: &str, cmd: QueueCmd) -> Result<Answer, Error> {
         let (tx, rx) = channel();
         self.inner.send(Cmd::Queue(name.to_owned(), cmd, tx));
         match rx.recv() {
-            Ok(DatasetReply::Error(message)) => Err(net_error(message)),
+            Ok(Answer::Error(message)) => Err(net_error(message)),
             Ok(reply) => Ok(reply),
             Err(_) => Err(net_error("lost the connection to the scheduler")),
         }
@@ -1120,12 +1120,12 @@ impl Client {
             u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
         );
         match self.ask_queue(name, cmd)? {
-            DatasetReply::Empty => Ok(None),
-            DatasetReply::Item(Queued::Value(bytes)) => codec
+            Answer::Empty => Ok(None),
+            Answer::Item(Queued::Value(bytes)) => codec
                 .decode(&bytes)
                 .map(|v| Some(QueueItem::Value(v)))
                 .map_err(|e| net_error(format!("decoding an item of queue `{name}`: {e}"))),
-            DatasetReply::Item(Queued::Key(key)) => {
+            Answer::Item(Queued::Key(key)) => {
                 let mut held = self.hold(name, &[key], codec)?;
                 held.pop()
                     .map(|f| Some(QueueItem::Future(f)))
@@ -1138,7 +1138,7 @@ impl Client {
     /// How many items queue `name` holds.
     pub fn queue_size(&self, name: &str) -> Result<u64, Error> {
         match self.ask_queue(name, QueueCmd::Size)? {
-            DatasetReply::Size(n) => Ok(n),
+            Answer::Size(n) => Ok(n),
             other => Err(net_error(format!("unexpected reply {other:?}"))),
         }
     }
@@ -1210,7 +1210,7 @@ struct Io {
     waiting: HashMap<DataKey, Vec<(u64, usize)>>,
     next_fetch: u64,
     /// Dataset requests waiting for the scheduler's reply.
-    asks: HashMap<u64, Sender<DatasetReply>>,
+    asks: HashMap<u64, Sender<Answer>>,
     next_ask: u64,
 }
 
@@ -1454,9 +1454,7 @@ impl Io {
                 let request = self.next_ask;
                 self.next_ask += 1;
                 self.asks.insert(request, reply);
-                self.sched
-                    .outbox
-                    .push(&ToScheduler::Datasets { request, op });
+                self.sched.outbox.push(&ToScheduler::Ask { request, op });
             }
             Cmd::Stop => {}
         }

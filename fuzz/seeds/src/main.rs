@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use rask_core::{Arg, Codec, JobBuilder, Op, TaskId};
 use rask_sched_net::portable::encode_job;
 use rask_sched_net::protocol::{
-    DataKey, DatasetOp, DatasetReply, Hello, Outbox, PeerMsg, Role, RunTime, ToClient, ToScheduler,
+    DataKey, AskOp, Answer, Hello, Outbox, PeerMsg, Role, RunTime, ToClient, ToScheduler,
     ToWorker, Welcome, WireError, WorkerInfo,
 };
 use rask_sched_procs::frame::{push_frame, ToChild, ToParent};
@@ -148,28 +148,28 @@ fn net_frames(specs: &[(&str, Vec<u8>)]) {
             spilled: 0,
         });
         o.push(&ToScheduler::Release { job: key.job });
-        o.push(&ToScheduler::Datasets {
+        o.push(&ToScheduler::Ask {
             request: 1,
-            op: DatasetOp::Publish {
+            op: AskOp::Publish {
                 name: "x".into(),
                 keys: vec![(key, "i64".into())],
                 replace: true,
             },
         });
-        o.push(&ToScheduler::Datasets {
+        o.push(&ToScheduler::Ask {
             request: 2,
-            op: DatasetOp::List,
+            op: AskOp::List,
         });
-        o.push(&ToScheduler::Datasets {
+        o.push(&ToScheduler::Ask {
             request: 3,
-            op: DatasetOp::Replicate {
+            op: AskOp::Replicate {
                 keys: vec![key],
                 n: 2,
             },
         });
-        o.push(&ToScheduler::Datasets {
+        o.push(&ToScheduler::Ask {
             request: 4,
-            op: DatasetOp::WhoHas { keys: vec![key] },
+            op: AskOp::WhoHas { keys: vec![key] },
         });
         o.push(&ToScheduler::Replicated { key });
     });
@@ -217,15 +217,15 @@ fn net_frames(specs: &[(&str, Vec<u8>)]) {
         });
         o.push(&ToClient::Reply {
             request: 1,
-            reply: DatasetReply::Keys(vec![(key, "i64".into())]),
+            reply: Answer::Keys(vec![(key, "i64".into())]),
         });
         o.push(&ToClient::Reply {
             request: 2,
-            reply: DatasetReply::Names(vec!["x".into()]),
+            reply: Answer::Names(vec!["x".into()]),
         });
         o.push(&ToClient::Reply {
             request: 4,
-            reply: DatasetReply::Holders(vec![vec![1, 2]]),
+            reply: Answer::Holders(vec![vec![1, 2]]),
         });
     });
     one("peer", &|o| {

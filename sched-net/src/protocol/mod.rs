@@ -184,13 +184,13 @@ pub enum ToScheduler<'a> {
         /// The job.
         job: JobId,
     },
-    /// A client's request about named datasets, answered by
-    /// [`ToClient::Reply`] with the same `request`.
-    Datasets {
+    /// A client's question about datasets or about where results are,
+    /// answered by [`ToClient::Reply`] with the same `request`.
+    Ask {
         /// Chosen by the client, echoed in the reply.
         request: u64,
         /// What to do.
-        op: DatasetOp,
+        op: AskOp,
     },
     /// A client's request about a named queue, answered by
     /// [`ToClient::Reply`] with the same `request`.
@@ -220,12 +220,12 @@ pub struct RunTime {
     pub thread: u16,
 }
 
-/// What a client asks of the scheduler's named datasets, and of where
-/// results are. A dataset is a list of results, each with its type's
-/// name; it keeps them on the cluster, whoever published it, until it is
-/// unpublished.
+/// What a client asks of the scheduler besides its queues: its named
+/// datasets, and copies of results. A dataset is a list of results, each
+/// with its type's name; it keeps them on the cluster, whoever published
+/// it, until it is unpublished.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum DatasetOp {
+pub enum AskOp {
     /// Name these results; a taken name is an error unless `replace`.
     Publish {
         /// The name.
@@ -249,7 +249,7 @@ pub enum DatasetOp {
     },
     /// Copy finished results to more workers: until each is on `n`
     /// workers (0: on every worker). Answered once the copies are asked
-    /// for; [`DatasetOp::WhoHas`] tells when they are made.
+    /// for; [`AskOp::WhoHas`] tells when they are made.
     Replicate {
         /// The results.
         keys: Vec<DataKey>,
@@ -303,9 +303,9 @@ pub enum Queued {
     Value(#[serde(with = "serde_bytes")] Vec<u8>),
 }
 
-/// The scheduler's answer to a [`DatasetOp`] or a [`QueueOp`].
+/// The scheduler's answer to an [`AskOp`] or a [`QueueOp`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum DatasetReply {
+pub enum Answer {
     /// Done.
     Done,
     /// The names, sorted.
@@ -408,13 +408,13 @@ pub enum ToClient {
         /// The dashboard's address (`host:port`), if it has one.
         dashboard: Option<String>,
     },
-    /// The answer to a [`ToScheduler::Datasets`] or
+    /// The answer to a [`ToScheduler::Ask`] or
     /// [`ToScheduler::Queue`] request.
     Reply {
         /// The request's number.
         request: u64,
         /// The answer.
-        reply: DatasetReply,
+        reply: Answer,
     },
 }
 

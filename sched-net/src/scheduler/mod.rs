@@ -513,7 +513,7 @@ impl Server {
             | ToScheduler::ReleaseOutputs { .. }
             | ToScheduler::Forget { .. }
             | ToScheduler::Queue { .. }
-            | ToScheduler::Datasets { .. } => return Err("a worker sent a client's message".into()),
+            | ToScheduler::Ask { .. } => return Err("a worker sent a client's message".into()),
         }
         Ok(())
     }
@@ -546,8 +546,8 @@ impl Server {
                     self.cluster.forget(job);
                 }
             }
-            ToScheduler::Datasets { request, op } => {
-                let reply = self.cluster.datasets(op, &mut sink);
+            ToScheduler::Ask { request, op } => {
+                let reply = self.cluster.ask(op, &mut sink);
                 sink.to_client(c, &ToClient::Reply { request, reply });
             }
             ToScheduler::Queue { request, name, op } => {

@@ -16,8 +16,8 @@ use rask_core::{ExecState, Graph, TaskId};
 use crate::dashboard::{Board, JobProgress};
 use crate::portable::{decode_spec, JobSpec};
 use crate::protocol::{
-    run_priority, DataKey, DatasetOp, DatasetReply, JobId, RunTime, ToClient, ToWorker, WireError,
-    WorkerId, WorkerInfo,
+    run_priority, Answer, AskOp, DataKey, JobId, RunTime, ToClient, ToWorker, WireError, WorkerId,
+    WorkerInfo,
 };
 
 mod constraints;
@@ -470,16 +470,16 @@ impl Cluster {
         }
     }
 
-    /// Answers a client's request about datasets.
-    pub fn datasets(&mut self, op: DatasetOp, sink: &mut impl Sink) -> DatasetReply {
+    /// Answers a client's question about datasets or copies of results.
+    pub fn ask(&mut self, op: AskOp, sink: &mut impl Sink) -> Answer {
         match op {
-            DatasetOp::Publish {
+            AskOp::Publish {
                 name,
                 keys,
                 replace,
             } => {
                 if self.datasets.contains_key(&name) && !replace {
-                    return DatasetReply::Error(format!(
+                    return Answer::Error(format!(
                         "a dataset named `{name}` already exists (publish with replace to \
                          overwrite it)"
                     ));
@@ -491,7 +491,7 @@ impl Cluster {
                         .is_some_and(|j| j.outputs.contains(&TaskId(k.task)))
                 });
                 if let Some((k, _)) = gone {
-                    return DatasetReply::Error(format!(
+                    return Answer::Error(format!(
                         "cannot publish `{name}`: result {}/{} is not on the cluster",
                         k.job, k.task
                     ));
@@ -502,22 +502,22 @@ impl Cluster {
                 if let Some(old) = self.datasets.insert(name, keys) {
                     self.unpin(&old, sink);
                 }
-                DatasetReply::Done
+                Answer::Done
             }
-            DatasetOp::Unpublish { name } => match self.datasets.remove(&name) {
+            AskOp::Unpublish { name } => match self.datasets.remove(&name) {
                 Some(keys) => {
                     self.unpin(&keys, sink);
-                    DatasetReply::Done
+                    Answer::Done
                 }
-                None => DatasetReply::Error(format!("no dataset named `{name}`")),
+                None => Answer::Error(format!("no dataset named `{name}`")),
             },
-            DatasetOp::List => DatasetReply::Names(self.datasets.keys().cloned().collect()),
-            DatasetOp::Get { name } => match self.datasets.get(&name) {
-                Some(keys) => DatasetReply::Keys(keys.clone()),
-                None => DatasetReply::Error(format!("no dataset named `{name}`")),
+            AskOp::List => Answer::Names(self.datasets.keys().cloned().collect()),
+            AskOp::Get { name } => match self.datasets.get(&name) {
+                Some(keys) => Answer::Keys(keys.clone()),
+                None => Answer::Error(format!("no dataset named `{name}`")),
             },
-            DatasetOp::Replicate { keys, n } => self.replicate(&keys, n, sink),
-            DatasetOp::WhoHas { keys } => self.who_has(&keys),
+            AskOp::Replicate { keys, n } => self.replicate(&keys, n, sink),
+            AskOp::WhoHas { keys } => self.who_has(&keys),
         }
     }
 

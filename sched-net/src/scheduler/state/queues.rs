@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use super::{ClientId, Cluster, Sink};
-use crate::protocol::{DataKey, DatasetReply, JobId, QueueOp, Queued, QueuedRef, ToClient};
+use crate::protocol::{Answer, DataKey, JobId, QueueOp, Queued, QueuedRef, ToClient};
 
 /// Largest value a queue carries; bigger data travels as a future.
 pub const MAX_QUEUE_VALUE: usize = 1 << 20;
@@ -39,10 +39,10 @@ impl Cluster {
         name: &str,
         op: QueueOp<'_>,
         sink: &mut impl Sink,
-    ) -> Option<DatasetReply> {
+    ) -> Option<Answer> {
         match op {
             QueueOp::Put(item) => Some(self.put(name, item, sink)),
-            QueueOp::Size => Some(DatasetReply::Size(
+            QueueOp::Size => Some(Answer::Size(
                 self.queues.get(name).map_or(0, |q| q.len() as u64),
             )),
             QueueOp::Get {
@@ -56,7 +56,7 @@ impl Cluster {
                     }
                 }
                 if timeout_ms == 0 {
-                    return Some(DatasetReply::Empty);
+                    return Some(Answer::Empty);
                 }
                 let wait = Duration::from_millis(timeout_ms.min(u64::from(u32::MAX)));
                 self.parked.push(ParkedGet {
@@ -71,11 +71,11 @@ impl Cluster {
         }
     }
 
-    fn put(&mut self, name: &str, item: QueuedRef<'_>, sink: &mut impl Sink) -> DatasetReply {
+    fn put(&mut self, name: &str, item: QueuedRef<'_>, sink: &mut impl Sink) -> Answer {
         let (item, type_name) = match item {
             QueuedRef::Value(bytes, type_name) => {
                 if bytes.len() > MAX_QUEUE_VALUE {
-                    return DatasetReply::Error(format!(
+                    return Answer::Error(format!(
                         "a value of {} bytes is too big for queue `{name}` (at most \
                          {MAX_QUEUE_VALUE}); put a future instead",
                         bytes.len()
@@ -90,7 +90,7 @@ impl Cluster {
                     .and_then(|j| j.holder.get(key.task as usize))
                     .is_some_and(|h| *h != 0);
                 if !held {
-                    return DatasetReply::Error(format!(
+                    return Answer::Error(format!(
                         "cannot put result {}/{} on queue `{name}`: it is not on the cluster",
                         key.job, key.task
                     ));
@@ -107,16 +107,16 @@ impl Cluster {
                 type_name: type_name.to_owned(),
             });
         self.serve_parked(name, sink);
-        DatasetReply::Done
+        Answer::Done
     }
 
     /// Takes the oldest item of `name` for `client` if there is one; an
     /// item of another type stays queued and the answer says so.
-    fn take(&mut self, client: ClientId, name: &str, type_name: &str) -> Option<DatasetReply> {
+    fn take(&mut self, client: ClientId, name: &str, type_name: &str) -> Option<Answer> {
         let queue = self.queues.get_mut(name)?;
         let front = queue.front()?;
         if front.type_name != type_name {
-            return Some(DatasetReply::Error(format!(
+            return Some(Answer::Error(format!(
                 "the next item on queue `{name}` is a `{}`, not a `{type_name}`",
                 front.type_name
             )));
@@ -129,7 +129,7 @@ impl Cluster {
             // Held until the taker's job holding it is in (or it leaves).
             self.lent.push((client, key));
         }
-        Some(DatasetReply::Item(item))
+        Some(Answer::Item(item))
     }
 
     /// Gives newly queued items to the gets waiting on `name`, oldest first.
@@ -164,7 +164,7 @@ impl Cluster {
                 get.client,
                 &ToClient::Reply {
                     request: get.request,
-                    reply: DatasetReply::Empty,
+                    reply: Answer::Empty,
                 },
             );
         }

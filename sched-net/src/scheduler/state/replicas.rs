@@ -8,7 +8,7 @@
 //! lists, as it copies the holder.
 
 use super::{Cluster, Job, Sink};
-use crate::protocol::{DataKey, DatasetReply, JobId, ToWorker, WorkerId};
+use crate::protocol::{Answer, DataKey, JobId, ToWorker, WorkerId};
 
 impl Job {
     /// Whether worker `w` holds task `t`'s result.
@@ -44,15 +44,10 @@ impl Job {
 impl Cluster {
     /// Asks workers to copy `keys` until each is on `n` workers (0: every
     /// worker). Results not finished, or gone, are an error naming them.
-    pub(super) fn replicate(
-        &mut self,
-        keys: &[DataKey],
-        n: u32,
-        sink: &mut impl Sink,
-    ) -> DatasetReply {
+    pub(super) fn replicate(&mut self, keys: &[DataKey], n: u32, sink: &mut impl Sink) -> Answer {
         for key in keys {
             if self.holder_of(*key).is_none() {
-                return DatasetReply::Error(format!(
+                return Answer::Error(format!(
                     "cannot replicate result {}/{}: it is not on the cluster (not finished, or \
                      released)",
                     key.job, key.task
@@ -84,12 +79,12 @@ impl Cluster {
                 sink.to_worker(w, &ToWorker::Replicate { key, from });
             }
         }
-        DatasetReply::Done
+        Answer::Done
     }
 
     /// Where each of `keys` is held.
-    pub(super) fn who_has(&self, keys: &[DataKey]) -> DatasetReply {
-        DatasetReply::Holders(
+    pub(super) fn who_has(&self, keys: &[DataKey]) -> Answer {
+        Answer::Holders(
             keys.iter()
                 .map(|k| {
                     let Some(job) = self.jobs.get(&k.job) else {
