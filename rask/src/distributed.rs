@@ -472,16 +472,12 @@ impl Client {
         T: Serialize + DeserializeOwned + Any + Send + Sync,
         I: IntoIterator<Item = T>,
     {
-        let (done, finished) = std::sync::mpsc::channel();
         MapStream {
             client: self.clone(),
             f,
             items: items.into_iter(),
             max_in_flight: max_in_flight.max(1),
-            in_flight: std::collections::HashMap::new(),
-            next: 0,
-            done,
-            finished,
+            in_flight: self.as_completed(std::iter::empty()),
             _types: PhantomData,
         }
     }
@@ -754,11 +750,8 @@ pub struct MapStream<T, R, F, I> {
     f: F,
     items: I,
     max_in_flight: usize,
-    in_flight: std::collections::HashMap<u64, Future<R>>,
-    next: u64,
-    /// Each task's number, sent when it settles.
-    done: std::sync::mpsc::Sender<u64>,
-    finished: std::sync::mpsc::Receiver<u64>,
+    /// The tasks submitted and not yielded, in the order they settle.
+    in_flight: AsCompleted<R>,
     _types: PhantomData<fn(T)>,
 }
 
@@ -790,26 +783,12 @@ where
     fn next(&mut self) -> Option<Self::Item> {
         while self.in_flight.len() < self.max_in_flight {
             let Some(item) = self.items.next() else { break };
-            let future = match self.client.submit(self.f.clone(), (item,)) {
-                Ok(future) => future,
+            match self.client.submit(self.f.clone(), (item,)) {
+                Ok(future) => self.in_flight.add(future),
                 Err(e) => return Some(Err(e)),
-            };
-            let (n, done) = (self.next, self.done.clone());
-            self.next += 1;
-            future.raw.on_done(move || {
-                let _ = done.send(n);
-            });
-            self.in_flight.insert(n, future);
+            }
         }
-        if self.in_flight.is_empty() {
-            return None;
-        }
-        let future = self
-            .finished
-            .recv()
-            .ok()
-            .and_then(|n| self.in_flight.remove(&n))?;
-        Some(future.result())
+        self.in_flight.next().map(|(_, value)| value)
     }
 }
 
@@ -833,7 +812,9 @@ impl<T: Any + Send + Sync + Clone> AsCompleted<T> {
         });
         self.waiting.insert(n, future);
     }
+}
 
+impl<T> AsCompleted<T> {
     /// Futures not yielded yet.
     pub fn len(&self) -> usize {
         self.waiting.len()
