@@ -284,30 +284,7 @@ fn browser_outcomes(runs: &[RunSpec]) -> Result<Vec<Outcome>, String> {
     }
     let (reps, workers) = (runs[0].reps, runs[0].workers);
     let measured = crate::wasm::bench(&backends, &ns, reps, workers)?;
-    Ok(measured
-        .into_iter()
-        .map(|m| {
-            if let Some(x) = m.speedup {
-                eprintln!("  {} demo speedup over wasm-sync: {x:.2}x", m.backend);
-            }
-            let tasks = m.tasks.max(1);
-            Outcome::Ran(Record {
-                backend: m.backend,
-                graph: m.graph,
-                n: m.n,
-                tasks: m.tasks,
-                workers: m.workers,
-                reps: m.reps,
-                wall_s: m.wall_s,
-                us_per_task: m.wall_s * 1e6 / tasks as f64,
-                tasks_per_s: tasks as f64 / m.wall_s,
-                peak_rss_bytes: 0,
-                children_peak_rss_bytes: 0,
-                ir_bytes_per_task: 0.0,
-                build_s: 0.0,
-            })
-        })
-        .collect())
+    Ok(measured.into_iter().map(Outcome::Ran).collect())
 }
 
 /// Asks the release bench binary how many busy-loop steps take ~5 ms.

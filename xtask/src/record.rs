@@ -36,6 +36,35 @@ pub struct Record {
     pub build_s: f64,
 }
 
+impl Record {
+    /// A run timed from outside any process the bench can measure (in a
+    /// browser): wall time only, memory and build figures left at 0.
+    pub fn timed(
+        backend: &str,
+        graph: &str,
+        (n, tasks): (u64, u64),
+        (workers, reps): (u64, u64),
+        wall_s: f64,
+    ) -> Record {
+        let per = tasks.max(1) as f64;
+        Record {
+            backend: backend.to_owned(),
+            graph: graph.to_owned(),
+            n,
+            tasks,
+            workers,
+            reps,
+            wall_s,
+            us_per_task: wall_s * 1e6 / per,
+            tasks_per_s: per / wall_s,
+            peak_rss_bytes: 0,
+            children_peak_rss_bytes: 0,
+            ir_bytes_per_task: 0.0,
+            build_s: 0.0,
+        }
+    }
+}
+
 /// What one child reports. On the wire the three kinds are told apart by
 /// their fields (`error`, `skipped`, or the measurements), so every line is
 /// one flat object.

@@ -15,6 +15,8 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+use xtask::record::Record;
+
 use crate::command::{cargo, root, run, stdout_of, target_dir, tool};
 
 pub const TARGET: &str = "wasm32-unknown-unknown";
@@ -315,20 +317,6 @@ fn custom_op(browser: &webdriver::Browser, url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// One browser benchmark result.
-#[derive(Clone, Debug)]
-pub struct BrowserRun {
-    pub backend: String,
-    pub graph: String,
-    pub n: u64,
-    pub tasks: u64,
-    pub workers: u64,
-    pub reps: u64,
-    pub wall_s: f64,
-    /// For the demo: sync time over workers time.
-    pub speedup: Option<f64>,
-}
-
 /// Runs `merge` at each n on the wasm backends asked for, and the demo
 /// workload, in one headless Chromium session.
 pub fn bench(
@@ -336,7 +324,7 @@ pub fn bench(
     ns: &[usize],
     reps: usize,
     workers: usize,
-) -> Result<Vec<BrowserRun>, String> {
+) -> Result<Vec<Record>, String> {
     let sizes = build()?;
     println!("{sizes}");
     let server = serve::Server::start(&www(), 0)?;
@@ -355,16 +343,14 @@ pub fn bench(
                     v["result"], v["expected"]
                 ));
             }
-            out.push(BrowserRun {
-                backend: backend.clone(),
-                graph: "merge".into(),
-                n: n as u64,
-                tasks: v["tasks"].as_u64().unwrap_or(0),
-                workers: if which == "sync" { 1 } else { workers as u64 },
-                reps: reps as u64,
-                wall_s: v["ms"].as_f64().unwrap_or(f64::NAN) / 1000.0,
-                speedup: None,
-            });
+            let w = if which == "sync" { 1 } else { workers as u64 };
+            out.push(Record::timed(
+                backend,
+                "merge",
+                (n as u64, v["tasks"].as_u64().unwrap_or(0)),
+                (w, reps as u64),
+                v["ms"].as_f64().unwrap_or(f64::NAN) / 1000.0,
+            ));
         }
     }
     // The speedup can be no better than the cores the machine has free.
@@ -400,21 +386,22 @@ pub fn bench(
     if v["same"] != Value::Bool(true) {
         return Err("the demo workload gave different results on sync and workers".into());
     }
+    eprintln!(
+        "  wasm-workers demo speedup over wasm-sync: {:.2}x",
+        v["speedup"].as_f64().unwrap_or(f64::NAN)
+    );
     let tasks = v["tasks"].as_u64().unwrap_or(0);
     for (backend, key, w) in [
         ("wasm-sync", "sync_ms", 1),
         ("wasm-workers", "workers_ms", workers as u64),
     ] {
-        out.push(BrowserRun {
-            backend: backend.into(),
-            graph: "demo".into(),
-            n: tasks,
-            tasks,
-            workers: w,
-            reps: reps.max(5) as u64,
-            wall_s: v[key].as_f64().unwrap_or(f64::NAN) / 1000.0,
-            speedup: (w > 1).then(|| v["speedup"].as_f64().unwrap_or(f64::NAN)),
-        });
+        out.push(Record::timed(
+            backend,
+            "demo",
+            (tasks, tasks),
+            (w, reps.max(5) as u64),
+            v[key].as_f64().unwrap_or(f64::NAN) / 1000.0,
+        ));
     }
     Ok(out)
 }
