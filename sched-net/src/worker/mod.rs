@@ -651,7 +651,12 @@ impl Worker {
                         bytes: size,
                         run,
                     });
-                    let codec = job.codec(TaskId(outcome.key.task));
+                    // Needed only to read it back from disk.
+                    let codec = if self.data.spills() {
+                        job.codec(TaskId(outcome.key.task))
+                    } else {
+                        None
+                    };
                     self.data
                         .insert(outcome.key, value, bytes, size, codec, true);
                 }

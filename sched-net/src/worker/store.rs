@@ -119,7 +119,6 @@ impl Store {
         codec: Option<Codec>,
         own: bool,
     ) {
-        self.remove(key);
         self.tick += 1;
         let stored = Stored {
             held: Held::Memory {
@@ -133,7 +132,15 @@ impl Store {
             used: self.tick,
         };
         self.memory += stored.in_memory();
-        self.map.insert(key, stored);
+        if let Some(old) = self.map.insert(key, stored) {
+            self.forget(key, old);
+        }
+    }
+
+    /// Whether results go to disk past the limit: only then is a
+    /// result's codec needed.
+    pub fn spills(&self) -> bool {
+        self.dir.is_some()
     }
 
     pub fn get(&self, key: &DataKey) -> Option<&Stored> {
@@ -169,9 +176,13 @@ impl Store {
 
     /// Drops a result, from memory or disk.
     pub fn remove(&mut self, key: DataKey) {
-        let Some(s) = self.map.remove(&key) else {
-            return;
-        };
+        if let Some(s) = self.map.remove(&key) {
+            self.forget(key, s);
+        }
+    }
+
+    /// Takes a result that left the map off the counts (and the disk).
+    fn forget(&mut self, key: DataKey, s: Stored) {
         match s.held {
             Held::Memory { .. } => self.memory -= s.in_memory(),
             Held::Disk => {
