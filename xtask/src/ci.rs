@@ -60,27 +60,10 @@ const STEPS: &[Step] = &[
         Ok(())
     }),
     ("no_std build", || {
-        run(&mut cargo(&[
-            "build",
-            "-p",
-            "rask-core",
-            "-p",
-            "rask-sched-sync",
-            "--no-default-features",
-            "--target",
-            NO_STD_TARGET,
-        ]))
+        build_core_and_sync(NO_STD_TARGET, &["--no-default-features"])
     }),
     ("wasm build (core and sync for wasm32)", || {
-        run(&mut cargo(&[
-            "build",
-            "-p",
-            "rask-core",
-            "-p",
-            "rask-sched-sync",
-            "--target",
-            crate::wasm::TARGET,
-        ]))
+        build_core_and_sync(crate::wasm::TARGET, &[])
     }),
     (
         "browser tests: core and sync in headless Chromium (wasm-bindgen-test)",
@@ -103,6 +86,21 @@ const STEPS: &[Step] = &[
         crate::fuzz::smoke,
     ),
 ];
+
+/// Builds `rask-core` and `rask-sched-sync` for `target`.
+fn build_core_and_sync(target: &str, extra: &[&str]) -> Result<(), String> {
+    let mut args = vec![
+        "build",
+        "-p",
+        "rask-core",
+        "-p",
+        "rask-sched-sync",
+        "--target",
+        target,
+    ];
+    args.extend_from_slice(extra);
+    run(&mut cargo(&args))
+}
 
 /// Runs every step; the error names the step that failed.
 pub fn run_all() -> Result<(), String> {
