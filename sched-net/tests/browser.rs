@@ -6,6 +6,7 @@
 //! Without `/usr/bin/chromium` and `/usr/bin/chromedriver` the test says
 //! it was skipped and why, and passes (`cargo xtask test` installs both).
 
+mod common;
 mod http;
 mod webdriver;
 
@@ -14,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rask_core::{Arg, Inputs, JobBuilder, Op};
+use rask_core::{Inputs, Op};
 use rask_sched_net::{Client, LocalOptions};
 use serde_json::Value;
 use webdriver::Browser;
@@ -77,17 +78,9 @@ fn the_dashboard_page_shows_workers_and_the_task_stream_in_chromium() {
         std::thread::spawn(move || {
             let mut runs = 0u32;
             while !stop.load(Ordering::Relaxed) && runs < 200 {
-                let mut b = JobBuilder::new();
-                let load_op = b.op(&Op::new("load", load));
-                let reduce_op = b.op(&Op::new("reduce", reduce));
-                let parts: Vec<Arg> = (0..200u64)
-                    .map(|i| {
-                        let l = b.lit(i);
-                        Arg::dep(b.task(load_op, &[l]))
-                    })
-                    .collect();
-                let out = b.keyed_task("reduce-all", reduce_op, &parts);
-                let job = b.finish();
+                let (load_op, reduce_op) = (Op::new("load", load), Op::new("reduce", reduce));
+                let (job, out) =
+                    common::fan_in(0..200u64, &load_op, &reduce_op, Some("reduce-all"));
                 let v = client
                     .gather(&client.submit_job(&job, &[out], &[]).unwrap())
                     .unwrap();

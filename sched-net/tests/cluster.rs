@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{alive, builtin_job, scheduler, spin, with_token, worker};
+use common::{alive, builtin_job, fan_in, scheduler, spin, with_token, worker};
 use rask_core::{Arg, Inputs, Job, JobBuilder, Op, TaskId};
 use rask_sched_net::{Client, LocalOptions};
 
@@ -100,21 +100,10 @@ fn pids(xs: Inputs<u32>) -> Vec<u32> {
 /// Submits `n` 2 ms tasks that return their pid, gathered into the
 /// sorted distinct pids.
 fn submit_whoami(client: &Client, n: u64) -> rask_sched_net::RawFuture {
-    let mut b = JobBuilder::new();
-    let who = b.op(&Op::new("whoami", whoami));
-    let gather = b.op(&Op::new("pids", pids));
-    let leaves: Vec<Arg> = (0..n)
-        .map(|i| {
-            let l = b.lit(i);
-            Arg::dep(b.task(who, &[l]))
-        })
-        .collect();
-    let out = b.task(gather, &leaves);
-    client
-        .submit_job(&b.finish(), &[out], &[])
-        .unwrap()
-        .pop()
-        .unwrap()
+    let who = Op::new("whoami", whoami);
+    let gather = Op::new("pids", pids);
+    let (job, out) = fan_in(0..n, &who, &gather, None);
+    client.submit_job(&job, &[out], &[]).unwrap().pop().unwrap()
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{builtin_job, with_token, worker, Proc};
-use rask_core::{Arg, Inputs, Job, JobBuilder, Op, TaskId};
+use rask_core::{Inputs, Job, Op, TaskId};
 use rask_sched_net::{Client, LocalOptions};
 use serde_json::Value as Json;
 
@@ -34,17 +34,9 @@ fn total(xs: Inputs<u64>) -> u64 {
 
 /// `n` `step` tasks summed by a task keyed `total-sum`.
 fn steps(n: u64) -> (Job, TaskId) {
-    let mut b = JobBuilder::new();
-    let step_op = b.op(&Op::new("step", step));
-    let total_op = b.op(&Op::new("total", total));
-    let leaves: Vec<Arg> = (0..n)
-        .map(|i| {
-            let l = b.lit(i);
-            Arg::dep(b.task(step_op, &[l]))
-        })
-        .collect();
-    let out = b.keyed_task("total-sum", total_op, &leaves);
-    (b.finish(), out)
+    let step_op = Op::new("step", step);
+    let total_op = Op::new("total", total);
+    common::fan_in(0..n, &step_op, &total_op, Some("total-sum"))
 }
 
 fn json(addr: SocketAddr, path: &str) -> Json {

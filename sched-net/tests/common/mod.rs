@@ -95,17 +95,38 @@ pub fn with_token(token: &str) -> ClientOptions {
 
 /// inc over 0..n, summed, with the names of built-in ops.
 pub fn builtin_job(n: i64) -> (Arc<Job>, TaskId) {
+    let inc = Op::new("inc", |x: &i64| x + 1);
+    let sum = Op::new("sum", |xs: Inputs<i64>| xs.sum::<i64>());
+    let (job, out) = fan_in(0..n, &inc, &sum, None);
+    (Arc::new(job), out)
+}
+
+/// A task of `leaf` on each of `inputs`, all gathered by one task of
+/// `gather` (named `key`, if given).
+pub fn fan_in<T>(
+    inputs: impl IntoIterator<Item = T>,
+    leaf: &Op,
+    gather: &Op,
+    key: Option<&str>,
+) -> (Job, TaskId)
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + std::any::Any + Send + Sync,
+{
     let mut b = JobBuilder::new();
-    let inc = b.op(&Op::new("inc", |x: &i64| x + 1));
-    let sum = b.op(&Op::new("sum", |xs: Inputs<i64>| xs.sum::<i64>()));
-    let leaves: Vec<Arg> = (0..n)
-        .map(|i| {
-            let l = b.lit(i);
-            Arg::dep(b.task(inc, &[l]))
+    let leaf = b.op(leaf);
+    let gather = b.op(gather);
+    let leaves: Vec<Arg> = inputs
+        .into_iter()
+        .map(|x| {
+            let l = b.lit(x);
+            Arg::dep(b.task(leaf, &[l]))
         })
         .collect();
-    let out = b.task(sum, &leaves);
-    (Arc::new(b.finish()), out)
+    let out = match key {
+        Some(key) => b.keyed_task(key, gather, &leaves),
+        None => b.task(gather, &leaves),
+    };
+    (b.finish(), out)
 }
 
 /// Busy work of about `us` microseconds, so that a run lasts long enough
