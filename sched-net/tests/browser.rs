@@ -15,17 +15,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::spin;
 use rask_core::{Inputs, Op};
 use rask_sched_net::{Client, LocalOptions};
 use serde_json::Value;
 use webdriver::Browser;
-
-fn spin(us: u64) {
-    let end = Instant::now() + Duration::from_micros(us);
-    while Instant::now() < end {
-        std::hint::spin_loop();
-    }
-}
 
 fn load(x: &u64) -> u64 {
     spin(2_000);

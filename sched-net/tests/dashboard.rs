@@ -11,17 +11,10 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{builtin_job, with_token, worker, Proc};
+use common::{builtin_job, spin, with_token, worker, Proc};
 use rask_core::{Inputs, Job, Op, TaskId};
 use rask_sched_net::{Client, LocalOptions};
 use serde_json::Value as Json;
-
-fn spin(us: u64) {
-    let end = Instant::now() + Duration::from_micros(us);
-    while Instant::now() < end {
-        std::hint::spin_loop();
-    }
-}
 
 fn step(x: &u64) -> u64 {
     spin(300);
