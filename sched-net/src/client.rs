@@ -1036,11 +1036,8 @@ impl Client {
         })?;
         let deadline = Instant::now() + timeout;
         loop {
-            let want = if n == 0 {
-                self.workers().len()
-            } else {
-                n.min(self.workers().len())
-            };
+            let workers = self.workers().len();
+            let want = if n == 0 { workers } else { n.min(workers) };
             let holders = self.who_has_keys(&keys)?;
             let short = holders.iter().zip(&keys).find(|(h, _)| h.len() < want);
             let Some((h, key)) = short else {
