@@ -66,7 +66,7 @@ pub mod splitmix;
 mod storage;
 
 pub use events::{Events, EventsList, NoEvents, RunInfo, TaskSpan};
-pub use exec::{ExecError, ExecState, Plan};
+pub use exec::{ExecError, ExecState, Plan, TaskState};
 pub use graph::{Arg, ArgKind, Graph, GraphError, LitId, OpId, TaskId};
 pub use order::{order, validate};
 pub use storage::{Buf, CapacityError, Fixed, Heap, Storage};

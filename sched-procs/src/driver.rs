@@ -22,7 +22,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use rask_core::{Error, Events, ExecState, Job, Plan, TaskError, TaskId, TaskSpan, Value};
+use rask_core::{Error, Events, ExecState, Graph, Job, Plan, TaskError, TaskId, TaskSpan, Value};
 use std::os::fd::AsFd;
 
 use crate::children::Children;
@@ -48,7 +48,7 @@ const SIBLING_FAN_IN: u32 = 8;
 
 pub struct Driver<'j, 'e> {
     job: &'j Job,
-    state: ExecState<'j>,
+    state: ExecState<&'j Graph>,
     children: Children,
     events: &'e dyn Events,
     /// Children holding each task's result, as bits.

@@ -22,7 +22,7 @@ use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
-use rask_core::{ExecState, Job, Plan, TaskError, TaskId, Value};
+use rask_core::{ExecState, Graph, Job, Plan, TaskError, TaskId, Value};
 use serde_bytes::ByteBuf;
 
 use crate::error::RunError;
@@ -159,7 +159,7 @@ struct Waiting {
 /// The scheduler's state for one run.
 struct Driver<'j> {
     job: &'j Job,
-    state: ExecState<'j>,
+    state: ExecState<&'j Graph>,
     run: u32,
     /// Which workers hold each task's result, as a bit mask.
     holders: Vec<u64>,
@@ -188,7 +188,7 @@ struct Driver<'j> {
 const UNASSIGNED: u8 = u8::MAX;
 
 impl<'j> Driver<'j> {
-    fn new(job: &'j Job, state: ExecState<'j>, run: u32, workers: usize) -> Driver<'j> {
+    fn new(job: &'j Job, state: ExecState<&'j Graph>, run: u32, workers: usize) -> Driver<'j> {
         let (by_join, join_of) = Self::families(job, state.plan());
         Driver {
             job,

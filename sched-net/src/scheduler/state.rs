@@ -72,10 +72,9 @@ struct Worker {
     used: Vec<f64>,
 }
 
-/// An `ExecState` together with the graph it borrows.
+/// A job's `ExecState`, which shares the graph it runs.
 struct Exec {
-    // Declared first: dropped before the graph it points into.
-    state: ExecState<'static>,
+    state: ExecState<Arc<Graph>>,
     graph: Arc<Graph>,
 }
 
@@ -85,11 +84,7 @@ impl Exec {
         outputs: &[TaskId],
         held: impl Fn(TaskId) -> bool,
     ) -> Result<Exec, rask_core::GraphError> {
-        // SAFETY: the graph lives in an `Arc` owned by this struct and is
-        // never mutated; `state` is declared first, so it is dropped before
-        // `graph`. The `'static` never escapes: `state` is private here.
-        let borrowed: &'static Graph = unsafe { &*Arc::as_ptr(&graph) };
-        let state = ExecState::resuming(borrowed, outputs, held)?;
+        let state = ExecState::resuming(graph.clone(), outputs, held)?;
         Ok(Exec { state, graph })
     }
 }
