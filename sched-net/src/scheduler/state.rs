@@ -991,33 +991,32 @@ impl Cluster {
                         && job.constraints.free_on(worker)
                 })
             });
-            // Held results complete without a worker, so keep popping even
-            // when every worker is full; a task that needs one goes back.
-            let Some(t) = job.exec.state.pop_ready() else {
+            // Held results complete without a worker, so keep going even
+            // when every worker is full; a task that needs one stays ready.
+            let Some(t) = job.exec.state.peek_ready() else {
                 break;
             };
             let ti = t.index();
-            if job.holder[ti] != 0 {
-                Self::complete(job, id, t, sink);
+            if job.holder[ti] != 0 || job.sent[ti] != 0 {
+                // Peeked, so ready: starting it cannot fail.
+                let _ = job.exec.state.start(t);
+                if job.holder[ti] != 0 {
+                    Self::complete(job, id, t, sink);
+                } // else still running from before a re-plan
                 continue;
-            }
-            if job.sent[ti] != 0 {
-                continue; // still running from before a re-plan
             }
             let chosen = if has_room {
                 self.choose(id, t, &eligible)
             } else {
                 None
             };
-            match chosen {
-                Some(w) => self.dispatch(id, t, w, sink),
-                None => {
-                    if let Some(job) = self.jobs.get_mut(&id) {
-                        let _ = job.exec.state.requeue(t);
-                    }
-                    break;
-                }
+            let Some(w) = chosen else {
+                break; // it stays ready until a worker has room
+            };
+            if let Some(job) = self.jobs.get_mut(&id) {
+                let _ = job.exec.state.start(t);
             }
+            self.dispatch(id, t, w, sink);
         }
         let Some(job) = self.jobs.get_mut(&id) else {
             return;
