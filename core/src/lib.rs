@@ -77,6 +77,7 @@ cfg_alloc! {
 
 cfg_alloc! {
     mod error;
+    mod frames;
     mod held;
     mod job;
     mod op;
@@ -88,6 +89,7 @@ cfg_alloc! {
 
 cfg_alloc! {
     pub use error::Error;
+    pub use frames::{FrameInbox, OversizedFrame};
     pub use held::{wrong_count, Held, Holder, Persistable};
     pub use results::Results;
     pub use rewrite::{cull, fuse};

@@ -9,10 +9,9 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
-use rask_core::Job;
+use rask_core::{FrameInbox, Job};
 use std::sync::Arc;
 
-use crate::frame::Inbox;
 use crate::running::Running;
 
 /// One forked child, seen from the parent.
@@ -23,7 +22,7 @@ pub struct Child {
     /// Frames waiting to be written, and how much of them already was.
     pub out: Vec<u8>,
     written: usize,
-    pub inbox: Inbox,
+    pub inbox: FrameInbox,
     /// Set once the child has been reaped.
     pub exit: Option<String>,
 }
@@ -61,23 +60,15 @@ impl Child {
 
     /// Reads what has arrived; `Ok(false)` when the child closed its end.
     pub fn receive(&mut self) -> io::Result<bool> {
-        const CHUNK: usize = 1 << 16;
         loop {
-            let spare = self.inbox.spare(CHUNK);
-            match self.socket.read(spare) {
-                Ok(0) => {
-                    self.inbox.filled(CHUNK, 0);
-                    return Ok(false);
-                }
-                Ok(n) => self.inbox.filled(CHUNK, n),
-                Err(e) => {
-                    self.inbox.filled(CHUNK, 0);
-                    match e.kind() {
-                        io::ErrorKind::WouldBlock => return Ok(true),
-                        io::ErrorKind::Interrupted => {}
-                        _ => return Err(e),
-                    }
-                }
+            match self.socket.read(self.inbox.spare()) {
+                Ok(0) => return Ok(false),
+                Ok(n) => self.inbox.filled(n),
+                Err(e) => match e.kind() {
+                    io::ErrorKind::WouldBlock => return Ok(true),
+                    io::ErrorKind::Interrupted => {}
+                    _ => return Err(e),
+                },
             }
         }
     }
@@ -153,7 +144,7 @@ impl Children {
                         socket: parent_end,
                         out: Vec::new(),
                         written: 0,
-                        inbox: Inbox::default(),
+                        inbox: FrameInbox::new(crate::frame::MAX_FRAME),
                         exit: None,
                     });
                 }

@@ -15,7 +15,9 @@ use std::collections::HashMap;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use rask_core::hub::{EarliestStart, Hub, HubSink, Workers};
-use rask_core::{Error, Events, ExecState, Graph, Job, Plan, TaskError, TaskId, TaskSpan, Value};
+use rask_core::{
+    Error, Events, ExecState, FrameInbox, Graph, Job, Plan, TaskError, TaskId, TaskSpan, Value,
+};
 use std::os::fd::AsFd;
 
 use crate::children::{Child, Children};
@@ -175,15 +177,20 @@ impl<'j, 'e> Driver<'j, 'e> {
     }
 
     fn handle_frames(&mut self, c: usize) -> Result<(), Error> {
-        let mut inbox = std::mem::take(&mut self.children.list[c].inbox);
+        // Taken out while its frames are handled, which borrows the driver.
+        let placeholder = FrameInbox::new(0);
+        let mut inbox = std::mem::replace(&mut self.children.list[c].inbox, placeholder);
         let mut result = Ok(());
-        while let Some(frame) = inbox.next_frame() {
-            result = self.handle(c, frame);
+        loop {
+            match inbox.next_frame() {
+                Ok(Some(frame)) => result = self.handle(c, inbox.body(frame)),
+                Ok(None) => break,
+                Err(e) => result = Err(backend(e.to_string())),
+            }
             if result.is_err() {
                 break;
             }
         }
-        inbox.compact();
         self.children.list[c].inbox = inbox;
         result
     }

@@ -103,52 +103,6 @@ pub fn read_frame(input: &mut impl Read, frame: &mut Vec<u8>) -> io::Result<Opti
     Ok(Some(()))
 }
 
-/// Frames arriving in pieces on a non-blocking socket.
-#[derive(Debug, Default)]
-pub struct Inbox {
-    buf: Vec<u8>,
-    start: usize,
-}
-
-impl Inbox {
-    /// Space to read into (grows the buffer).
-    pub fn spare(&mut self, at_least: usize) -> &mut [u8] {
-        if self.start > 0 && self.start == self.buf.len() {
-            self.buf.clear();
-            self.start = 0;
-        }
-        let len = self.buf.len();
-        self.buf.resize(len + at_least, 0);
-        &mut self.buf[len..]
-    }
-
-    /// Keeps `n` of the bytes just read into [`spare`](Self::spare).
-    pub fn filled(&mut self, spare_len: usize, n: usize) {
-        let len = self.buf.len();
-        self.buf.truncate(len - spare_len + n);
-    }
-
-    /// The next complete frame, if one has arrived.
-    pub fn next_frame(&mut self) -> Option<&[u8]> {
-        let rest = &self.buf[self.start..];
-        let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
-        if rest.len() < 4 + len {
-            return None;
-        }
-        let frame = self.start + 4..self.start + 4 + len;
-        self.start = frame.end;
-        Some(&self.buf[frame])
-    }
-
-    /// Drops consumed bytes, keeping a partial frame.
-    pub fn compact(&mut self) {
-        if self.start > 0 {
-            self.buf.drain(..self.start);
-            self.start = 0;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,21 +120,24 @@ mod tests {
         // length 4 + tag 1 + varint(1_000_000) 3 = 8 bytes beyond the payload.
         assert_eq!(out.len(), 1000 + 8 + 4 + 2);
 
-        let mut inbox = Inbox::default();
+        let mut inbox = rask_core::FrameInbox::new(MAX_FRAME);
         // Arrive in awkward pieces.
         for chunk in out.chunks(7) {
-            let spare = inbox.spare(chunk.len());
-            spare[..chunk.len()].copy_from_slice(chunk);
-            inbox.filled(chunk.len(), chunk.len());
+            inbox.spare()[..chunk.len()].copy_from_slice(chunk);
+            inbox.filled(chunk.len());
         }
-        let frame = inbox.next_frame().unwrap().to_vec();
+        let next = |inbox: &mut rask_core::FrameInbox| {
+            let range = inbox.next_frame().unwrap()?;
+            Some(inbox.body(range).to_vec())
+        };
+        let frame = next(&mut inbox).unwrap();
         let (msg, tail): (ToParent, _) = parse(&frame).unwrap();
         assert_eq!(msg, ToParent::Value { task: 1_000_000 });
         assert_eq!(tail, &payload[..]);
-        let frame = inbox.next_frame().unwrap().to_vec();
+        let frame = next(&mut inbox).unwrap();
         let (msg, tail): (ToChild, _) = parse(&frame).unwrap();
         assert_eq!((msg, tail.len()), (ToChild::Run { task: 3 }, 0));
-        assert!(inbox.next_frame().is_none());
+        assert!(next(&mut inbox).is_none());
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! that made it, the parent places each task where its inputs already are
 //! (unless that child is backed up), relays a missing input child → parent →
 //! child, drops results the state machine releases, and fetches only the
-//! requested outputs. Messages are length-prefixed postcard frames over a
+//! requested outputs. Those decisions are the core's hub
+//! ([`rask_core::hub`], its earliest-start rule); the parent is its IO. Messages are length-prefixed postcard frames over a
 //! socket pair per child, batched per system call. Linear chains are fused
 //! into one task first, so a chain costs one assignment.
 //!

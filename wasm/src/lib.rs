@@ -6,7 +6,8 @@
 //!   calling thread — the page's main thread or a worker;
 //! - the **Web Worker scheduler** (feature `workers`, on by default): `n`
 //!   module Workers each instantiate this same module and its op registry;
-//!   the main thread owns `ExecState`, sends tasks and receives results as
+//!   the main thread drives `ExecState` through the core's hub
+//!   ([`rask_core::hub`], its families rule), sends tasks and receives results as
 //!   postcard bytes in transferable `ArrayBuffer`s, never blocks, and
 //!   settles a Promise. Results stay in the worker that made them; a
 //!   dependent runs where its inputs are.
