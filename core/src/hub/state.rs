@@ -176,11 +176,12 @@ where
             self.times.record(took_ns);
             // Dependents sent ahead are running already: say so now that
             // they are ready, before their own completion arrives.
-            let ahead = self.policy.runs_ahead();
-            for i in 0..self.exec.plan().dependents(task).len() * usize::from(ahead) {
-                let d = self.exec.plan().dependents(task)[i];
-                if self.placed(d).is_some() && self.exec.state(d) == Some(TaskState::Ready) {
-                    let _ = self.exec.start(d);
+            if self.policy.runs_ahead() {
+                for i in 0..self.exec.plan().dependents(task).len() {
+                    let d = self.exec.plan().dependents(task)[i];
+                    if self.placed(d).is_some() && self.exec.state(d) == Some(TaskState::Ready) {
+                        let _ = self.exec.start(d);
+                    }
                 }
             }
             for &r in &released {
