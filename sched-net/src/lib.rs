@@ -31,7 +31,6 @@ pub mod scheduler;
 mod submit;
 pub mod worker;
 
-pub use client::QueueItem;
-pub use client::{Client, ClientOptions, FutureStatus, RawFuture};
+pub use client::{Client, ClientOptions, FutureStatus, QueueItem, RawFuture};
 pub use local::LocalOptions;
 pub use submit::SubmitOptions;
