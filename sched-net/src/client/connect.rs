@@ -97,14 +97,14 @@ impl Client {
         let mut sock =
             StdStream::connect_timeout(&target, Duration::from_secs(10)).map_err(io_err)?;
         sock.set_nodelay(true).map_err(io_err)?;
-        crate::worker::send_frame(
+        crate::conn::send_frame(
             &mut sock,
             &Hello::new(Role::Client, options.token.as_deref()),
         )
         .map_err(io_err)?;
         sock.set_read_timeout(Some(Duration::from_secs(30)))
             .map_err(io_err)?;
-        let body = crate::worker::recv_frame(&mut sock, options.max_frame).map_err(io_err)?;
+        let body = crate::conn::recv_frame(&mut sock, options.max_frame).map_err(io_err)?;
         let id = match postcard::from_bytes::<Welcome>(&body) {
             Ok(Welcome::Accepted { id }) => id,
             Ok(Welcome::Refused { reason }) => {
