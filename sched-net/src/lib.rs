@@ -28,9 +28,11 @@ pub mod local;
 pub mod portable;
 pub mod protocol;
 pub mod scheduler;
+mod stderr_log;
 mod submit;
 pub mod worker;
 
 pub use client::{Client, ClientOptions, FutureStatus, QueueItem, RawFuture};
 pub use local::LocalOptions;
+pub use stderr_log::log_to_stderr;
 pub use submit::SubmitOptions;

@@ -302,6 +302,7 @@ extern "C" fn worker_entry() {
     let Some(addr) = std::env::var_os(ENV_ADDR) else {
         return;
     };
+    crate::log_to_stderr(&format!("rask-worker[{}]", std::process::id()));
     let code = std::panic::catch_unwind(|| {
         let var = |k: &str| std::env::var(k).ok();
         let options = WorkerOptions {
@@ -311,7 +312,6 @@ extern "C" fn worker_entry() {
             local_directory: var(ENV_LOCAL_DIR).filter(|d| !d.is_empty()).map(Into::into),
             token: var(ENV_TOKEN),
             code_key: var(ENV_KEY).and_then(|k| CodeKey::from_hex(&k)),
-            log_name: format!("rask-worker[{}]", std::process::id()),
             resources: var(ENV_RESOURCES)
                 .and_then(|r| crate::worker::parse_resources(&r).ok())
                 .unwrap_or_default(),
@@ -320,7 +320,7 @@ extern "C" fn worker_entry() {
         match run_worker(crate::builtin::registry(), &addr.to_string_lossy(), options) {
             Ok(()) => 0,
             Err(e) => {
-                eprintln!("rask-worker[{}]: {e}", std::process::id());
+                log::error!("{e}");
                 1
             }
         }

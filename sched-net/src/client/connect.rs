@@ -108,7 +108,6 @@ impl Client {
         let id = match postcard::from_bytes::<Welcome>(&body) {
             Ok(Welcome::Accepted { id }) => id,
             Ok(Welcome::Refused { reason }) => {
-                eprintln!("rask client: the scheduler at {addr} refused this client: {reason}");
                 return Err(net_error(format!(
                     "the scheduler at {addr} refused this client: {reason}"
                 )));

@@ -66,7 +66,7 @@ impl Worker {
     /// Spills results until at most `target` bytes of them are in memory.
     pub(super) fn spill_to(&mut self, target: u64) {
         if let Err(e) = self.data.spill_to(target) {
-            self.log(&format!("spilling is off from now on: {e}"));
+            log::warn!("spilling is off from now on: {e}");
         }
     }
 

@@ -90,10 +90,6 @@ struct Worker {
 }
 
 impl Worker {
-    fn log(&self, line: &str) {
-        eprintln!("{}: {line}", self.options.log_name);
-    }
-
     fn connect(loader: Loader, addr: &str, options: WorkerOptions) -> io::Result<Worker> {
         let target = addr.to_socket_addrs()?.next().ok_or_else(|| {
             io::Error::new(
@@ -125,9 +121,10 @@ impl Worker {
         match postcard::from_bytes::<Welcome>(&body) {
             Ok(Welcome::Accepted { .. }) => {}
             Ok(Welcome::Refused { reason }) => {
-                let line = format!("the scheduler at {addr} refused this worker: {reason}");
-                eprintln!("{}: {line}", options.log_name);
-                return Err(io::Error::new(io::ErrorKind::PermissionDenied, line));
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!("the scheduler at {addr} refused this worker: {reason}"),
+                ));
             }
             Err(e) => {
                 return Err(io::Error::new(
@@ -210,7 +207,7 @@ impl Worker {
 
     fn flush(&mut self) -> io::Result<()> {
         if let Err(e) = self.sched.flush() {
-            self.log(&format!("lost the scheduler: {e}"));
+            log::error!("lost the scheduler: {e}");
             return Err(e);
         }
         let broken: Vec<Token> = self
@@ -240,11 +237,11 @@ impl Worker {
         });
         self.sched.inbox = inbox;
         if let Err(e) = result {
-            self.log(&format!("bad frame from the scheduler: {e}"));
+            log::error!("bad frame from the scheduler: {e}");
             keep_going = false;
         }
         if closed && keep_going {
-            self.log("the scheduler closed the connection; exiting");
+            log::info!("the scheduler closed the connection; exiting");
             keep_going = false;
         }
         Ok(keep_going)
@@ -258,7 +255,7 @@ impl Worker {
                     Ok(j) => {
                         self.jobs.insert(job, Arc::new(j));
                     }
-                    Err(message) => self.log(&format!("cannot load job {job:#x}: {message}")),
+                    Err(message) => log::error!("cannot load job {job:#x}: {message}"),
                 }
             }
             ToWorker::Run {

@@ -26,8 +26,6 @@ pub struct WorkerOptions {
     /// Accept code references made with this key (workers started by
     /// `Client::local` from the client's own binary).
     pub code_key: Option<CodeKey>,
-    /// Prefix of log lines (stderr).
-    pub log_name: String,
     /// Abstract resources it offers (`("GPU", 2.0)`); a task asking for
     /// some runs here only while that much is not held by other tasks.
     pub resources: Vec<(String, f64)>,
@@ -43,7 +41,6 @@ impl Default for WorkerOptions {
             token: None,
             max_frame: DEFAULT_MAX_FRAME,
             code_key: None,
-            log_name: "rask-worker".into(),
             resources: Vec::new(),
         }
     }

@@ -128,7 +128,7 @@ impl Worker {
                 .get(&token)
                 .map(|(c, _)| c.peer.to_string())
                 .unwrap_or_default();
-            self.log(&format!("closing peer connection {peer}: {why}"));
+            log::warn!("closing peer connection {peer}: {why}");
             self.close_peer(token);
         } else if closed {
             self.close_peer(token);

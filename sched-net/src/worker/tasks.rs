@@ -108,7 +108,7 @@ impl Worker {
             // Here already (perhaps fetched for a task): kept from now on.
             match self.data.adopt(key) {
                 Ok(()) => self.sched.outbox.push(&ToScheduler::Replicated { key }),
-                Err(e) => self.log(&e),
+                Err(e) => log::warn!("{e}"),
             }
             return;
         }
@@ -152,7 +152,7 @@ impl Worker {
                 Some(Ok(value)) => inputs.push((dep, value)),
                 Some(Err(e)) => {
                     // Lost to the disk: the scheduler recomputes it.
-                    self.log(&e);
+                    log::warn!("{e}");
                     self.unpin(job, key, deps);
                     self.data.remove(input);
                     self.sched.outbox.push(&ToScheduler::Missing { key, input });
