@@ -22,6 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use rask_core::IgnorePoison;
+
 use crate::portable::CodeKey;
 use crate::scheduler::{spawn as spawn_scheduler, SchedulerConfig, SchedulerHandle};
 use crate::worker::{run_with as run_worker, WorkerOptions};
@@ -179,7 +181,7 @@ impl LocalCluster {
         let (tx, rx) = channel();
         self.keeper
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .ignore_poison()
             .send(Keep::Spawn(tx))
             .map_err(|_| io::Error::other("the cluster is stopping"))?;
         rx.recv()
@@ -188,29 +190,15 @@ impl LocalCluster {
 
     /// Pids of the worker processes still running.
     pub fn worker_pids(&self) -> Vec<u32> {
-        self.pids.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.pids.lock().ignore_poison().clone()
     }
 }
 
 impl Drop for LocalCluster {
     fn drop(&mut self) {
-        drop(
-            self.scheduler
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take(),
-        );
-        let _ = self
-            .keeper
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .send(Keep::Stop);
-        if let Some(t) = self
-            .keeper_thread
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        drop(self.scheduler.lock().ignore_poison().take());
+        let _ = self.keeper.lock().ignore_poison().send(Keep::Stop);
+        if let Some(t) = self.keeper_thread.lock().ignore_poison().take() {
             let _ = t.join();
         }
     }
@@ -221,7 +209,7 @@ impl Drop for LocalCluster {
 fn keep(requests: &Receiver<Keep>, env: &[(&str, String)], pids: &Mutex<Vec<u32>>) {
     let mut children: Vec<Child> = Vec::new();
     let record = |children: &Vec<Child>| {
-        *pids.lock().unwrap_or_else(|e| e.into_inner()) = children.iter().map(Child::id).collect();
+        *pids.lock().ignore_poison() = children.iter().map(Child::id).collect();
     };
     loop {
         match requests.recv_timeout(Duration::from_millis(100)) {

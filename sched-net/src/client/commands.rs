@@ -7,7 +7,7 @@ use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
 
 use mio::Waker;
-use rask_core::{Codec, Error};
+use rask_core::{Codec, Error, IgnorePoison};
 
 use super::future::{JobHandle, Reply};
 use super::pure::PureJobs;
@@ -69,12 +69,7 @@ impl std::fmt::Debug for Inner {
 
 impl Inner {
     pub(super) fn send(&self, cmd: Cmd) {
-        let sent = self
-            .commands
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .send(cmd)
-            .is_ok();
+        let sent = self.commands.lock().ignore_poison().send(cmd).is_ok();
         if sent && !self.woken.swap(true, Ordering::AcqRel) {
             let _ = self.waker.wake();
         }
@@ -101,13 +96,9 @@ impl std::fmt::Debug for Cmd {
 /// Closes the IO thread when the last clone of a client goes.
 impl Drop for Inner {
     fn drop(&mut self) {
-        let _ = self
-            .commands
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .send(Cmd::Stop);
+        let _ = self.commands.lock().ignore_poison().send(Cmd::Stop);
         let _ = self.waker.wake();
-        if let Some(t) = self.io.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(t) = self.io.lock().ignore_poison().take() {
             let _ = t.join();
         }
     }

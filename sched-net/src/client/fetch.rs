@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use mio::Token;
-use rask_core::{Error, Value};
+use rask_core::{Error, IgnorePoison, Value};
 
 use super::io::Io;
 use super::net_error;
@@ -81,7 +81,7 @@ impl Io {
             return Some(*t);
         }
         let addr: SocketAddr = {
-            let workers = self.workers.0.lock().unwrap_or_else(|e| e.into_inner());
+            let workers = self.workers.0.lock().ignore_poison();
             workers.iter().find(|(id, _)| *id == w)?.1.parse().ok()?
         };
         let token = Token(self.next_token);

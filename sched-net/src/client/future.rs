@@ -6,7 +6,7 @@ use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rask_core::{Codec, Error, TaskId, Value};
+use rask_core::{Codec, Error, IgnorePoison, TaskId, Value};
 
 use super::commands::{Cmd, Inner};
 use super::net_error;
@@ -69,7 +69,7 @@ impl JobHandle {
     /// the lock).
     pub(super) fn set(&self, status: Status) {
         let callbacks = {
-            let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
+            let mut s = self.status.lock().ignore_poison();
             if matches!(s.0, Status::Cancelled) {
                 return;
             }
@@ -83,7 +83,7 @@ impl JobHandle {
     /// had settled already.
     pub(super) fn cancel(&self) -> bool {
         let callbacks = {
-            let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
+            let mut s = self.status.lock().ignore_poison();
             if !matches!(s.0, Status::Pending) {
                 return false;
             }
@@ -95,16 +95,12 @@ impl JobHandle {
     }
 
     pub(super) fn status(&self) -> Status {
-        self.status
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .0
-            .clone()
+        self.status.lock().ignore_poison().0.clone()
     }
 
     /// Runs `f` once the job settles, or now if it has.
     pub(super) fn on_settled(&self, f: Callback) {
-        let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        let mut s = self.status.lock().ignore_poison();
         if matches!(s.0, Status::Pending) {
             s.1.push(f);
         } else {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use mio::{Events, Poll, Token};
-use rask_core::{Codec, Error, Value};
+use rask_core::{Codec, Error, IgnorePoison, Value};
 
 use super::commands::{ClusterInfo, Cmd, WorkerList};
 use super::connect::ClientOptions;
@@ -328,7 +328,7 @@ impl Io {
         match msg {
             ToClient::Workers { add, remove } => {
                 let (lock, cond) = &*self.workers;
-                let mut workers = lock.lock().unwrap_or_else(|e| e.into_inner());
+                let mut workers = lock.lock().ignore_poison();
                 workers.retain(|(id, _)| !remove.contains(id));
                 workers.extend(add);
                 cond.notify_all();
@@ -355,7 +355,7 @@ impl Io {
             ToClient::Failed { job, error } => self.job_failed(job, wire_error(error)),
             ToClient::Cluster { dashboard } => {
                 let (lock, cond) = &*self.info;
-                *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(dashboard);
+                *lock.lock().ignore_poison() = Some(dashboard);
                 cond.notify_all();
             }
             ToClient::Reply { request, reply } => {

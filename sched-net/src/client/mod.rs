@@ -25,7 +25,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rask_core::Error;
+use rask_core::{Error, IgnorePoison};
 
 use crate::local::LocalCluster;
 use crate::protocol::WorkerId;
@@ -59,21 +59,16 @@ impl Client {
 
     /// Workers now: (id, address).
     pub fn workers(&self) -> Vec<(WorkerId, String)> {
-        self.inner
-            .workers
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.inner.workers.0.lock().ignore_poison().clone()
     }
 
     /// Waits until at least `n` workers are connected.
     pub fn wait_for_workers(&self, n: usize, timeout: Duration) -> Result<(), Error> {
         let (lock, cond) = &*self.inner.workers;
-        let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = lock.lock().ignore_poison();
         let (guard, _) = cond
             .wait_timeout_while(guard, timeout, |w| w.len() < n)
-            .unwrap_or_else(|e| e.into_inner());
+            .ignore_poison();
         if guard.len() < n {
             return Err(net_error(format!(
                 "only {} of {n} workers joined within {timeout:?}",
@@ -95,12 +90,12 @@ impl Client {
             return local.dashboard_link();
         }
         let (lock, cond) = &*self.inner.info;
-        let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = lock.lock().ignore_poison();
         // Sent right after the welcome; waiting covers a first call made
         // before the IO thread has read it.
         let (guard, _) = cond
             .wait_timeout_while(guard, Duration::from_secs(5), |i| i.is_none())
-            .unwrap_or_else(|e| e.into_inner());
+            .ignore_poison();
         let addr = guard.clone().flatten()?;
         let addr: SocketAddr = addr.parse().ok()?;
         // A scheduler listening on every interface is reached where this

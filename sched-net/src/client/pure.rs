@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
-use rask_core::{Codec, Error, Job, TaskId};
+use rask_core::{Codec, Error, IgnorePoison, Job, TaskId};
 
 use super::future::{JobHandle, OutputHold, RawFuture, Status};
 use super::Client;
@@ -58,7 +58,7 @@ impl Client {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         spec.hash(&mut hasher);
         let hash = hasher.finish();
-        let mut pure = self.inner.pure.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pure = self.inner.pure.lock().ignore_poison();
         if let Some(same) = pure
             .get(&hash)
             .into_iter()

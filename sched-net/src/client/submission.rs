@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
 
-use rask_core::{Codec, Error, Inputs, Job, JobBuilder, Op, TaskId};
+use rask_core::{Codec, Error, IgnorePoison, Inputs, Job, JobBuilder, Op, TaskId};
 
 use super::commands::{Cmd, Inner};
 use super::future::{JobHandle, OutputHold, RawFuture, Status};
@@ -46,7 +46,7 @@ impl Deferred {
         let Some(client) = self.client.upgrade() else {
             return;
         };
-        let spec = self.spec.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let spec = self.spec.lock().ignore_poison().take();
         let launch = match self.earlier.iter().find_map(RawFuture::error) {
             Some(e) => Err(e),
             None => spec.ok_or_else(|| net_error("the job was sent twice")),
