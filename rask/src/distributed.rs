@@ -278,7 +278,7 @@ impl Client {
     }
 
     /// The local cluster this client started, if any.
-    pub fn cluster(&self) -> Option<&rask_sched_net::local::LocalCluster> {
+    pub fn cluster(&self) -> Option<&rask_sched_net::LocalCluster> {
         self.raw.cluster()
     }
 

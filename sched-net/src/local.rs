@@ -97,7 +97,7 @@ pub struct LocalCluster {
 impl LocalCluster {
     /// Starts the scheduler and `options.workers` workers (not waiting
     /// for them to join).
-    pub fn start(options: &LocalOptions) -> io::Result<LocalCluster> {
+    pub(crate) fn start(options: &LocalOptions) -> io::Result<LocalCluster> {
         // The constructor below must be linked into every binary that can
         // start a local cluster; naming it here makes sure it is.
         std::hint::black_box(&WORKER_ENTRY);

@@ -2,12 +2,19 @@
 //!
 //! The IO thread owns the connection to the scheduler and one connection
 //! per worker it fetches results from; callers hand it commands through a
-//! channel and a mio waker. A job's status lives in a [`JobHandle`] shared
-//! by the futures of its outputs; when the last future of one output goes,
-//! that output is released on the cluster, and when the last of the job
-//! goes, the whole job is. Pure submissions (the default) are deduplicated
-//! here, on their encoded spec: an equal spec whose futures all live gets
-//! those futures back.
+//! channel and a mio waker. A job's status lives in a
+//! [`JobHandle`](future::JobHandle) shared by the futures of its outputs;
+//! when the last future of one output goes, that output is released on
+//! the cluster, and when the last of the job goes, the whole job is. Pure
+//! submissions (the default) are deduplicated here, on their encoded spec:
+//! an equal spec whose futures all live gets those futures back.
+//!
+//! - [`connect`]: the handshake, the IO thread, a local cluster;
+//! - [`submission`], [`pure`]: jobs in, futures out;
+//! - [`future`]: what a caller holds, and how it waits;
+//! - [`gather`], [`datasets`], [`queues`], [`replicas`]: results out,
+//!   named, passed between clients, copied;
+//! - [`commands`], [`io`], [`fetch`]: the IO thread's side.
 
 mod commands;
 mod connect;

@@ -38,7 +38,7 @@ impl std::fmt::Debug for CodeKey {
 
 impl CodeKey {
     /// A fresh random key.
-    pub fn random() -> std::io::Result<CodeKey> {
+    pub(crate) fn random() -> std::io::Result<CodeKey> {
         let mut bytes = [0u8; 16];
         std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
         let (a, b) = bytes.split_at(8);
@@ -49,12 +49,12 @@ impl CodeKey {
     }
 
     /// The key as 32 hex digits, for handing to a child process.
-    pub fn to_hex(&self) -> String {
+    pub(crate) fn to_hex(&self) -> String {
         format!("{:016x}{:016x}", self.k0, self.k1)
     }
 
     /// A key from [`to_hex`](Self::to_hex)'s form.
-    pub fn from_hex(s: &str) -> Option<CodeKey> {
+    pub(crate) fn from_hex(s: &str) -> Option<CodeKey> {
         if s.len() != 32 || !s.is_ascii() {
             return None;
         }
@@ -66,7 +66,7 @@ impl CodeKey {
 
     /// A public name of this key: workers report it so the scheduler knows
     /// which of them can run a job's code references.
-    pub fn id(&self) -> u64 {
+    pub(crate) fn id(&self) -> u64 {
         siphash(self.k0, self.k1, b"rask code id")
     }
 

@@ -27,6 +27,7 @@ fn codec_spec(codec: Codec, key: Option<&CodeKey>) -> CodecSpec<'static> {
 /// of earlier jobs. With `key`, stateless ops and every codec also travel
 /// as code references. Fails, naming the op or the literal, when something
 /// cannot leave this process.
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn encode_job(
     job: &Job,
     outputs: &[TaskId],

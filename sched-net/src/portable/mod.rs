@@ -24,9 +24,11 @@ mod spec;
 mod tests;
 
 pub use code::CodeKey;
-pub use encode::{encode_job, encode_job_with};
-pub use load::{LoadedJob, Loader, SharedJob};
-pub use spec::{decode_spec, CodecSpec, External, JobOptions, JobSpec, LitSpec, OpSpec};
+#[cfg(any(test, feature = "fuzzing"))]
+pub use encode::encode_job;
+pub use encode::encode_job_with;
+pub use load::{Loader, SharedJob};
+pub use spec::{decode_spec, JobOptions, JobSpec};
 
 /// The op of a task whose result comes from an earlier job (a future
 /// passed as an argument); it never runs.

@@ -2,6 +2,7 @@
 
 use rask_core::{Arg, Job, JobBuilder, Op, Registry, TaskId, Value};
 
+use super::load::LoadedJob;
 use super::*;
 
 fn square(x: &i64) -> i64 {

@@ -1,5 +1,5 @@
 //! A worker: one mio loop for the network (the scheduler, peers fetching
-//! from it, peers it fetches from) and [`exec`] threads for the tasks.
+//! from it, peers it fetches from) and executor threads for the tasks.
 //!
 //! It keeps its results in memory, serves them to whoever asks, and fetches
 //! the inputs the scheduler says live elsewhere straight from the worker
