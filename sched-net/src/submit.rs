@@ -95,6 +95,11 @@ impl SubmitOptions {
         self.pure
     }
 
+    /// The priority.
+    pub fn get_priority(&self) -> i32 {
+        self.priority
+    }
+
     /// The options as the job's spec carries them.
     pub(crate) fn job_options(&self) -> JobOptions<'_> {
         JobOptions {
