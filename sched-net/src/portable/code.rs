@@ -49,7 +49,7 @@ impl CodeKey {
     }
 
     /// The key as 32 hex digits, for handing to a child process.
-    pub(crate) fn to_hex(&self) -> String {
+    pub(crate) fn to_hex(self) -> String {
         format!("{:016x}{:016x}", self.k0, self.k1)
     }
 
