@@ -35,7 +35,8 @@
 //! assert_eq!(order, [a, b, c]);
 //! ```
 //!
-//! Features: `std` (default) = `alloc` + panic catching in ops; `alloc` =
+//! Features: `std` (default) = `alloc` + panic catching in ops and
+//! [`IgnorePoison`] for locks; `alloc` =
 //! everything that needs a heap. With neither, the crate is `no_std` and
 //! allocation-free.
 
@@ -100,3 +101,10 @@ cfg_alloc! {
     pub use scheduler::{report_run, Scheduler};
     pub use value::Value;
 }
+
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+mod sync;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use sync::IgnorePoison;

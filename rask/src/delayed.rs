@@ -21,6 +21,8 @@ use rask_core::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use rask_core::IgnorePoison;
+
 use crate::compute::compute_job;
 use crate::schedulers::Options;
 
@@ -195,10 +197,7 @@ fn cached_op<F: 'static>(f: F, make: impl FnOnce(F) -> Op) -> Op {
     if std::mem::size_of::<F>() != 0 {
         return make(f);
     }
-    let mut cache = CACHE
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
+    let mut cache = CACHE.get_or_init(Default::default).lock().ignore_poison();
     cache
         .entry(TypeId::of::<F>())
         .or_insert_with(|| make(f))

@@ -22,7 +22,7 @@ use std::any::Any;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
-use rask_core::{Error, IntoOp, Scheduler};
+use rask_core::{Error, IgnorePoison, IntoOp, Scheduler};
 use rask_sched_net::RawFuture;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -164,7 +164,7 @@ impl<T: Any + Send + Sync + Clone> std::future::Future for Awaiting<T> {
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
-        let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slot = self.slot.lock().ignore_poison();
         match std::mem::replace(&mut *slot, Slot::Taken) {
             Slot::Ready(v) => std::task::Poll::Ready(v.and_then(output)),
             Slot::Taken => std::task::Poll::Ready(Err(Error::Backend {
@@ -180,7 +180,7 @@ impl<T: Any + Send + Sync + Clone> std::future::Future for Awaiting<T> {
                 drop(slot);
                 let shared = self.slot.clone();
                 self.future.raw.result_then(move |v| {
-                    let mut slot = shared.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut slot = shared.lock().ignore_poison();
                     if let Slot::Waiting(waker) = std::mem::replace(&mut *slot, Slot::Ready(v)) {
                         waker.wake();
                     }
@@ -242,7 +242,7 @@ fn list<T: Clone + Any>(xs: rask_core::Inputs<'_, T>) -> Vec<T> {
 
 impl Client {
     fn activate(raw: rask_sched_net::Client) -> Client {
-        *ACTIVE.lock().unwrap_or_else(|e| e.into_inner()) = Some(raw.clone());
+        *ACTIVE.lock().ignore_poison() = Some(raw.clone());
         Client { raw }
     }
 
@@ -278,7 +278,7 @@ impl Client {
     }
 
     /// The local cluster this client started, if any.
-    pub fn cluster(&self) -> Option<&rask_sched_net::local::LocalCluster> {
+    pub fn cluster(&self) -> Option<&rask_sched_net::LocalCluster> {
         self.raw.cluster()
     }
 
@@ -307,7 +307,7 @@ impl Client {
     /// Stops being the active client (a local cluster then stops when this
     /// value and its clones are dropped).
     pub fn close(self) {
-        let mut active = ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
+        let mut active = ACTIVE.lock().ignore_poison();
         if active.as_ref().is_some_and(|a| a.same_as(&self.raw)) {
             *active = None;
         }
@@ -733,7 +733,7 @@ impl Queue {
 
 /// The active client, as a scheduler.
 pub(crate) fn active() -> Result<Arc<dyn Scheduler>, Error> {
-    match &*ACTIVE.lock().unwrap_or_else(|e| e.into_inner()) {
+    match &*ACTIVE.lock().ignore_poison() {
         Some(client) => Ok(Arc::new(client.clone())),
         None => Err(Error::Backend {
             backend: "distributed",

@@ -6,7 +6,7 @@ use std::io;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use rask_core::{Events, Job, RunInfo, TaskId, TaskSpan};
+use rask_core::{Events, IgnorePoison, Job, RunInfo, TaskId, TaskSpan};
 
 /// One task's run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,7 +50,7 @@ impl Profiler {
 
     /// The tasks of the last run, in the order they finished.
     pub fn records(&self) -> Vec<TaskRecord> {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = self.state.lock().ignore_poison();
         state
             .spans
             .iter()
@@ -118,7 +118,7 @@ fn json_string(s: &str) -> String {
 
 impl Events for Profiler {
     fn run_start(&self, info: &RunInfo) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock().ignore_poison();
         state.job = info.job.clone();
         state.spans.clear();
     }
@@ -126,7 +126,7 @@ impl Events for Profiler {
     fn task_finish(&self, task: TaskId, worker: usize, span: TaskSpan) {
         self.state
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .ignore_poison()
             .spans
             .push((task, worker, span));
     }

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::ProgressStyle;
-use rask_core::{Events, RunInfo, TaskId, TaskSpan};
+use rask_core::{Events, IgnorePoison, RunInfo, TaskId, TaskSpan};
 
 /// Draws one bar per compute on stderr (hidden when stderr is not a terminal).
 #[derive(Debug, Default)]
@@ -21,7 +21,7 @@ impl ProgressBar {
 
     /// Tasks finished in the current or last run, and the run's total.
     pub fn position(&self) -> (u64, u64) {
-        let bar = self.bar.lock().unwrap_or_else(|e| e.into_inner());
+        let bar = self.bar.lock().ignore_poison();
         bar.as_ref()
             .map_or((0, 0), |b| (b.position(), b.length().unwrap_or(0)))
     }
@@ -36,17 +36,17 @@ impl Events for ProgressBar {
             bar.set_style(style.progress_chars("#  "));
         }
         bar.enable_steady_tick(Duration::from_millis(100));
-        *self.bar.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar);
+        *self.bar.lock().ignore_poison() = Some(bar);
     }
 
     fn task_finish(&self, _task: TaskId, _worker: usize, _span: TaskSpan) {
-        if let Some(bar) = &*self.bar.lock().unwrap_or_else(|e| e.into_inner()) {
+        if let Some(bar) = &*self.bar.lock().ignore_poison() {
             bar.inc(1);
         }
     }
 
     fn run_finish(&self, ok: bool) {
-        if let Some(bar) = &*self.bar.lock().unwrap_or_else(|e| e.into_inner()) {
+        if let Some(bar) = &*self.bar.lock().ignore_poison() {
             if ok {
                 bar.finish();
             } else {

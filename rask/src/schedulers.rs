@@ -14,7 +14,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, RwLock};
 
-use rask_core::{Error, Events, Scheduler};
+use rask_core::{Error, Events, IgnorePoison, Scheduler};
 
 /// Every accepted scheduler name, aliases included.
 pub const SCHEDULER_NAMES: &[&str] = &[
@@ -158,13 +158,13 @@ pub fn set_scheduler(name: &str, num_workers: Option<usize>) -> Result<(), Error
         backend: name.parse()?,
         num_workers,
     };
-    *GLOBAL.write().unwrap_or_else(|e| e.into_inner()) = Some(setting);
+    *GLOBAL.write().ignore_poison() = Some(setting);
     Ok(())
 }
 
 /// Clears the process-wide default set by [`set_scheduler`].
 pub fn reset_scheduler() {
-    *GLOBAL.write().unwrap_or_else(|e| e.into_inner()) = None;
+    *GLOBAL.write().ignore_poison() = None;
 }
 
 /// Uses the scheduler `name` for computes on this thread until the guard drops.
@@ -196,7 +196,7 @@ fn current_setting() -> Result<Setting, Error> {
     if let Some(s) = SCOPED.with(|s| s.borrow().last().copied()) {
         return Ok(s);
     }
-    if let Some(s) = *GLOBAL.read().unwrap_or_else(|e| e.into_inner()) {
+    if let Some(s) = *GLOBAL.read().ignore_poison() {
         return Ok(s);
     }
     if let Ok(name) = std::env::var("RASK_SCHEDULER") {
@@ -276,7 +276,7 @@ fn threads(num_workers: Option<usize>) -> Result<Arc<dyn Scheduler>, Error> {
     static POOLS: Mutex<Vec<(u32, Arc<ThreadPool>)>> = Mutex::new(Vec::new());
     let n = num_workers.unwrap_or_else(rask_sched_threads::default_workers);
     let pid = std::process::id();
-    let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut pools = POOLS.lock().ignore_poison();
     if let Some((_, pool)) = pools
         .iter()
         .find(|(p, pool)| *p == pid && pool.workers() == n)

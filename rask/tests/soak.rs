@@ -47,6 +47,7 @@ use std::time::{Duration, Instant};
 
 use rask::distributed::LocalOptions;
 use rask::{delayed, Client, Delayed, Options};
+use rask_core::IgnorePoison;
 
 /// Computes per test when `RASK_SOAK_COMPUTES` is not set: a few seconds
 /// on every backend in a debug build on two cores.
@@ -318,7 +319,7 @@ fn this_process() -> Vec<(String, Option<u32>)> {
 
 #[test]
 fn threads_soak() {
-    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = SERIAL.lock().ignore_poison();
     let options = Options::new().scheduler("threads").num_workers(2);
     soak("threads", &this_process(), |tree, _| {
         tree.compute_with(&options).unwrap()
@@ -327,7 +328,7 @@ fn threads_soak() {
 
 #[test]
 fn processes_soak() {
-    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = SERIAL.lock().ignore_poison();
     let options = Options::new().scheduler("processes").num_workers(2);
     soak("processes", &this_process(), |tree, _| {
         tree.compute_with(&options).unwrap()
@@ -336,7 +337,7 @@ fn processes_soak() {
 
 #[test]
 fn distributed_soak() {
-    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = SERIAL.lock().ignore_poison();
     let client = Client::local_with(LocalOptions {
         workers: 2,
         dashboard_port: None,

@@ -1,7 +1,8 @@
-//! One non-blocking TCP connection: frames in, frames out.
+//! One non-blocking TCP connection: frames in, frames out; and the
+//! blocking frame each way of a handshake, before a socket joins a loop.
 
-use std::io;
-use std::net::SocketAddr;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream as StdStream};
 
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
@@ -82,4 +83,28 @@ impl Conn {
             }
         }
     }
+}
+
+/// Writes one frame holding `msg` on a blocking stream.
+pub(crate) fn send_frame<M: serde::Serialize>(sock: &mut StdStream, msg: &M) -> io::Result<()> {
+    let mut out = Outbox::new();
+    out.push(msg);
+    while !out.write_to(sock)? {}
+    sock.flush()
+}
+
+/// Reads one frame on a blocking stream.
+pub(crate) fn recv_frame(sock: &mut StdStream, max: usize) -> io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    sock.read_exact(&mut len)?;
+    let len = u32::from_le_bytes(len) as usize;
+    if len > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "oversized frame",
+        ));
+    }
+    let mut body = vec![0; len];
+    sock.read_exact(&mut body)?;
+    Ok(body)
 }

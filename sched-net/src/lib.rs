@@ -13,25 +13,39 @@
 //!   the workers; [`Client::local`] starts a scheduler and worker processes
 //!   re-executed from the current binary, nothing to install.
 //!
-//! - The **dashboard** ([`dashboard`]) is HTTP served by the scheduler's
+//! - The **dashboard** is HTTP served by the scheduler's
 //!   own loop (port 8787 by default): the task stream, progress per task
 //!   prefix and the workers table, fed by a JSON API.
 //!
-//! The wire protocol is in [`protocol`] (specified in its `README.md`);
-//! how ops reach workers is in [`portable`].
+//! The wire protocol is specified in `src/protocol/README.md`; how ops
+//! reach workers is told in `src/portable/mod.rs`. Neither is public API:
+//! the `fuzzing` feature opens both to the fuzz targets in `fuzz/`, with
+//! no promise of stability.
+//!
+//! The library logs through the `log` crate and never writes to stderr on
+//! its own; [`log_to_stderr`] is the logger of rask's own processes.
 
 pub mod builtin;
-pub mod client;
+mod client;
 mod conn;
-pub mod dashboard;
-pub mod local;
+mod dashboard;
+mod local;
+#[cfg(feature = "fuzzing")]
 pub mod portable;
+#[cfg(not(feature = "fuzzing"))]
+mod portable;
+#[cfg(feature = "fuzzing")]
 pub mod protocol;
+#[cfg(not(feature = "fuzzing"))]
+mod protocol;
 pub mod scheduler;
+mod stderr_log;
 mod submit;
 pub mod worker;
 
-pub use client::QueueItem;
-pub use client::{Client, ClientOptions, FutureStatus, RawFuture};
-pub use local::LocalOptions;
+pub use client::{Client, ClientOptions, FutureStatus, QueueItem, RawFuture};
+pub use local::{LocalCluster, LocalOptions};
+pub use portable::CodeKey;
+pub use protocol::{DataKey, JobId, WorkerId};
+pub use stderr_log::log_to_stderr;
 pub use submit::SubmitOptions;

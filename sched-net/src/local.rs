@@ -22,6 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use rask_core::IgnorePoison;
+
 use crate::portable::CodeKey;
 use crate::scheduler::{spawn as spawn_scheduler, SchedulerConfig, SchedulerHandle};
 use crate::worker::{run_with as run_worker, WorkerOptions};
@@ -95,7 +97,7 @@ pub struct LocalCluster {
 impl LocalCluster {
     /// Starts the scheduler and `options.workers` workers (not waiting
     /// for them to join).
-    pub fn start(options: &LocalOptions) -> io::Result<LocalCluster> {
+    pub(crate) fn start(options: &LocalOptions) -> io::Result<LocalCluster> {
         // The constructor below must be linked into every binary that can
         // start a local cluster; naming it here makes sure it is.
         std::hint::black_box(&WORKER_ENTRY);
@@ -179,7 +181,7 @@ impl LocalCluster {
         let (tx, rx) = channel();
         self.keeper
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .ignore_poison()
             .send(Keep::Spawn(tx))
             .map_err(|_| io::Error::other("the cluster is stopping"))?;
         rx.recv()
@@ -188,29 +190,15 @@ impl LocalCluster {
 
     /// Pids of the worker processes still running.
     pub fn worker_pids(&self) -> Vec<u32> {
-        self.pids.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.pids.lock().ignore_poison().clone()
     }
 }
 
 impl Drop for LocalCluster {
     fn drop(&mut self) {
-        drop(
-            self.scheduler
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take(),
-        );
-        let _ = self
-            .keeper
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .send(Keep::Stop);
-        if let Some(t) = self
-            .keeper_thread
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        drop(self.scheduler.lock().ignore_poison().take());
+        let _ = self.keeper.lock().ignore_poison().send(Keep::Stop);
+        if let Some(t) = self.keeper_thread.lock().ignore_poison().take() {
             let _ = t.join();
         }
     }
@@ -221,7 +209,7 @@ impl Drop for LocalCluster {
 fn keep(requests: &Receiver<Keep>, env: &[(&str, String)], pids: &Mutex<Vec<u32>>) {
     let mut children: Vec<Child> = Vec::new();
     let record = |children: &Vec<Child>| {
-        *pids.lock().unwrap_or_else(|e| e.into_inner()) = children.iter().map(Child::id).collect();
+        *pids.lock().ignore_poison() = children.iter().map(Child::id).collect();
     };
     loop {
         match requests.recv_timeout(Duration::from_millis(100)) {
@@ -302,6 +290,7 @@ extern "C" fn worker_entry() {
     let Some(addr) = std::env::var_os(ENV_ADDR) else {
         return;
     };
+    crate::log_to_stderr(&format!("rask-worker[{}]", std::process::id()));
     let code = std::panic::catch_unwind(|| {
         let var = |k: &str| std::env::var(k).ok();
         let options = WorkerOptions {
@@ -311,7 +300,6 @@ extern "C" fn worker_entry() {
             local_directory: var(ENV_LOCAL_DIR).filter(|d| !d.is_empty()).map(Into::into),
             token: var(ENV_TOKEN),
             code_key: var(ENV_KEY).and_then(|k| CodeKey::from_hex(&k)),
-            log_name: format!("rask-worker[{}]", std::process::id()),
             resources: var(ENV_RESOURCES)
                 .and_then(|r| crate::worker::parse_resources(&r).ok())
                 .unwrap_or_default(),
@@ -320,7 +308,7 @@ extern "C" fn worker_entry() {
         match run_worker(crate::builtin::registry(), &addr.to_string_lossy(), options) {
             Ok(()) => 0,
             Err(e) => {
-                eprintln!("rask-worker[{}]: {e}", std::process::id());
+                log::error!("{e}");
                 1
             }
         }

@@ -91,7 +91,7 @@ impl SubmitOptions {
     }
 
     /// Whether equal submissions share one job.
-    pub fn is_pure(&self) -> bool {
+    pub(crate) fn is_pure(&self) -> bool {
         self.pure
     }
 
@@ -101,7 +101,7 @@ impl SubmitOptions {
     }
 
     /// The options as the job's spec carries them.
-    pub fn job_options(&self) -> JobOptions<'_> {
+    pub(crate) fn job_options(&self) -> JobOptions<'_> {
         JobOptions {
             priority: self.priority,
             retries: self.retries,

@@ -7,7 +7,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rask_core::{Error, Events, Job, Scheduler, TaskId, Value};
+use rask_core::{Error, Events, IgnorePoison, Job, Scheduler, TaskId, Value};
 
 use crate::run::Run;
 
@@ -77,7 +77,7 @@ fn worker_loop(shared: &PoolShared, index: usize) {
     IN_POOL.with(|p| p.set(true));
     loop {
         let (run, deque) = {
-            let mut runs = shared.runs.lock().unwrap_or_else(|e| e.into_inner());
+            let mut runs = shared.runs.lock().ignore_poison();
             loop {
                 if shared.shutdown.load(Ordering::Acquire) {
                     return;
@@ -92,7 +92,7 @@ fn worker_loop(shared: &PoolShared, index: usize) {
                 runs = shared
                     .changed
                     .wait_timeout(runs, Duration::from_millis(100))
-                    .unwrap_or_else(|e| e.into_inner())
+                    .ignore_poison()
                     .0;
             }
         };
@@ -105,7 +105,7 @@ impl Drop for ThreadPool {
     fn drop(&mut self) {
         self.shared.shutdown.store(true, Ordering::Release);
         {
-            let _runs = self.shared.runs.lock().unwrap_or_else(|e| e.into_inner());
+            let _runs = self.shared.runs.lock().ignore_poison();
             self.shared.changed.notify_all();
         }
         for handle in self.threads.drain(..) {
@@ -131,7 +131,7 @@ impl Scheduler for ThreadPool {
         // every thread that joined the run has left it, so `events` outlives all its uses.
         let run = Arc::new(unsafe { Run::new(job.clone(), plan, workers, events) });
         {
-            let mut runs = self.shared.runs.lock().unwrap_or_else(|e| e.into_inner());
+            let mut runs = self.shared.runs.lock().ignore_poison();
             runs.push(run.clone());
             self.shared.changed.notify_all();
         }
@@ -149,7 +149,7 @@ impl Scheduler for ThreadPool {
         self.shared
             .runs
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .ignore_poison()
             .retain(|r| !Arc::ptr_eq(r, &run));
         run.wait_for_workers();
         run.outputs(outputs)

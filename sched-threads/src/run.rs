@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crossbeam_utils::CachePadded;
-use rask_core::{Error, Events, Fetch, Job, Plan, RunInfo, TaskId, TaskSpan, Value};
+use rask_core::{Error, Events, Fetch, IgnorePoison, Job, Plan, RunInfo, TaskId, TaskSpan, Value};
 use std::sync::Arc;
 
 /// Idle rounds spent spinning (then yielding) before a worker sleeps.
@@ -157,7 +157,7 @@ impl Run {
         } else {
             self.deques
                 .get(index)
-                .and_then(|d| d.lock().unwrap_or_else(|e| e.into_inner()).take())
+                .and_then(|d| d.lock().ignore_poison().take())
         };
         if deque.is_none() {
             self.leave();
@@ -168,17 +168,14 @@ impl Run {
     /// A pool thread leaves the run.
     pub(crate) fn leave(&self) {
         if self.active.fetch_sub(1, Ordering::SeqCst) == 1 {
-            let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            let _guard = self.lock.lock().ignore_poison();
             self.ended.notify_all();
         }
     }
 
     /// The calling thread works on its own run until it is over.
     pub(crate) fn work_as_owner(&self, workers: usize) {
-        let deque = self.deques[workers]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let deque = self.deques[workers].lock().ignore_poison().take();
         if let Some(deque) = deque {
             self.work(workers, deque);
         }
@@ -186,25 +183,17 @@ impl Run {
 
     /// Blocks the calling (non-pool) thread until the run is over.
     pub(crate) fn wait_until_over(&self) {
-        let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.lock.lock().ignore_poison();
         while !self.is_over() {
-            guard = self
-                .ended
-                .wait_timeout(guard, NAP)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            guard = self.ended.wait_timeout(guard, NAP).ignore_poison().0;
         }
     }
 
     /// Waits until no pool thread is inside the run any more.
     pub(crate) fn wait_for_workers(&self) {
-        let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.lock.lock().ignore_poison();
         while self.active.load(Ordering::SeqCst) > 0 {
-            guard = self
-                .wake
-                .wait_timeout(guard, NAP)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            guard = self.wake.wait_timeout(guard, NAP).ignore_poison().0;
         }
         drop(guard);
         self.events.run_finish(!self.failed.load(Ordering::SeqCst));
@@ -212,7 +201,7 @@ impl Run {
 
     /// The outputs' results, or the first task error.
     pub(crate) fn outputs(&self, outputs: &[TaskId]) -> Result<Vec<Value>, Error> {
-        if let Some(error) = self.error.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(error) = self.error.lock().ignore_poison().take() {
             return Err(error);
         }
         outputs
@@ -281,7 +270,7 @@ impl Run {
     }
 
     fn sleep(&self) {
-        let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = self.lock.lock().ignore_poison();
         self.sleepers.fetch_add(1, Ordering::SeqCst);
         if !self.is_over() && !self.has_work() {
             drop(self.wake.wait_timeout(guard, NAP));
@@ -291,13 +280,13 @@ impl Run {
 
     fn wake_one(&self) {
         if self.sleepers.load(Ordering::SeqCst) > 0 {
-            let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            let _guard = self.lock.lock().ignore_poison();
             self.wake.notify_one();
         }
     }
 
     fn wake_all(&self) {
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _guard = self.lock.lock().ignore_poison();
         self.wake.notify_all();
         self.ended.notify_all();
     }
@@ -375,10 +364,7 @@ impl Run {
     }
 
     fn fail(&self, error: Error) {
-        self.error
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_or_insert(error);
+        self.error.lock().ignore_poison().get_or_insert(error);
         self.failed.store(true, Ordering::SeqCst);
         self.wake_all();
     }

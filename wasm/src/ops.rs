@@ -22,7 +22,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use rask_core::{fallible, Inputs, Registry};
+use rask_core::{fallible, IgnorePoison, Inputs, Registry};
 
 use crate::chunk::Chunk;
 
@@ -65,10 +65,7 @@ static GENERATION: AtomicUsize = AtomicUsize::new(0);
 pub fn extend(add: fn(&mut Registry)) {
     // A poisoned lock only means a panic elsewhere mid-push; the list is
     // still a list.
-    EXTENSIONS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(add);
+    EXTENSIONS.lock().ignore_poison().push(add);
     GENERATION.fetch_add(1, Ordering::Release);
 }
 
@@ -81,7 +78,7 @@ pub fn generation() -> usize {
 /// The registry of built-in ops and every [`extend`]ed one.
 pub fn registry() -> Registry {
     let mut r = builtins();
-    let extensions = EXTENSIONS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let extensions = EXTENSIONS.lock().ignore_poison().clone();
     for add in extensions {
         add(&mut r);
     }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use rask::distributed::LocalOptions;
 use rask::Client;
+use rask_core::IgnorePoison;
 
 /// The cluster in `cell`, started with `options` on first use; the tests
 /// of a file take turns on it (so that counts read from it are theirs).
@@ -18,7 +19,7 @@ pub fn shared_cluster(
 ) -> MutexGuard<'static, Client> {
     cell.get_or_init(|| Mutex::new(Client::local_with(options).unwrap()))
         .lock()
-        .unwrap_or_else(|e| e.into_inner())
+        .ignore_poison()
 }
 
 /// [`shared_cluster`] of two workers, its dashboard on any free port.

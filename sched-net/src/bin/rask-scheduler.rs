@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use rask_sched_net::scheduler::{serve, SchedulerConfig};
 
 fn main() -> ExitCode {
+    rask_sched_net::log_to_stderr("rask-scheduler");
     let mut host = "127.0.0.1".to_owned();
     let mut port = 8786u16;
     let mut config = SchedulerConfig::default();

@@ -11,11 +11,9 @@ const USAGE: &str = "usage: rask-worker ADDR [--nthreads N] [--memory-limit BYTE
                      [--local-directory DIR] [--token T] [--resources NAME=AMOUNT,...]";
 
 fn main() -> ExitCode {
+    rask_sched_net::log_to_stderr(&format!("rask-worker[{}]", std::process::id()));
     let mut addr = None;
-    let mut options = WorkerOptions {
-        log_name: format!("rask-worker[{}]", std::process::id()),
-        ..WorkerOptions::default()
-    };
+    let mut options = WorkerOptions::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));

@@ -44,9 +44,9 @@ pub const DEFAULT_TASK_STREAM: usize = 100_000;
 const PORTS_TRIED: u16 = 100;
 
 /// Binds the dashboard on `ip`: port `port`, or if it is taken the next
-/// free one (up to [`PORTS_TRIED`] on, then any), saying so through `log`.
-/// Port 0 takes any free port.
-pub fn bind(ip: IpAddr, port: u16, log: impl Fn(&str)) -> io::Result<TcpListener> {
+/// free one (up to [`PORTS_TRIED`] on, then any), with a log line saying
+/// so. Port 0 takes any free port.
+pub fn bind(ip: IpAddr, port: u16) -> io::Result<TcpListener> {
     if port == 0 {
         return TcpListener::bind(SocketAddr::new(ip, 0));
     }
@@ -60,10 +60,10 @@ pub fn bind(ip: IpAddr, port: u16, log: impl Fn(&str)) -> io::Result<TcpListener
         .find_map(Result::ok)
         .map_or_else(|| TcpListener::bind(SocketAddr::new(ip, 0)), Ok)?;
     let addr = listener.local_addr()?;
-    log(&format!(
+    log::warn!(
         "dashboard port {port} is not available ({first_error}); serving the dashboard on \
          http://{addr}/ instead"
-    ));
+    );
     Ok(listener)
 }
 

@@ -100,11 +100,6 @@ impl Prefixes {
     pub fn len(&self) -> usize {
         self.names.len()
     }
-
-    /// Never true: [`OTHER`] always exists.
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
-    }
 }
 
 #[cfg(test)]

@@ -180,6 +180,7 @@ impl JobProgress {
     }
 
     /// (prefix id, counts) for each prefix of the job.
+    #[cfg(test)]
     pub fn rows(&self) -> &[(u32, Counts)] {
         &self.rows
     }

@@ -36,7 +36,6 @@ pub struct Dashboard {
     listener: TcpListener,
     addr: SocketAddr,
     conns: HashMap<Token, HttpConn>,
-    log_name: String,
 }
 
 impl Dashboard {
@@ -45,7 +44,6 @@ impl Dashboard {
         listener: std::net::TcpListener,
         registry: &Registry,
         token: Token,
-        log_name: &str,
     ) -> io::Result<Dashboard> {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
@@ -55,7 +53,6 @@ impl Dashboard {
             listener,
             addr,
             conns: HashMap::new(),
-            log_name: log_name.to_owned(),
         })
     }
 
@@ -69,17 +66,13 @@ impl Dashboard {
         self.conns.contains_key(&token)
     }
 
-    fn log(&self, line: &str) {
-        eprintln!("{}: dashboard: {line}", self.log_name);
-    }
-
     /// Accepts every waiting connection, numbering them from `next_token`.
     pub fn accept(&mut self, registry: &Registry, next_token: &mut usize) {
         loop {
             match self.listener.accept() {
                 Ok((mut sock, peer)) => {
                     if self.conns.len() >= MAX_CONNS {
-                        self.log(&format!("refusing {peer}: already {MAX_CONNS} connections"));
+                        log::warn!("dashboard: refusing {peer}: already {MAX_CONNS} connections");
                         continue; // dropping the socket closes it
                     }
                     let token = Token(*next_token);
@@ -92,13 +85,13 @@ impl Dashboard {
                         Ok(()) => {
                             self.conns.insert(token, HttpConn::new(sock, peer));
                         }
-                        Err(e) => self.log(&format!("cannot register {peer}: {e}")),
+                        Err(e) => log::warn!("dashboard: cannot register {peer}: {e}"),
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    self.log(&format!("accept failed: {e}"));
+                    log::warn!("dashboard: accept failed: {e}");
                     return;
                 }
             }
@@ -117,9 +110,10 @@ impl Dashboard {
                     // A browser closing a tab resets its connections: no
                     // news. Anything else is worth a line.
                     if e.kind() != io::ErrorKind::ConnectionReset {
-                        let line =
-                            format!("closing connection from {}: read failed: {e}", conn.peer);
-                        self.log(&line);
+                        log::warn!(
+                            "dashboard: closing connection from {}: read failed: {e}",
+                            conn.peer
+                        );
                     }
                     self.close(token, registry);
                     return;
@@ -131,8 +125,7 @@ impl Dashboard {
                     Err((status, why)) => {
                         // Answered, then closed by `flush` once written.
                         conn.respond(&text(status, &format!("{status} {why}\n")), false, true);
-                        let line = format!("closing connection from {}: {why}", conn.peer);
-                        eprintln!("{}: dashboard: {line}", self.log_name);
+                        log::warn!("dashboard: closing connection from {}: {why}", conn.peer);
                     }
                 }
             }
@@ -162,10 +155,7 @@ impl Dashboard {
                     io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
                 );
                 if !quiet {
-                    eprintln!(
-                        "{}: dashboard: closing connection from {}: {e}",
-                        self.log_name, conn.peer
-                    );
+                    log::warn!("dashboard: closing connection from {}: {e}", conn.peer);
                 }
                 gone.push(*token);
             } else if conn.is_done() {
@@ -188,7 +178,7 @@ impl Dashboard {
             }
         }
         for (token, peer, why) in slow {
-            self.log(&format!("closing connection from {peer}: {why}"));
+            log::warn!("dashboard: closing connection from {peer}: {why}");
             if let Some(conn) = self.conns.get_mut(&token) {
                 conn.respond(&text(408, "408 request timeout\n"), false, true);
             }

@@ -44,8 +44,6 @@ pub struct SchedulerConfig {
     pub max_frame: usize,
     /// A worker silent this long is considered dead.
     pub heartbeat_timeout: Duration,
-    /// Prefix of log lines (stderr).
-    pub log_name: String,
     /// Log workers joining and leaving, and the dashboard's address
     /// (problems, and a dashboard port found taken, are always logged).
     pub log_membership: bool,
@@ -63,7 +61,6 @@ impl Default for SchedulerConfig {
             token: None,
             max_frame: DEFAULT_MAX_FRAME,
             heartbeat_timeout: Duration::from_secs(10),
-            log_name: "rask-scheduler".into(),
             log_membership: true,
             dashboard_port: Some(dashboard::DEFAULT_PORT),
             task_stream: dashboard::DEFAULT_TASK_STREAM,
@@ -160,7 +157,7 @@ pub fn spawn(addr: SocketAddr, config: SchedulerConfig) -> io::Result<SchedulerH
         .name("rask-scheduler".into())
         .spawn(move || {
             if let Err(e) = serve_on(poll, listener, http, config, &flag) {
-                eprintln!("rask-scheduler: stopped: {e}");
+                log::error!("the scheduler stopped: {e}");
             }
         })?;
     Ok(SchedulerHandle {
@@ -189,11 +186,10 @@ pub fn serve(listener: std::net::TcpListener, config: SchedulerConfig) -> io::Re
 /// cannot listen at all is logged and left out: the scheduler runs on.
 fn bind_dashboard(ip: IpAddr, config: &SchedulerConfig) -> Option<std::net::TcpListener> {
     let port = config.dashboard_port?;
-    let log = |line: &str| eprintln!("{}: {line}", config.log_name);
-    match dashboard::bind(ip, port, log) {
+    match dashboard::bind(ip, port) {
         Ok(l) => Some(l),
         Err(e) => {
-            log(&format!("no dashboard: cannot listen on {ip}:{port}: {e}"));
+            log::warn!("no dashboard: cannot listen on {ip}:{port}: {e}");
             None
         }
     }
@@ -211,17 +207,17 @@ fn serve_on(
     poll.registry()
         .register(&mut listener, LISTENER, mio::Interest::READABLE)?;
     let dashboard = match http {
-        Some(l) => match Dashboard::new(l, poll.registry(), DASHBOARD, &config.log_name) {
+        Some(l) => match Dashboard::new(l, poll.registry(), DASHBOARD) {
             Ok(d) => Some(d),
             Err(e) => {
-                eprintln!("{}: no dashboard: {e}", config.log_name);
+                log::warn!("no dashboard: {e}");
                 None
             }
         },
         None => None,
     };
     if let (Some(d), true) = (&dashboard, config.log_membership) {
-        eprintln!("{}: dashboard at http://{}/", config.log_name, d.addr());
+        log::info!("dashboard at http://{}/", d.addr());
     }
     let stream = dashboard.as_ref().map(|_| config.task_stream);
     let mut server = Server {
@@ -240,10 +236,6 @@ fn serve_on(
 }
 
 impl Server {
-    fn log(&self, line: &str) {
-        eprintln!("{}: {line}", self.config.log_name);
-    }
-
     fn run(&mut self, stop: &AtomicBool) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         let mut last_check = Instant::now();
@@ -297,9 +289,7 @@ impl Server {
                     d.sweep(self.poll.registry());
                 }
                 for w in self.cluster.silent_workers() {
-                    self.log(&format!(
-                        "worker {w} sent nothing for too long; removing it"
-                    ));
+                    log::warn!("worker {w} sent nothing for too long; removing it");
                     if let Some(token) = self.workers.get(&w).copied() {
                         self.close(token);
                     }
@@ -334,12 +324,12 @@ impl Server {
                         Ok(conn) => {
                             self.conns.insert(token, (conn, Peer::New));
                         }
-                        Err(e) => self.log(&format!("cannot register a connection: {e}")),
+                        Err(e) => log::warn!("cannot register a connection: {e}"),
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
-                    self.log(&format!("accept failed: {e}"));
+                    log::warn!("accept failed: {e}");
                     return;
                 }
             }
@@ -364,7 +354,7 @@ impl Server {
                 .get(&token)
                 .map(|(c, _)| c.peer.to_string())
                 .unwrap_or_default();
-            self.log(&format!("closing connection from {peer}: {why}"));
+            log::warn!("closing connection from {peer}: {why}");
             self.close(token);
         } else if closed {
             self.close(token);
@@ -459,7 +449,7 @@ impl Server {
                     });
                 }
                 if self.config.log_membership {
-                    self.log(&line);
+                    log::info!("{line}");
                 }
                 Ok(())
             }
@@ -571,7 +561,7 @@ impl Server {
             Peer::Worker(w) => {
                 self.workers.remove(&w);
                 if self.config.log_membership {
-                    self.log(&format!("worker {w} at {} left", conn.peer));
+                    log::info!("worker {w} at {} left", conn.peer);
                 }
                 let mut sink = Outboxes {
                     conns: &mut self.conns,

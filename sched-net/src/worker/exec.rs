@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use mio::Waker;
-use rask_core::{Fetch, TaskError, TaskId, Value};
+use rask_core::{Fetch, IgnorePoison, TaskError, TaskId, Value};
 
 use crate::portable::SharedJob;
 use crate::protocol::DataKey;
@@ -117,7 +117,7 @@ impl Executor {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.queue.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.queue.0.lock().ignore_poison()
     }
 
     /// Queues a task.
@@ -162,7 +162,7 @@ impl Drop for Executor {
 fn work(queue: &(Mutex<Queue>, Condvar), done: &Sender<Outcome>, waker: &Waker, thread: u16) {
     loop {
         let item = {
-            let mut q = queue.0.lock().unwrap_or_else(|e| e.into_inner());
+            let mut q = queue.0.lock().ignore_poison();
             loop {
                 if q.stop {
                     return;
@@ -171,11 +171,11 @@ fn work(queue: &(Mutex<Queue>, Condvar), done: &Sender<Outcome>, waker: &Waker, 
                     q.running += 1;
                     break item;
                 }
-                q = queue.1.wait(q).unwrap_or_else(|e| e.into_inner());
+                q = queue.1.wait(q).ignore_poison();
             }
         };
         let outcome = run(item, thread);
-        queue.0.lock().unwrap_or_else(|e| e.into_inner()).running -= 1;
+        queue.0.lock().ignore_poison().running -= 1;
         if done.send(outcome).is_err() {
             return;
         }

@@ -1,0 +1,269 @@
+//! Other workers: serving our results to those who fetch them, and
+//! fetching the inputs our tasks lack from those who hold them.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use mio::Token;
+use rask_core::TaskId;
+
+use super::Worker;
+use crate::conn::Conn;
+use crate::protocol::{messages, DataKey, Hello, PeerMsg, Role, ToScheduler, Welcome, WorkerId};
+
+pub(super) enum PeerKind {
+    /// Someone fetching from us; `greeted` once its hello was accepted.
+    Incoming { greeted: bool },
+    /// Us fetching from worker `.0`; `welcomed` once it accepted us.
+    Outgoing(WorkerId, bool),
+}
+
+impl Worker {
+    pub(super) fn accept(&mut self) {
+        loop {
+            match self.listener.accept() {
+                Ok((sock, _)) => {
+                    let token = Token(self.next_token);
+                    self.next_token += 1;
+                    if let Ok(conn) =
+                        Conn::register(sock, self.poll.registry(), token, self.options.max_frame)
+                    {
+                        self.peers
+                            .insert(token, (conn, PeerKind::Incoming { greeted: false }));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Opens (or reuses) the connection to worker `w` and asks for `keys`.
+    pub(super) fn send_gets(&mut self) {
+        for (w, keys) in std::mem::take(&mut self.to_get) {
+            let token = match self.outgoing.get(&w) {
+                Some(t) => *t,
+                None => match self.open_peer(w) {
+                    Some(t) => t,
+                    None => {
+                        self.lost_from(w, &keys);
+                        continue;
+                    }
+                },
+            };
+            if let Some((conn, _)) = self.peers.get_mut(&token) {
+                conn.outbox.push(&PeerMsg::Get { keys });
+            }
+        }
+    }
+
+    pub(super) fn open_peer(&mut self, w: WorkerId) -> Option<Token> {
+        let addr: SocketAddr = self.peer_addrs.get(&w)?.parse().ok()?;
+        let token = Token(self.next_token);
+        self.next_token += 1;
+        let conn = Conn::connect_peer(
+            addr,
+            self.poll.registry(),
+            token,
+            self.options.max_frame,
+            self.options.token.as_deref(),
+        )
+        .ok()?;
+        self.peers
+            .insert(token, (conn, PeerKind::Outgoing(w, false)));
+        self.outgoing.insert(w, token);
+        Some(token)
+    }
+
+    /// Inputs that cannot come from `w`: their waiting tasks go back to
+    /// the scheduler, which knows what was lost.
+    pub(super) fn lost_from(&mut self, w: WorkerId, keys: &[DataKey]) {
+        for input in keys {
+            let Some(wanted) = self.wanted.remove(input) else {
+                continue;
+            };
+            debug_assert_eq!(wanted.from, w);
+            for (task, _) in wanted.waiters {
+                if self.pending.remove(&task).is_some() {
+                    self.sched.outbox.push(&ToScheduler::Missing {
+                        key: task,
+                        input: *input,
+                    });
+                }
+            }
+        }
+    }
+
+    pub(super) fn close_peer(&mut self, token: Token) {
+        let Some((mut conn, kind)) = self.peers.remove(&token) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut conn.sock);
+        if let PeerKind::Outgoing(w, _) = kind {
+            self.outgoing.remove(&w);
+            let keys: Vec<DataKey> = self
+                .wanted
+                .iter()
+                .filter(|(_, want)| want.from == w)
+                .map(|(k, _)| *k)
+                .collect();
+            self.lost_from(w, &keys);
+        }
+    }
+
+    pub(super) fn read_peer(&mut self, token: Token) {
+        let Some((conn, _)) = self.peers.get_mut(&token) else {
+            return;
+        };
+        let closed = conn.read().unwrap_or(true);
+        let mut inbox = conn.inbox.take();
+        let result = inbox.drain(|body| self.peer_frame(token, body));
+        if let Some((conn, _)) = self.peers.get_mut(&token) {
+            conn.inbox = inbox;
+        }
+        if let Err(why) = result {
+            let peer = self
+                .peers
+                .get(&token)
+                .map(|(c, _)| c.peer.to_string())
+                .unwrap_or_default();
+            log::warn!("closing peer connection {peer}: {why}");
+            self.close_peer(token);
+        } else if closed {
+            self.close_peer(token);
+        }
+    }
+
+    pub(super) fn peer_frame(&mut self, token: Token, body: &[u8]) -> Result<(), String> {
+        let Some((conn, kind)) = self.peers.get_mut(&token) else {
+            return Ok(());
+        };
+        match kind {
+            PeerKind::Incoming { greeted: false } => {
+                let hello: Hello =
+                    postcard::from_bytes(body).map_err(|e| format!("bad hello: {e}"))?;
+                let refusal = hello.refusal(self.options.token.as_deref()).or_else(|| {
+                    (hello.role != Role::Peer).then(|| "only peers connect to a worker".to_owned())
+                });
+                if let Some(reason) = refusal {
+                    conn.outbox.push(&Welcome::Refused {
+                        reason: reason.clone(),
+                    });
+                    conn.flush_all(Duration::from_millis(100));
+                    return Err(format!("refused: {reason}"));
+                }
+                conn.outbox.push(&Welcome::Accepted { id: 0 });
+                conn.outbox.seal();
+                *kind = PeerKind::Incoming { greeted: true };
+                Ok(())
+            }
+            PeerKind::Outgoing(w, welcomed @ false) => {
+                match postcard::from_bytes::<Welcome>(body)
+                    .map_err(|e| format!("bad welcome: {e}"))?
+                {
+                    Welcome::Accepted { .. } => {
+                        *welcomed = true;
+                        Ok(())
+                    }
+                    Welcome::Refused { reason } => Err(format!("worker {w} refused us: {reason}")),
+                }
+            }
+            PeerKind::Incoming { greeted: true } => {
+                for msg in messages::<PeerMsg>(body) {
+                    match msg.map_err(|e| e.to_string())? {
+                        PeerMsg::Get { keys } => {
+                            for key in keys {
+                                match self.data.own_bytes(key) {
+                                    Some(bytes) => {
+                                        conn.outbox.push(&PeerMsg::Data { key, bytes: &bytes })
+                                    }
+                                    None => conn.outbox.push(&PeerMsg::Missing { key }),
+                                }
+                            }
+                        }
+                        _ => return Err("a peer sent data unasked".into()),
+                    }
+                }
+                Ok(())
+            }
+            PeerKind::Outgoing(w, true) => {
+                let w = *w;
+                for msg in messages::<PeerMsg>(body) {
+                    match msg.map_err(|e| e.to_string())? {
+                        PeerMsg::Data { key, bytes } => self.arrived(key, bytes),
+                        PeerMsg::Missing { key } => self.lost_from(w, &[key]),
+                        PeerMsg::Get { .. } => {
+                            return Err("a worker we fetch from asked for data".into())
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// An input arrived from a peer: decode it once and start the tasks
+    /// that were waiting only for it.
+    pub(super) fn arrived(&mut self, key: DataKey, bytes: &[u8]) {
+        let Some(wanted) = self.wanted.remove(&key) else {
+            return;
+        };
+        let codec = wanted
+            .waiters
+            .iter()
+            .find_map(|(task, dep)| self.jobs.get(&task.job).and_then(|j| j.codec(*dep)))
+            .or_else(|| {
+                let job = self.jobs.get(&key.job)?;
+                job.codec(TaskId(key.task))
+            });
+        let value = match codec.map(|c| c.decode(bytes)) {
+            Some(Ok(v)) => v,
+            other => {
+                let message = match other {
+                    Some(Err(e)) => format!("input {}/{}: {e}", key.job, key.task),
+                    _ => "an input's type is unknown here".into(),
+                };
+                for (task, _) in wanted.waiters {
+                    self.pending.remove(&task);
+                    self.sched.outbox.push(&ToScheduler::Failed {
+                        key: task,
+                        message: message.clone(),
+                        origin: None,
+                        run: None,
+                    });
+                }
+                return;
+            }
+        };
+        let size = bytes.len() as u64;
+        if wanted.keep {
+            self.data
+                .insert(key, value, bytes.to_vec(), size, codec, true);
+            self.sched.outbox.push(&ToScheduler::Replicated { key });
+        } else {
+            self.data.insert(key, value, Vec::new(), size, codec, false);
+        }
+        for (task, _) in wanted.waiters {
+            if self.pending.contains_key(&task) {
+                if let Some(s) = self.data.get_mut(&key) {
+                    s.users += 1;
+                }
+            }
+            let ready = self.pending.get_mut(&task).is_some_and(|p| {
+                p.missing -= 1;
+                p.missing == 0
+            });
+            if let Some(p) = ready.then(|| self.pending.remove(&task)).flatten() {
+                if let Some(job) = self.jobs.get(&task.job).cloned() {
+                    self.start(task, p.priority, &job, &p.deps);
+                }
+            }
+        }
+        // A copy no task ended up using (its tasks were dropped) goes now.
+        if self.data.get(&key).is_some_and(|s| s.users == 0 && !s.own) {
+            self.data.remove(key);
+        }
+        self.spill_if_over();
+    }
+}
