@@ -30,6 +30,7 @@ mod dispatch;
 mod exec;
 mod holds;
 mod job;
+mod load;
 mod placement;
 mod queues;
 mod recovery;
@@ -48,6 +49,7 @@ pub use placement::Placement;
 pub use reports::Failure;
 
 use job::Job;
+use load::ByLoad;
 use queues::{ParkedGet, QueueItem};
 use worker::Worker;
 
@@ -65,6 +67,8 @@ pub trait Sink {
 /// Everything the scheduler knows.
 pub struct Cluster {
     workers: BTreeMap<WorkerId, Worker>,
+    /// The same workers, least loaded first.
+    by_load: ByLoad,
     /// The id the next worker gets; `None` once every id was given.
     next_worker: Option<WorkerId>,
     jobs: HashMap<JobId, Job>,
@@ -118,6 +122,7 @@ impl Cluster {
     ) -> Cluster {
         Cluster {
             workers: BTreeMap::new(),
+            by_load: ByLoad::default(),
             next_worker: Some(WorkerId::FIRST),
             jobs: HashMap::new(),
             active: Vec::new(),

@@ -61,10 +61,10 @@ impl Cluster {
                 continue; // still running from before a re-plan
             }
             let root = job.is_root(t);
-            match self
-                .placement
-                .choose(job, t, root, &eligible, &self.workers)
-            {
+            let chosen =
+                self.placement
+                    .choose(job, t, root, &eligible, (&self.workers, &self.by_load));
+            match chosen {
                 Some(w) => self.dispatch(id, t, w, sink),
                 None => {
                     let _ = job.exec.state.requeue(t);
@@ -75,8 +75,8 @@ impl Cluster {
         self.finish_if_done(id, sink);
     }
 
-    /// The workers that may run `id`'s tasks, best first under a loose
-    /// restriction. When the cluster has workers and none of them can, the
+    /// The workers that may run `id`'s tasks, by id (only the named ones
+    /// under a loose restriction naming any that can). When the cluster has workers and none of them can, the
     /// job fails with why, and this is `None`.
     fn eligible_workers(&mut self, id: JobId, sink: &mut impl Sink) -> Option<Vec<WorkerId>> {
         let job = self.jobs.get_mut(&id)?;
@@ -201,7 +201,7 @@ impl Cluster {
         );
         job.sent[t.index()] = Some(w);
         job.progress.sent(t.index());
-        worker.in_flight += 1;
+        self.by_load.step(w, worker, true);
     }
 
     /// When a worker is idle and no task waits here, asks the busiest

@@ -164,7 +164,7 @@ impl Cluster {
         }
         for w in j.sent.iter().flatten() {
             if let Some(worker) = self.workers.get_mut(w) {
-                worker.in_flight = worker.in_flight.saturating_sub(1);
+                self.by_load.step(*w, worker, false);
                 j.constraints.give_back(worker);
             }
         }

@@ -29,6 +29,7 @@ use std::collections::BTreeMap;
 use rask_core::TaskId;
 
 use super::job::Job;
+use super::load::ByLoad;
 use super::worker::Worker;
 use crate::protocol::WorkerId;
 
@@ -102,15 +103,21 @@ impl Placement {
             && job.constraints.free_on(worker)
     }
 
-    /// The worker of `eligible` where task `t` of `job` would start
-    /// soonest, among those with room; `None` when none has.
+    /// The worker of `eligible` (sorted by id) where task `t` of `job`
+    /// would start soonest, among those with room; `None` when none has.
+    /// Ties go to the lowest id.
+    ///
+    /// Only the workers holding an input, and the least-loaded other
+    /// worker that can take the task, are scored: every worker holding
+    /// nothing would fetch every input, so the least loaded of them is the
+    /// best of them. The cost is the task's inputs, not the worker count.
     pub(super) fn choose(
         &self,
         job: &Job,
         t: TaskId,
         root: bool,
         eligible: &[WorkerId],
-        workers: &BTreeMap<WorkerId, Worker>,
+        (workers, by_load): (&BTreeMap<WorkerId, Worker>, &ByLoad),
     ) -> Option<WorkerId> {
         let mut held: Vec<(WorkerId, u64)> = Vec::new();
         let mut total = 0u64;
@@ -126,24 +133,42 @@ impl Placement {
             }
         }
         let failed_on = job.retried.get(&t.0).map(|r| r.1);
-        eligible
-            .iter()
-            .filter_map(|w| workers.get(w).map(|worker| (*w, worker)))
-            .filter(|(_, worker)| self.has_room(worker, job, root))
-            .map(|(w, worker)| {
-                let local = held.iter().find(|(h, _)| *h == w).map_or(0, |e| e.1);
-                let queue = f64::from(worker.in_flight) * self.mean_task_ns
-                    / f64::from(worker.info.nthreads.max(1));
-                let transfer = (total - local) as f64 / self.bytes_per_ns;
-                let avoid = if Some(w) == failed_on {
-                    f64::MAX / 4.0
-                } else {
-                    0.0
-                };
-                (w, queue + transfer + avoid)
-            })
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(w, _)| w)
+        let mut best: Option<(f64, WorkerId)> = None;
+        let mut consider = |w: WorkerId, local: u64| -> bool {
+            let Some(worker) = workers.get(&w) else {
+                return false;
+            };
+            if eligible.binary_search(&w).is_err() || !self.has_room(worker, job, root) {
+                return false;
+            }
+            let queue = f64::from(worker.in_flight) * self.mean_task_ns
+                / f64::from(worker.info.nthreads.max(1));
+            let transfer = (total - local) as f64 / self.bytes_per_ns;
+            let avoid = if Some(w) == failed_on {
+                f64::MAX / 4.0
+            } else {
+                0.0
+            };
+            let score = queue + transfer + avoid;
+            if best.is_none_or(|(s, b)| score < s || (score == s && w < b)) {
+                best = Some((score, w));
+            }
+            true
+        };
+        for &(h, local) in &held {
+            consider(h, local);
+        }
+        for load in by_load.iter() {
+            let w = load.id;
+            if held.iter().any(|(h, _)| *h == w) {
+                continue;
+            }
+            // The worker to avoid is scored, and the search goes on.
+            if consider(w, 0) && Some(w) != failed_on {
+                break;
+            }
+        }
+        best.map(|(_, w)| w)
     }
 
     /// Whom to ask for work back, and at most how many tasks, when a

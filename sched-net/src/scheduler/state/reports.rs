@@ -9,6 +9,7 @@ use std::time::Instant;
 use rask_core::TaskId;
 
 use super::job::Job;
+use super::load::ByLoad;
 use super::worker::Worker;
 use super::{Cluster, Sink};
 use crate::protocol::{DataKey, RunTime, WireError, WorkerId};
@@ -48,7 +49,7 @@ impl Cluster {
         if t >= job.holder.len() {
             return;
         }
-        unsend(&mut self.workers, job, t, w);
+        unsend((&mut self.workers, &mut self.by_load), job, t, w);
         self.board
             .record(w, job.progress.prefix(t), &run, received, false);
         if job.holder[t].is_some() || !self.workers.contains_key(&w) {
@@ -88,7 +89,7 @@ impl Cluster {
         if t >= job.holder.len() || job.sent[t] != Some(w) {
             return; // not running there: a late report of a run superseded
         }
-        unsend(&mut self.workers, job, t, w);
+        unsend((&mut self.workers, &mut self.by_load), job, t, w);
         if let Some(run) = run {
             self.board
                 .record(w, job.progress.prefix(t), &run, received, true);
@@ -123,7 +124,7 @@ impl Cluster {
         if t >= job.holder.len() || job.sent[t] != Some(w) {
             return;
         }
-        unsend(&mut self.workers, job, t, w);
+        unsend((&mut self.workers, &mut self.by_load), job, t, w);
         let _ = job.exec.state.requeue(TaskId(key.task));
         let i = input.task as usize;
         let lost_here = input.job == key.job
@@ -154,14 +155,14 @@ impl Cluster {
         if t >= job.holder.len() || job.sent[t] != Some(w) {
             return;
         }
-        unsend(&mut self.workers, job, t, w);
+        unsend((&mut self.workers, &mut self.by_load), job, t, w);
         let _ = job.exec.state.requeue(TaskId(key.task));
     }
 }
 
 /// Clears the record that `t` was sent to `w`, and what it held there.
-pub(super) fn unsend(
-    workers: &mut BTreeMap<WorkerId, Worker>,
+fn unsend(
+    (workers, by_load): (&mut BTreeMap<WorkerId, Worker>, &mut ByLoad),
     job: &mut Job,
     t: usize,
     w: WorkerId,
@@ -170,7 +171,7 @@ pub(super) fn unsend(
         job.sent[t] = None;
         job.progress.unsent(t);
         if let Some(worker) = workers.get_mut(&w) {
-            worker.in_flight = worker.in_flight.saturating_sub(1);
+            by_load.step(w, worker, false);
             worker.stealing = false;
             job.constraints.give_back(worker);
         }

@@ -101,6 +101,13 @@ impl Cluster {
                 }
             }
         }
+        if self.by_load.len() != self.workers.len() {
+            return Err(format!(
+                "{} workers, but {} in the load order",
+                self.workers.len(),
+                self.by_load.len()
+            ));
+        }
         for (id, worker) in &self.workers {
             let sent = in_flight.get(id).copied().unwrap_or(0);
             if worker.in_flight != sent {
@@ -117,6 +124,15 @@ impl Cluster {
                         "worker {id}: holds {have} of `{name}` but its tasks ask for {want}"
                     ));
                 }
+            }
+            if !self
+                .by_load
+                .has(*id, worker.info.nthreads, worker.in_flight)
+            {
+                return Err(format!(
+                    "worker {id}: not in the load order with {} in flight",
+                    worker.in_flight
+                ));
             }
             if let Some(job) = worker.has_spec.iter().find(|j| !self.jobs.contains_key(j)) {
                 return Err(format!(

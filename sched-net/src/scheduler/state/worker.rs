@@ -80,6 +80,7 @@ impl Cluster {
             );
         }
         let used = vec![0.0; info.resources.len()];
+        self.by_load.add(id, info.nthreads);
         self.workers.insert(
             id,
             Worker {
@@ -146,9 +147,10 @@ impl Cluster {
     /// A worker is gone: the others and `clients` are told, and its jobs
     /// recover (see [`recovery`](super::recovery)).
     pub fn remove_worker(&mut self, w: WorkerId, sink: &mut impl Sink, clients: &[ClientId]) {
-        if self.workers.remove(&w).is_none() {
+        let Some(gone) = self.workers.remove(&w) else {
             return;
-        }
+        };
+        self.by_load.remove(w, gone.info.nthreads, gone.in_flight);
         for other in self.workers.keys() {
             sink.to_worker(
                 *other,

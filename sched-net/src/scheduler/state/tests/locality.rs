@@ -65,3 +65,98 @@ fn with_no_inputs_the_least_loaded_worker_is_chosen() {
     );
     assert!(runs.iter().all(|r| r.1.job == job && r.2.is_empty()));
 }
+
+/// The best worker by the policy's score, found by scoring every one.
+fn best_of_all(
+    sim: &Sim,
+    job: crate::protocol::JobId,
+    t: u32,
+) -> Option<crate::protocol::WorkerId> {
+    let c = &sim.cluster;
+    let j = &c.jobs[&job];
+    let task = rask_core::TaskId(t);
+    let root = j.is_root(task);
+    let mean = 1_000_000.0; // Sim::new's tasks, all reported at that length
+    let mut best: Option<(f64, crate::protocol::WorkerId)> = None;
+    for (w, worker) in &c.workers {
+        if !c.placement.has_room(worker, j, root) {
+            continue;
+        }
+        let mut lacking = 0u64;
+        for d in j.exec.graph.deps(task) {
+            if !j.held_on(d.index(), *w) {
+                lacking += j.bytes[d.index()];
+            }
+        }
+        let score =
+            f64::from(worker.in_flight) * mean / f64::from(worker.info.nthreads) + lacking as f64;
+        if best.is_none_or(|(s, _)| score < s) {
+            best = Some((score, *w));
+        }
+    }
+    best.map(|(_, w)| w)
+}
+
+#[test]
+fn scoring_holders_and_the_least_loaded_worker_finds_the_best_of_all() {
+    let mut sim = Sim::new();
+    for i in 0..40 {
+        sim.join(info(1 + i % 4, &[]));
+    }
+    // Pairs of roots, each pair read by one task.
+    let pairs = 60u32;
+    let mut tasks: Vec<Vec<u32>> = vec![Vec::new(); 2 * pairs as usize];
+    tasks.extend((0..pairs).map(|p| vec![2 * p, 2 * p + 1]));
+    let job = sim.submit(&Spec {
+        outputs: (2 * pairs..3 * pairs).collect(),
+        tasks,
+        ..Spec::default()
+    });
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut out = Vec::new();
+    let mut checked = 0;
+    for _ in 0..400 {
+        // Before each turn: where would each ready task go?
+        let ready: Vec<u32> = (0..3 * pairs)
+            .filter(|&t| {
+                let j = &sim.cluster.jobs[&job];
+                j.holder[t as usize].is_none()
+                    && j.sent[t as usize].is_none()
+                    && j.exec
+                        .graph
+                        .deps(rask_core::TaskId(t))
+                        .all(|d| j.holder[d.index()].is_some())
+            })
+            .collect();
+        if let Some(&t) = ready.first() {
+            let eligible: Vec<_> = sim.cluster.workers.keys().copied().collect();
+            let c = &sim.cluster;
+            let j = &c.jobs[&job];
+            let task = rask_core::TaskId(t);
+            let chosen = c.placement.choose(
+                j,
+                task,
+                j.is_root(task),
+                &eligible,
+                (&c.workers, &c.by_load),
+            );
+            assert_eq!(chosen, best_of_all(&sim, job, t), "task {t}");
+            checked += 1;
+        }
+        out.extend(sim.schedule().runs());
+        if out.is_empty() {
+            break;
+        }
+        // A random task out finishes, its result of a random size.
+        let i = (next() % out.len() as u64) as usize;
+        let (w, k, _) = out.swap_remove(i);
+        sim.done(w, k, next() % 1_000_000);
+    }
+    assert!(checked > 50, "only {checked} placements compared");
+}
