@@ -47,30 +47,29 @@ impl Cluster {
             let Some(job) = self.jobs.get_mut(&id) else {
                 return;
             };
-            // Held results complete without a worker, so keep popping even
-            // when every worker is full; a task that needs one goes back.
-            let Some(t) = job.exec.state.pop_ready() else {
+            // Held results complete without a worker, so keep going even
+            // when every worker is full; a task that needs one stays ready.
+            let Some(t) = job.exec.state.peek_ready() else {
                 break;
             };
             let ti = t.index();
-            if job.holder[ti].is_some() {
-                job.complete(id, t, sink);
+            if job.holder[ti].is_some() || job.sent[ti].is_some() {
+                // Peeked, so ready: starting it cannot fail.
+                let _ = job.exec.state.start(t);
+                if job.holder[ti].is_some() {
+                    job.complete(id, t, sink);
+                } // else still running from before a re-plan
                 continue;
-            }
-            if job.sent[ti].is_some() {
-                continue; // still running from before a re-plan
             }
             let root = job.is_root(t);
             let chosen =
                 self.placement
                     .choose(job, t, root, &eligible, (&self.workers, &self.by_load));
-            match chosen {
-                Some(w) => self.dispatch(id, t, w, sink),
-                None => {
-                    let _ = job.exec.state.requeue(t);
-                    break;
-                }
-            }
+            let Some(w) = chosen else {
+                break; // it stays ready until a worker has room
+            };
+            let _ = job.exec.state.start(t);
+            self.dispatch(id, t, w, sink);
         }
         self.finish_if_done(id, sink);
     }

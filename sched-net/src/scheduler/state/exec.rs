@@ -1,14 +1,13 @@
-//! A job's run, as the core's [`ExecState`] drives it, together with the
-//! graph it reads.
+//! A job's run, as the core's [`ExecState`] drives it, sharing the graph
+//! it runs.
 
 use std::sync::Arc;
 
 use rask_core::{ExecState, Graph, GraphError, TaskId};
 
-/// An `ExecState` together with the graph it borrows.
+/// A job's `ExecState`, and the graph it runs.
 pub(super) struct Exec {
-    // Declared first: dropped before the graph it points into.
-    pub state: ExecState<'static>,
+    pub state: ExecState<Arc<Graph>>,
     pub graph: Arc<Graph>,
 }
 
@@ -20,12 +19,7 @@ impl Exec {
         outputs: &[TaskId],
         held: impl Fn(TaskId) -> bool,
     ) -> Result<Exec, GraphError> {
-        // SAFETY: the graph lives in an `Arc` owned by this struct and is
-        // never mutated; `state` is declared first, so it is dropped before
-        // `graph`. The `'static` never escapes: callers only reach `state`
-        // through `&self`/`&mut self`, bounded by this struct's life.
-        let borrowed: &'static Graph = unsafe { &*Arc::as_ptr(&graph) };
-        let state = ExecState::resuming(borrowed, outputs, held)?;
+        let state = ExecState::resuming(graph.clone(), outputs, held)?;
         Ok(Exec { state, graph })
     }
 }

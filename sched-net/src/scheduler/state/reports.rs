@@ -101,6 +101,7 @@ impl Cluster {
             return;
         }
         job.progress.erred(t);
+        let _ = job.exec.state.fail(TaskId(key.task));
         let (task_key, op) = origin.unwrap_or_else(|| job.names(key.task));
         self.fail_job(
             key.job,

@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use rask_core::{TaskId, TaskState};
+
 use super::queues::QueueItem;
 use super::Cluster;
 use crate::protocol::{DataKey, JobId, Queued, WorkerId};
@@ -26,7 +28,8 @@ impl Cluster {
 
     /// Per task: vectors sized to the graph; holders, copies and the
     /// workers tasks were sent to are live; copies never repeat the holder
-    /// or each other, and exist only beside a holder.
+    /// or each other, and exist only beside a holder; a task the job's
+    /// `ExecState` runs is sent somewhere, and a task sent is not over.
     fn check_tasks(&self) -> Result<(), String> {
         let live = |w: &WorkerId| self.workers.contains_key(w);
         for (id, job) in &self.jobs {
@@ -76,6 +79,17 @@ impl Cluster {
                             "job {id} task {t}: a copy on worker {c}, who is gone"
                         ));
                     }
+                }
+            }
+            for t in 0..n {
+                let state = job.exec.state.state(TaskId(t as u32));
+                let sent = job.sent[t].is_some();
+                if state == Some(TaskState::Running) && !sent {
+                    return Err(format!("job {id} task {t}: running, but sent nowhere"));
+                }
+                let over = [TaskState::Done, TaskState::Released, TaskState::Failed];
+                if sent && state.is_some_and(|s| over.contains(&s)) {
+                    return Err(format!("job {id} task {t}: {state:?}, but still sent"));
                 }
             }
             if let Some(w) = job.eligible.keys().find(|w| !live(w)) {

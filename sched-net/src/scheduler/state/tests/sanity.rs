@@ -112,3 +112,22 @@ fn a_task_sent_to_a_worker_that_left_is_caught() {
         broken(&sim)
     );
 }
+
+#[test]
+fn a_task_running_in_the_state_machine_but_sent_nowhere_is_caught() {
+    let mut sim = mid_run();
+    let (job, t) = sim
+        .cluster
+        .jobs
+        .iter()
+        .find_map(|(id, j)| j.sent.iter().position(Option::is_some).map(|t| (*id, t)))
+        .unwrap();
+    let w = sim.cluster.jobs[&job].sent[t].unwrap();
+    sim.cluster.corrupt(|c| {
+        c.jobs.get_mut(&job).unwrap().sent[t] = None;
+        let worker = c.workers.get_mut(&w).unwrap();
+        c.by_load.step(w, worker, false);
+        worker.used[0] -= 1.0;
+    });
+    assert!(broken(&sim).contains("sent nowhere"), "{}", broken(&sim));
+}
