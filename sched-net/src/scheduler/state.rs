@@ -69,6 +69,9 @@ pub struct Cluster {
     workers: BTreeMap<WorkerId, Worker>,
     /// The same workers, least loaded first.
     by_load: ByLoad,
+    /// How many times a worker joined or left: what a job's list of the
+    /// workers it may run on is as of.
+    membership: u64,
     /// The id the next worker gets; `None` once every id was given.
     next_worker: Option<WorkerId>,
     jobs: HashMap<JobId, Job>,
@@ -123,6 +126,7 @@ impl Cluster {
         Cluster {
             workers: BTreeMap::new(),
             by_load: ByLoad::default(),
+            membership: 0,
             next_worker: Some(WorkerId::FIRST),
             jobs: HashMap::new(),
             active: Vec::new(),

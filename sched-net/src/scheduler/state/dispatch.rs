@@ -43,6 +43,16 @@ impl Cluster {
         let Some(eligible) = self.eligible_workers(id, sink) else {
             return;
         };
+        self.place_ready(id, &eligible, sink);
+        if let Some(job) = self.jobs.get_mut(&id) {
+            job.eligible_now = Some((self.membership, eligible));
+        }
+        self.finish_if_done(id, sink);
+    }
+
+    /// Starts `id`'s ready tasks on `eligible` workers while they have
+    /// room.
+    fn place_ready(&mut self, id: JobId, eligible: &[WorkerId], sink: &mut impl Sink) {
         loop {
             let Some(job) = self.jobs.get_mut(&id) else {
                 return;
@@ -64,21 +74,27 @@ impl Cluster {
             let root = job.is_root(t);
             let chosen =
                 self.placement
-                    .choose(job, t, root, &eligible, (&self.workers, &self.by_load));
+                    .choose(job, t, root, eligible, (&self.workers, &self.by_load));
             let Some(w) = chosen else {
                 break; // it stays ready until a worker has room
             };
             let _ = job.exec.state.start(t);
             self.dispatch(id, t, w, sink);
         }
-        self.finish_if_done(id, sink);
     }
 
     /// The workers that may run `id`'s tasks, by id (only the named ones
-    /// under a loose restriction naming any that can). When the cluster has workers and none of them can, the
-    /// job fails with why, and this is `None`.
+    /// under a loose restriction naming any that can), worked out again
+    /// only when a worker joined or left since the last turn. When the
+    /// cluster has workers and none of them can, the job fails with why,
+    /// and this is `None`.
     fn eligible_workers(&mut self, id: JobId, sink: &mut impl Sink) -> Option<Vec<WorkerId>> {
         let job = self.jobs.get_mut(&id)?;
+        if let Some((seen, eligible)) = job.eligible_now.take() {
+            if seen == self.membership {
+                return Some(eligible);
+            }
+        }
         let fresh: Vec<(WorkerId, bool)> = self
             .workers
             .iter()
@@ -214,7 +230,7 @@ impl Cluster {
         if any_ready {
             return;
         }
-        if let Some((victim, max)) = self.placement.steal_from(&self.workers) {
+        if let Some((victim, max)) = self.placement.steal_from((&self.workers, &self.by_load)) {
             if let Some(w) = self.workers.get_mut(&victim) {
                 w.stealing = true;
             }

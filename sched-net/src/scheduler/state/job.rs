@@ -50,6 +50,9 @@ pub(super) struct Job {
     pub deaths: Vec<u8>,
     /// Which workers can run this job at all, decided once per worker.
     pub eligible: HashMap<WorkerId, bool>,
+    /// The workers it may run on, as of a membership count: kept between
+    /// turns while no worker joins or leaves.
+    pub eligible_now: Option<(u64, Vec<WorkerId>)>,
     /// Outputs reported to the client; results kept until released.
     pub finished: bool,
     pub released: bool,
@@ -177,6 +180,7 @@ impl Cluster {
                 bytes: vec![0; n],
                 deaths: vec![0; n],
                 eligible: HashMap::new(),
+                eligible_now: None,
                 finished: false,
                 released: false,
                 pins: 0,

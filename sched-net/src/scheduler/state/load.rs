@@ -98,7 +98,7 @@ impl ByLoad {
     }
 
     /// Workers, least loaded first.
-    pub fn iter(&self) -> impl Iterator<Item = &Load> {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Load> {
         self.order.iter()
     }
 

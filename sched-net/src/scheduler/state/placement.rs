@@ -172,20 +172,27 @@ impl Placement {
     }
 
     /// Whom to ask for work back, and at most how many tasks, when a
-    /// worker idles and nothing waits here: the worker with the most
-    /// tasks queued beyond its threads (more than one), for half of them.
+    /// worker idles and nothing waits here: the worker with the most tasks
+    /// in flight per thread among those with more than one task queued
+    /// beyond their threads and no request out, for half of those.
+    ///
+    /// Walks the load order from both ends: idle workers come first, and
+    /// the walk from the busy end stops at the first worker with no more
+    /// tasks than threads, as every later one has no more either.
     pub(super) fn steal_from(
         &self,
-        workers: &BTreeMap<WorkerId, Worker>,
+        (workers, by_load): (&BTreeMap<WorkerId, Worker>, &ByLoad),
     ) -> Option<(WorkerId, u32)> {
-        let idle = workers.values().any(|w| w.in_flight == 0 && !w.paused);
-        if !idle {
+        let mut idle = by_load.iter().take_while(|l| l.in_flight == 0);
+        if !idle.any(|l| workers.get(&l.id).is_some_and(|w| !w.paused)) {
             return None;
         }
-        workers
+        by_load
             .iter()
-            .filter(|(_, w)| !w.stealing && w.in_flight > w.info.nthreads + 1)
-            .max_by_key(|(_, w)| w.in_flight - w.info.nthreads)
-            .map(|(id, w)| (*id, ((w.in_flight - w.info.nthreads) / 2).max(1)))
+            .rev()
+            .take_while(|l| l.in_flight > l.threads)
+            .filter_map(|l| workers.get(&l.id).map(|w| (l.id, w)))
+            .find(|(_, w)| !w.stealing && w.in_flight > w.info.nthreads + 1)
+            .map(|(id, w)| (id, ((w.in_flight - w.info.nthreads) / 2).max(1)))
     }
 }

@@ -81,6 +81,7 @@ impl Cluster {
         }
         let used = vec![0.0; info.resources.len()];
         self.by_load.add(id, info.nthreads);
+        self.membership += 1;
         self.workers.insert(
             id,
             Worker {
@@ -151,6 +152,7 @@ impl Cluster {
             return;
         };
         self.by_load.remove(w, gone.info.nthreads, gone.in_flight);
+        self.membership += 1;
         for other in self.workers.keys() {
             sink.to_worker(
                 *other,
