@@ -41,7 +41,7 @@ impl Io {
             }
             match entry.outputs.iter().find(|(o, _)| o == task) {
                 Some(&(_, w)) => {
-                    f.holders[i] = w;
+                    f.holders[i] = Some(w);
                     let key = *key;
                     by_worker.entry(w).or_default().push(key);
                     self.waiting.entry(key).or_default().push((id, i));
@@ -185,7 +185,9 @@ impl Io {
             .iter()
             .filter(|(_, f)| {
                 f.tasks.iter().enumerate().any(|(i, (_, k, _))| {
-                    f.values[i].is_none() && f.holders[i] == w && key.is_none_or(|key| key == *k)
+                    f.values[i].is_none()
+                        && f.holders[i] == Some(w)
+                        && key.is_none_or(|key| key == *k)
                 })
             })
             .map(|(id, _)| *id)

@@ -77,7 +77,7 @@ pub(super) struct FetchState {
     /// (output task, where its result lives, its codec).
     pub(super) tasks: Vec<(u32, DataKey, Codec)>,
     /// The holder asked for each task, and the finish it came from.
-    pub(super) holders: Vec<WorkerId>,
+    pub(super) holders: Vec<Option<WorkerId>>,
     pub(super) finish: u64,
     pub(super) values: Vec<Option<Value>>,
     pub(super) left: usize,
@@ -277,7 +277,7 @@ impl Io {
                     FetchState {
                         job,
                         tasks,
-                        holders: vec![0; n],
+                        holders: vec![None; n],
                         finish: 0,
                         values: vec![None; n],
                         left: n,

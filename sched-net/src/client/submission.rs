@@ -141,8 +141,10 @@ impl Client {
                 .ok_or_else(|| net_error(format!("output `{}` has no codec", job.key(t))))?;
             codecs.push(codec);
         }
-        let id = (u64::from(self.inner.id) << 32)
-            | u64::from(self.inner.next_job.fetch_add(1, Ordering::Relaxed));
+        let id = JobId::new(
+            self.inner.id,
+            self.inner.next_job.fetch_add(1, Ordering::Relaxed),
+        );
         let handle = Arc::new(JobHandle {
             client: self.inner.clone(),
             job: id,

@@ -29,6 +29,9 @@ pub use encode::encode_job;
 pub use encode::encode_job_with;
 pub use load::{Loader, SharedJob};
 pub use spec::{decode_spec, JobOptions, JobSpec};
+// Specs built by hand: the in-memory scheduler tests and the simulator.
+#[allow(unused_imports)]
+pub(crate) use spec::{CodecSpec, External, OpSpec};
 
 /// The op of a task whose result comes from an earlier job (a future
 /// passed as an argument); it never runs.
