@@ -28,6 +28,8 @@ pub mod local;
 pub mod portable;
 pub mod protocol;
 pub mod scheduler;
+#[cfg(feature = "sim")]
+pub mod sim;
 mod submit;
 pub mod worker;
 
