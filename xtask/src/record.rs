@@ -34,6 +34,56 @@ pub struct Record {
     pub ir_bytes_per_task: f64,
     /// Median time to build the graph alone, in seconds.
     pub build_s: f64,
+    /// What only a simulated run reports (`backend` "sim"); there
+    /// `wall_s`, `us_per_task` and `tasks_per_s` are the scheduler's own
+    /// time, and `ir_bytes_per_task` its memory per task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sim: Option<SimFigures>,
+}
+
+/// A `cargo xtask sim` row beyond the common fields: the simulated
+/// cluster's fixed parameters, then what the run measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SimFigures {
+    /// Threads per simulated worker.
+    pub threads: u64,
+    /// One-way latency of every message, in microseconds.
+    pub latency_us: f64,
+    /// Bandwidth into each worker, in GB/s.
+    pub bandwidth_gb_s: f64,
+    /// Real time in the scheduler's handlers per task (submit and every
+    /// turn), in microseconds.
+    pub scheduler_us_per_task: f64,
+    /// Of that, admitting and planning the job, in seconds.
+    pub submit_s: f64,
+    /// Real time per worker joining, in microseconds.
+    pub join_us_per_worker: f64,
+    /// Tasks handed to workers per second of scheduler time.
+    pub decisions_per_s: f64,
+    /// Tasks handed out, re-sends after steals included.
+    pub decisions: u64,
+    /// Scheduler turns (each: the messages that came, then `schedule`).
+    pub turns: u64,
+    /// Steal requests the scheduler sent.
+    pub steals: u64,
+    /// How the scheduler's memory was measured.
+    pub memory_by: String,
+    /// Scheduler memory at its peak during the job, per task.
+    pub scheduler_bytes_per_task: f64,
+    /// Scheduler memory with every worker joined and no job, per worker.
+    pub scheduler_bytes_per_worker: f64,
+    /// Bytes of results moved between workers.
+    pub bytes_moved: u64,
+    /// Virtual time from submit to the client hearing the job is done.
+    pub makespan_s: f64,
+    /// Total work over total threads.
+    pub ideal_s: f64,
+    /// The workload's critical path.
+    pub critical_path_s: f64,
+    /// Makespan over the larger of the ideal and the critical path.
+    pub makespan_ratio: f64,
+    /// Real time the whole simulation took, simulated workers included.
+    pub sim_wall_s: f64,
 }
 
 impl Record {
@@ -61,6 +111,7 @@ impl Record {
             children_peak_rss_bytes: 0,
             ir_bytes_per_task: 0.0,
             build_s: 0.0,
+            sim: None,
         }
     }
 }
@@ -135,6 +186,7 @@ mod tests {
             children_peak_rss_bytes: 0,
             ir_bytes_per_task: 41.5,
             build_s: 1.5e-9,
+            sim: None,
         }
     }
 

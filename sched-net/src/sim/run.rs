@@ -243,11 +243,16 @@ impl<'a, 'p, P: Probe> Sim<'a, 'p, P> {
             critical_path_ns: work.critical_path_ns(),
             ..Report::default()
         };
+        // Made inside the probe, so that what it allocates and later
+        // frees counts as the scheduler's. Liveness is not simulated: no
+        // worker is ever silent too long.
+        probe.enter();
+        let cluster = Cluster::new(Duration::MAX, None);
+        probe.leave();
         Sim {
             work,
             model: *model,
-            // Liveness is not simulated: no worker is ever silent too long.
-            cluster: Cluster::new(Duration::MAX, None),
+            cluster,
             outbox: Outbox::new(probe),
             workers: Vec::new(),
             link_free: Vec::new(),
