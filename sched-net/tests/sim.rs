@@ -27,7 +27,10 @@ fn independent_tasks_take_their_rounds_plus_one_round_trip() {
         }
         let r = run(&work, &m, &mut NoProbe).unwrap();
         let expected = 2 * m.latency_ns + u64::from(rounds) * MS;
-        assert_eq!(r.makespan_ns, expected, "{workers}x{threads}, {rounds} rounds");
+        assert_eq!(
+            r.makespan_ns, expected,
+            "{workers}x{threads}, {rounds} rounds"
+        );
         assert_eq!(r.ideal_ns, u64::from(rounds) * MS);
         assert_eq!(r.critical_path_ns, MS);
         assert_eq!(r.decisions, r.tasks, "each task sent once");
@@ -47,7 +50,10 @@ fn a_chain_pays_a_round_trip_per_task_and_stays_on_one_worker() {
     let r = run(&work, &m, &mut NoProbe).unwrap();
     assert_eq!(r.makespan_ns, n * (2 * m.latency_ns + 3 * MS));
     assert_eq!(r.critical_path_ns, n * 3 * MS);
-    assert_eq!(r.bytes_moved, 0, "each link of the chain runs where its input is");
+    assert_eq!(
+        r.bytes_moved, 0,
+        "each link of the chain runs where its input is"
+    );
 }
 
 #[test]
@@ -88,7 +94,10 @@ fn a_free_scheduler_replays_exactly() {
     };
     assert_eq!(timeless(one.clone()), timeless(two));
     assert!(one.makespan_ns >= one.critical_path_ns.max(one.ideal_ns));
-    assert!(one.bytes_moved > 0, "500 leaves on 7 workers meet somewhere");
+    assert!(
+        one.bytes_moved > 0,
+        "500 leaves on 7 workers meet somewhere"
+    );
 }
 
 /// Counts calls, to check the probe brackets scheduler code.

@@ -54,6 +54,11 @@ pub struct SimFigures {
     /// Real time in the scheduler's handlers per task (submit and every
     /// turn), in microseconds.
     pub scheduler_us_per_task: f64,
+    /// CPU time the simulating process got over its wall time (1.0 on an
+    /// idle machine): on a shared machine the real time above includes
+    /// time the process waited for a core, about `1 / cpu_share` too much.
+    #[serde(default)]
+    pub cpu_share: Option<f64>,
     /// Of that, admitting and planning the job, in seconds.
     pub submit_s: f64,
     /// Real time per worker joining, in microseconds.

@@ -66,7 +66,9 @@ impl<P: Probe> Sink for Outbox<'_, P> {
                     fetch: fetch.iter().map(|(k, from)| (k.task, *from)).collect(),
                 })
             }
-            ToWorker::Release { keys } => Some(Order::Release(keys.iter().map(|k| k.task).collect())),
+            ToWorker::Release { keys } => {
+                Some(Order::Release(keys.iter().map(|k| k.task).collect()))
+            }
             ToWorker::Steal { max } => {
                 self.sent.steals += 1;
                 Some(Order::Steal(*max))

@@ -315,7 +315,8 @@ impl<'a, 'p, P: Probe> Sim<'a, 'p, P> {
     fn until_done(&mut self) -> Result<(), SimError> {
         let threads = u64::from(self.model.workers.max(1)) * u64::from(self.model.threads.max(1));
         let hops = (self.work.len() as u64 + 1) * 4 * self.model.latency_ns;
-        let limit = 10 * (self.report.critical_path_ns + self.work.total_work_ns() / threads + hops)
+        let limit = 10
+            * (self.report.critical_path_ns + self.work.total_work_ns() / threads + hops)
             + SLACK.as_nanos() as u64;
         let mut now = 0;
         while let Some((at, event)) = self.events.pop() {

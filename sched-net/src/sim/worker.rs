@@ -108,7 +108,7 @@ impl SimWorker {
                 task,
                 priority,
                 fetch,
-            } => self.run(task, priority, &fetch, work, out),
+            } => self.run(task, priority, fetch, work, out),
             Order::Release(tasks) => {
                 for t in tasks {
                     if let Entry::Occupied(mut e) = self.data.entry(t) {
@@ -139,12 +139,13 @@ impl SimWorker {
         &mut self,
         task: u32,
         priority: u64,
-        fetch: &[(u32, WorkerId)],
+        mut fetch: Vec<(u32, WorkerId)>,
         work: &Workload,
         out: &mut Vec<Effect>,
     ) {
         let mut missing = 0u32;
         let inputs = distinct(work.inputs(task));
+        fetch.sort_unstable();
         for (i, &input) in inputs.iter().enumerate() {
             if let Some(h) = self.data.get_mut(&input) {
                 h.users += 1;
@@ -155,7 +156,8 @@ impl SimWorker {
                 missing += 1;
                 continue;
             }
-            let Some(&(_, from)) = fetch.iter().find(|(k, _)| *k == input) else {
+            let holder = fetch.binary_search_by_key(&input, |(k, _)| *k);
+            let Some(&(_, from)) = holder.ok().and_then(|i| fetch.get(i)) else {
                 // Told of no holder: as the real worker, it says so and lets
                 // go of what it pinned.
                 for &earlier in &inputs[..i] {
@@ -264,14 +266,12 @@ impl SimWorker {
     }
 }
 
-/// `inputs` without repeats (a task may use one result twice), in order.
+/// `inputs` without repeats (a task may use one result twice), sorted:
+/// a merge of a million inputs must not cost a million squared.
 fn distinct(inputs: &[u32]) -> Vec<u32> {
-    let mut out: Vec<u32> = Vec::with_capacity(inputs.len());
-    for &i in inputs {
-        if !out.contains(&i) {
-            out.push(i);
-        }
-    }
+    let mut out = inputs.to_vec();
+    out.sort_unstable();
+    out.dedup();
     out
 }
 
@@ -333,7 +333,11 @@ mod tests {
             };
             sim.order(run, &w, &mut out);
         }
-        assert_eq!(out, [Effect::Start { task: 0 }], "the first takes the thread");
+        assert_eq!(
+            out,
+            [Effect::Start { task: 0 }],
+            "the first takes the thread"
+        );
         out.clear();
         let mut sim = SimWorker::new(1);
         for (task, priority) in [(0, 0), (1, 5), (2, 1)] {

@@ -77,7 +77,9 @@ fn parse(args: &[String]) -> Result<Row, String> {
                     .ok()
                     .filter(|l| l.is_finite() && *l >= 0.0)
                     .map(|l| (l * 1e3) as u64)
-                    .ok_or(format!("--latency-us must be a number of µs, not `{value}`"))?;
+                    .ok_or(format!(
+                        "--latency-us must be a number of µs, not `{value}`"
+                    ))?;
             }
             "bandwidth-gbs" => {
                 model.bytes_per_ns = value
@@ -111,9 +113,12 @@ fn simulate(row: &Row) -> Result<Outcome, String> {
         scheduler_time: SchedulerTime::Measured,
         ..row.model
     };
-    let started = Instant::now();
+    let (started, cpu_before) = (Instant::now(), cpu_s());
     let r = run(&work, &model, &mut counting::Meter).map_err(|e| e.to_string())?;
     let sim_wall_s = started.elapsed().as_secs_f64();
+    let cpu_share = cpu_s()
+        .zip(cpu_before)
+        .map(|(after, before)| ((after - before) / sim_wall_s.max(1e-9)).min(1.0));
     let tasks = r.tasks.max(1) as f64;
     let workers = f64::from(model.workers.max(1));
     let scheduler_s = r.scheduler_ns() as f64 / 1e9;
@@ -126,6 +131,7 @@ fn simulate(row: &Row) -> Result<Outcome, String> {
         latency_us: model.latency_ns as f64 / 1e3,
         bandwidth_gb_s: model.bytes_per_ns,
         scheduler_us_per_task: scheduler_s * 1e6 / tasks,
+        cpu_share,
         submit_s: s(r.submit_ns),
         join_us_per_worker: r.join_ns as f64 / 1e3 / workers,
         decisions_per_s: r.decisions as f64 / scheduler_s.max(1e-9),
@@ -160,6 +166,20 @@ fn simulate(row: &Row) -> Result<Outcome, String> {
         build_s,
         sim: Some(figures),
     }))
+}
+
+/// CPU time this process has used, user and system, in seconds.
+#[cfg(unix)]
+fn cpu_s() -> Option<f64> {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let u = getrusage(UsageWho::RUSAGE_SELF).ok()?;
+    let s = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
+    Some(s(u.user_time()) + s(u.system_time()))
+}
+
+#[cfg(not(unix))]
+fn cpu_s() -> Option<f64> {
+    None
 }
 
 /// This process's peak resident memory (`VmHWM`), 0 where unknown.
