@@ -38,7 +38,7 @@ pub struct Record {
     /// `wall_s`, `us_per_task` and `tasks_per_s` are the scheduler's own
     /// time, and `ir_bytes_per_task` its memory per task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sim: Option<SimFigures>,
+    pub sim: Option<Box<SimFigures>>,
 }
 
 /// A `cargo xtask sim` row beyond the common fields: the simulated
@@ -241,6 +241,40 @@ mod tests {
             );
         }
         assert!(line.contains(r#""build_s":1.5e-9}"#), "{line}");
+    }
+
+    #[test]
+    fn a_simulated_row_round_trips_with_its_figures() {
+        let figures = SimFigures {
+            threads: 4,
+            latency_us: 100.0,
+            bandwidth_gb_s: 1.0,
+            scheduler_us_per_task: 6.5,
+            cpu_share: Some(0.4),
+            submit_s: 0.03,
+            join_us_per_worker: 1.2,
+            decisions_per_s: 1.5e5,
+            decisions: 100_000,
+            turns: 101_000,
+            steals: 2,
+            memory_by: "counting allocator".into(),
+            scheduler_bytes_per_task: 76.0,
+            scheduler_bytes_per_worker: 306.0,
+            bytes_moved: 720_000,
+            makespan_s: 250.5,
+            ideal_s: 250.3,
+            critical_path_s: 0.15,
+            makespan_ratio: 1.001,
+            sim_wall_s: 1.3,
+        };
+        let row = Outcome::Ran(Record {
+            backend: "sim".into(),
+            sim: Some(Box::new(figures)),
+            ..record()
+        });
+        let line = row.to_json();
+        assert!(line.contains(r#""sim":{"threads":4,"#), "{line}");
+        assert_eq!(Outcome::from_json(&line), Ok(row));
     }
 
     #[test]

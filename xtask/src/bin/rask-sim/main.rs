@@ -164,7 +164,7 @@ fn simulate(row: &Row) -> Result<Outcome, String> {
         children_peak_rss_bytes: 0,
         ir_bytes_per_task: per_task_bytes,
         build_s,
-        sim: Some(figures),
+        sim: Some(Box::new(figures)),
     }))
 }
 
