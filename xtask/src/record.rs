@@ -54,6 +54,10 @@ pub struct SimFigures {
     /// Real time in the scheduler's handlers per task (submit and every
     /// turn), in microseconds.
     pub scheduler_us_per_task: f64,
+    /// The same in the thread's CPU time (less the clock reads' own
+    /// cost): what the handlers cost on a machine shared with others.
+    #[serde(default)]
+    pub scheduler_cpu_us_per_task: Option<f64>,
     /// CPU time the simulating process got over its wall time (1.0 on an
     /// idle machine): on a shared machine the real time above includes
     /// time the process waited for a core, about `1 / cpu_share` too much.
@@ -250,6 +254,7 @@ mod tests {
             latency_us: 100.0,
             bandwidth_gb_s: 1.0,
             scheduler_us_per_task: 6.5,
+            scheduler_cpu_us_per_task: Some(2.6),
             cpu_share: Some(0.4),
             submit_s: 0.03,
             join_us_per_worker: 1.2,

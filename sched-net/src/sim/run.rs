@@ -83,6 +83,12 @@ pub trait Probe {
     fn held_bytes(&self) -> Option<u64> {
         None
     }
+    /// CPU time this thread has used, in nanoseconds, if the probe can
+    /// read it: read before and after each call into the scheduler, for a
+    /// figure that, unlike real time, leaves out waiting for a core.
+    fn cpu_ns(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A [`Probe`] that measures nothing.
@@ -113,6 +119,10 @@ pub struct Report {
     pub turns_ns: u64,
     /// Scheduler turns.
     pub turns: u64,
+    /// CPU time in `submit` and every turn, where the probe reads it.
+    pub cpu_ns: Option<u64>,
+    /// Calls timed for `cpu_ns`: each includes about one clock read.
+    pub cpu_reads: u64,
     /// Tasks handed to a worker (`Run` messages), re-sends included.
     pub decisions: u64,
     /// Steal requests sent.
@@ -231,6 +241,8 @@ struct Sim<'a, 'p, P> {
     turn_queued: bool,
     busy_until: u64,
     effects: Vec<Effect>,
+    /// CPU time of the last timed call, where the probe reads it.
+    last_cpu: Option<u64>,
     report: Report,
 }
 
@@ -262,17 +274,31 @@ impl<'a, 'p, P: Probe> Sim<'a, 'p, P> {
             turn_queued: false,
             busy_until: 0,
             effects: Vec::new(),
+            last_cpu: None,
             report,
         }
     }
 
     /// Calls scheduler code, timing it and telling the probe.
     fn timed(&mut self, call: impl FnOnce(&mut Cluster, &mut Outbox<'p, P>)) -> u64 {
+        let cpu = self.outbox.probe.cpu_ns();
         let start = Instant::now();
         self.outbox.probe.enter();
         call(&mut self.cluster, &mut self.outbox);
         self.outbox.probe.leave();
-        start.elapsed().as_nanos() as u64
+        let took = start.elapsed().as_nanos() as u64;
+        self.last_cpu = cpu
+            .zip(self.outbox.probe.cpu_ns())
+            .map(|(a, b)| b.saturating_sub(a));
+        took
+    }
+
+    /// Adds the last timed call's CPU time to the job's.
+    fn count_cpu(&mut self) {
+        if let Some(c) = self.last_cpu {
+            *self.report.cpu_ns.get_or_insert(0) += c;
+            self.report.cpu_reads += 1;
+        }
     }
 
     /// Every worker joins, each with its heartbeat due at a different time
@@ -304,6 +330,7 @@ impl<'a, 'p, P: Probe> Sim<'a, 'p, P> {
 
     fn submit(&mut self, spec: &[u8]) -> Result<(), SimError> {
         self.report.submit_ns = self.timed(|c, out| c.submit(1, JOB, spec, out));
+        self.count_cpu();
         if let Some(JobEnd::Failed(e)) = self.outbox.end.take() {
             return Err(SimError::JobFailed(e));
         }
@@ -460,6 +487,7 @@ impl<'a, 'p, P: Probe> Sim<'a, 'p, P> {
         self.inbox.clear();
         self.report.turns += 1;
         self.report.turns_ns += took;
+        self.count_cpu();
         let cost = match self.model.scheduler_time {
             SchedulerTime::Measured => took,
             SchedulerTime::Free => 0,

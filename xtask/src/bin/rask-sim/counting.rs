@@ -77,4 +77,35 @@ impl Probe for Meter {
     fn held_bytes(&self) -> Option<u64> {
         Some(HELD.load(Relaxed).max(0) as u64)
     }
+
+    fn cpu_ns(&self) -> Option<u64> {
+        thread_cpu_ns()
+    }
+}
+
+/// CPU time of the calling thread (a system call, not the vDSO: a few
+/// hundred nanoseconds, see [`read_cost_ns`]).
+#[cfg(unix)]
+pub fn thread_cpu_ns() -> Option<u64> {
+    use nix::time::{clock_gettime, ClockId};
+    let t = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).ok()?;
+    Some(t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+}
+
+#[cfg(not(unix))]
+pub fn thread_cpu_ns() -> Option<u64> {
+    None
+}
+
+/// What one reading of [`thread_cpu_ns`] adds to an interval it bounds:
+/// the median of back-to-back pairs.
+pub fn read_cost_ns() -> u64 {
+    let mut pairs: Vec<u64> = (0..201)
+        .filter_map(|_| {
+            let a = thread_cpu_ns()?;
+            Some(thread_cpu_ns()?.saturating_sub(a))
+        })
+        .collect();
+    pairs.sort_unstable();
+    pairs.get(pairs.len() / 2).copied().unwrap_or(0)
 }

@@ -113,6 +113,7 @@ fn simulate(row: &Row) -> Result<Outcome, String> {
         scheduler_time: SchedulerTime::Measured,
         ..row.model
     };
+    let read_cost = counting::read_cost_ns();
     let (started, cpu_before) = (Instant::now(), cpu_s());
     let r = run(&work, &model, &mut counting::Meter).map_err(|e| e.to_string())?;
     let sim_wall_s = started.elapsed().as_secs_f64();
@@ -131,6 +132,9 @@ fn simulate(row: &Row) -> Result<Outcome, String> {
         latency_us: model.latency_ns as f64 / 1e3,
         bandwidth_gb_s: model.bytes_per_ns,
         scheduler_us_per_task: scheduler_s * 1e6 / tasks,
+        scheduler_cpu_us_per_task: r
+            .cpu_ns
+            .map(|c| c.saturating_sub(read_cost * r.cpu_reads) as f64 / 1e3 / tasks),
         cpu_share,
         submit_s: s(r.submit_ns),
         join_us_per_worker: r.join_ns as f64 / 1e3 / workers,
