@@ -4,11 +4,13 @@
 //! which tasks the outputs need, their priorities, and who depends on whom.
 //! [`ExecState`] adds the mutable part: how many inputs each task still
 //! waits for, how many dependents still need each result, and the ready
-//! queue, ordered by priority. A driver loops: `pop_ready` → run the task →
-//! `complete` (which makes dependents ready and names the results that may
-//! now be dropped) or `fail`.
+//! queue, ordered by priority. A driver loops: `peek_ready` (or any ready
+//! task it prefers) → `start` → run the task → `complete` (which makes
+//! dependents ready and names the results that may now be dropped) or
+//! `fail`. `pop_ready` is `peek_ready` then `start`.
 
 use core::fmt;
+use core::ops::Deref;
 
 use crate::graph::{Graph, GraphError, TaskId};
 use crate::order::{post_order, NOT_NEEDED};
@@ -173,15 +175,55 @@ impl<S: Storage> Plan<S> {
     }
 }
 
-/// Where a task is in its life.
+/// Where a task is in its life, as [`ExecState::state`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskState {
+    /// No output needs it: it never runs.
+    NotNeeded,
+    /// Some of its inputs are not done yet.
+    Waiting,
+    /// Every input is done; it may be started.
+    Ready,
+    /// Started and not reported back.
+    Running,
+    /// Finished; its result is still needed (or is an output).
+    Done,
+    /// Reported failed.
+    Failed,
+    /// Finished, and every dependent has read its result: the driver
+    /// dropped it.
+    Released,
+}
+
+/// [`TaskState`] plus one state the queue needs: a task started ahead of
+/// better ones whose entry still sits in the ready queue. Knowing the entry
+/// is there keeps one entry per task at most, so a requeued task is not
+/// pushed twice and a fixed-capacity queue never outgrows the task count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     NotNeeded,
     Waiting,
     Ready,
     Running,
+    /// Running, with a stale entry still in `roots` or `heap`.
+    RunningQueued,
     Done,
+    Failed,
     Released,
+}
+
+impl State {
+    fn public(self) -> TaskState {
+        match self {
+            State::NotNeeded => TaskState::NotNeeded,
+            State::Waiting => TaskState::Waiting,
+            State::Ready => TaskState::Ready,
+            State::Running | State::RunningQueued => TaskState::Running,
+            State::Done => TaskState::Done,
+            State::Failed => TaskState::Failed,
+            State::Released => TaskState::Released,
+        }
+    }
 }
 
 /// A driver told the state machine something impossible.
@@ -189,6 +231,16 @@ enum State {
 pub enum ExecError {
     /// `task` was completed, failed or requeued while it was not running.
     NotRunning {
+        /// The task.
+        task: TaskId,
+    },
+    /// `task` was started while it was not ready.
+    NotReady {
+        /// The task.
+        task: TaskId,
+    },
+    /// `task` was started after the run had failed.
+    RunFailed {
         /// The task.
         task: TaskId,
     },
@@ -200,13 +252,23 @@ impl fmt::Display for ExecError {
             ExecError::NotRunning { task } => {
                 write!(f, "{task} was reported done but was not running")
             }
+            ExecError::NotReady { task } => {
+                write!(f, "{task} was started but was not ready")
+            }
+            ExecError::RunFailed { task } => {
+                write!(f, "{task} was started after the run failed")
+            }
         }
     }
 }
 
 /// The sans-IO scheduling state machine over one graph and its outputs.
-pub struct ExecState<'g, S: Storage = Heap> {
-    graph: &'g Graph<S>,
+///
+/// `G` is how the graph is held: `&Graph` to borrow it, `Arc<Graph>` (or
+/// any other pointer to it) when the driver owns the state and the graph
+/// together.
+pub struct ExecState<G, S: Storage = Heap> {
+    graph: G,
     plan: Plan<S>,
     /// Unfinished dependency edges per task (counts down).
     waiting: S::Vec<u32>,
@@ -217,28 +279,39 @@ pub struct ExecState<'g, S: Storage = Heap> {
     /// in O(1), which matters because wide graphs start with most tasks ready.
     roots: S::Vec<TaskId>,
     /// Binary min-heap by priority of tasks that became ready later.
-    ready: S::Vec<TaskId>,
+    ///
+    /// Both queues delete lazily: an entry is live only while its task is
+    /// `Ready`, so starting any ready task is O(1). The last of `roots` and
+    /// the first of `heap` are always live (stale tops are dropped after
+    /// every start), so the best ready task is read without a search.
+    heap: S::Vec<TaskId>,
+    /// Tasks in state `Ready`.
+    ready: u32,
     done: u32,
     running: u32,
     failed: Option<TaskId>,
 }
 
-impl<S: Storage> fmt::Debug for ExecState<'_, S> {
+impl<G, S: Storage> fmt::Debug for ExecState<G, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ExecState")
             .field("needed", &self.plan.needed)
             .field("done", &self.done)
             .field("running", &self.running)
-            .field("ready", &self.ready_len())
+            .field("ready", &self.ready)
             .field("failed", &self.failed)
             .finish()
     }
 }
 
-impl<'g, S: Storage> ExecState<'g, S> {
+impl<G, S> ExecState<G, S>
+where
+    G: Deref<Target = Graph<S>>,
+    S: Storage,
+{
     /// Plans `outputs` of `graph` and makes every task without dependencies ready.
-    pub fn new(graph: &'g Graph<S>, outputs: &[TaskId]) -> Result<Self, GraphError> {
-        let plan = Plan::new(graph, outputs)?;
+    pub fn new(graph: G, outputs: &[TaskId]) -> Result<Self, GraphError> {
+        let plan = Plan::new(&graph, outputs)?;
         Self::from_plan(graph, plan)
     }
 
@@ -246,16 +319,16 @@ impl<'g, S: Storage> ExecState<'g, S> {
     /// already have results (see [`Plan::resuming`]): those are ready from
     /// the start and the driver completes them without running them.
     pub fn resuming(
-        graph: &'g Graph<S>,
+        graph: G,
         outputs: &[TaskId],
         held: impl Fn(TaskId) -> bool,
     ) -> Result<Self, GraphError> {
-        let plan = Plan::resuming(graph, outputs, held)?;
+        let plan = Plan::resuming(&graph, outputs, held)?;
         Self::from_plan(graph, plan)
     }
 
     /// Starts a run from an existing plan of `graph`.
-    pub fn from_plan(graph: &'g Graph<S>, plan: Plan<S>) -> Result<Self, GraphError> {
+    pub fn from_plan(graph: G, plan: Plan<S>) -> Result<Self, GraphError> {
         let n = plan.len();
         let mut waiting = S::Vec::empty();
         let mut refs = S::Vec::empty();
@@ -263,73 +336,42 @@ impl<'g, S: Storage> ExecState<'g, S> {
         waiting.try_resize(n, 0)?;
         refs.try_resize(n, 0)?;
         state.try_resize(n, State::NotNeeded)?;
-        let mut this = ExecState {
+        let mut roots = S::Vec::empty();
+        for t in graph.task_ids() {
+            if !plan.is_needed(t) {
+                continue;
+            }
+            let i = t.index();
+            waiting[i] = plan.dep_count(t);
+            refs[i] = plan.dependents(t).len() as u32;
+            if waiting[i] == 0 {
+                state[i] = State::Ready;
+                roots.try_push(t)?;
+            } else {
+                state[i] = State::Waiting;
+            }
+        }
+        // Ids mostly come in priority order; the sort finds such runs in O(n).
+        let prio = &plan.priority;
+        roots.sort_unstable_by_key(|t| core::cmp::Reverse(prio[t.index()]));
+        Ok(ExecState {
             graph,
             waiting,
             refs,
             state,
-            roots: S::Vec::empty(),
-            ready: S::Vec::empty(),
+            ready: roots.len() as u32,
+            roots,
+            heap: S::Vec::empty(),
             done: 0,
             running: 0,
             failed: None,
             plan,
-        };
-        for t in graph.task_ids() {
-            if !this.plan.is_needed(t) {
-                continue;
-            }
-            let i = t.index();
-            this.waiting[i] = this.plan.dep_count(t);
-            this.refs[i] = this.plan.dependents(t).len() as u32;
-            if this.waiting[i] == 0 {
-                this.state[i] = State::Ready;
-                this.roots.try_push(t)?;
-            } else {
-                this.state[i] = State::Waiting;
-            }
-        }
-        // Ids mostly come in priority order; the sort finds such runs in O(n).
-        let prio = &this.plan.priority;
-        this.roots
-            .sort_unstable_by_key(|t| core::cmp::Reverse(prio[t.index()]));
-        Ok(this)
-    }
-
-    /// The plan this run follows.
-    pub fn plan(&self) -> &Plan<S> {
-        &self.plan
+        })
     }
 
     /// The graph this run executes.
-    pub fn graph(&self) -> &'g Graph<S> {
-        self.graph
-    }
-
-    /// The highest-priority runnable task, now marked running; `None` when
-    /// nothing is ready or the run has failed.
-    pub fn pop_ready(&mut self) -> Option<TaskId> {
-        if self.failed.is_some() {
-            return None;
-        }
-        let prio = &self.plan.priority;
-        let from_roots = match (self.roots.last(), self.ready.first()) {
-            (Some(r), Some(h)) => prio[r.index()] < prio[h.index()],
-            (Some(_), None) => true,
-            (None, _) => false,
-        };
-        let task = if from_roots {
-            self.roots.pop_last()?
-        } else {
-            let last = self.ready.len().checked_sub(1)?;
-            self.ready.swap(0, last);
-            let task = self.ready.pop_last()?;
-            self.sift_down(0);
-            task
-        };
-        self.state[task.index()] = State::Running;
-        self.running += 1;
-        Some(task)
+    pub fn graph(&self) -> &Graph<S> {
+        &self.graph
     }
 
     /// Records that `task` finished. Dependents whose inputs are now all
@@ -351,11 +393,13 @@ impl<'g, S: Storage> ExecState<'g, S> {
             *w -= 1;
             if *w == 0 {
                 self.state[d.index()] = State::Ready;
-                // A heap never holds more entries than there are tasks.
-                let _ = push_heap::<S>(&mut self.ready, &self.plan.priority, d);
+                // At most one entry per task (see `State::RunningQueued`),
+                // so the heap never outgrows the task count.
+                let _ = push_heap::<S>(&mut self.heap, &self.plan.priority, d);
                 newly_ready += 1;
             }
         }
+        self.ready += newly_ready as u32;
         // A held task of a resumed plan waits for nothing: its inputs are
         // not part of this run.
         let deps = self
@@ -380,22 +424,90 @@ impl<'g, S: Storage> ExecState<'g, S> {
         }
         Ok(newly_ready)
     }
+}
+
+impl<G, S: Storage> ExecState<G, S> {
+    /// The plan this run follows.
+    pub fn plan(&self) -> &Plan<S> {
+        &self.plan
+    }
+
+    /// The highest-priority ready task, left ready; `None` when nothing is
+    /// ready or the run has failed.
+    pub fn peek_ready(&self) -> Option<TaskId> {
+        if self.failed.is_some() {
+            return None;
+        }
+        let prio = &self.plan.priority;
+        match (self.roots.last(), self.heap.first()) {
+            (Some(&r), Some(&h)) if prio[h.index()] < prio[r.index()] => Some(h),
+            (Some(&r), _) => Some(r),
+            (None, h) => h.copied(),
+        }
+    }
+
+    /// The highest-priority runnable task, now marked running; `None` when
+    /// nothing is ready or the run has failed. The same as
+    /// [`peek_ready`](Self::peek_ready) then [`start`](Self::start).
+    pub fn pop_ready(&mut self) -> Option<TaskId> {
+        let task = self.peek_ready()?;
+        self.start(task).ok()?;
+        Some(task)
+    }
+
+    /// Marks a ready `task` running, whether or not it is the best one (a
+    /// driver may start a task because its inputs are where a worker has
+    /// room). O(1) for any ready task. Starting a task that is not ready,
+    /// or any task once the run has failed, is an error.
+    pub fn start(&mut self, task: TaskId) -> Result<(), ExecError> {
+        if self.state.get(task.index()) != Some(&State::Ready) {
+            return Err(ExecError::NotReady { task });
+        }
+        if self.failed.is_some() {
+            return Err(ExecError::RunFailed { task });
+        }
+        self.ready -= 1;
+        self.running += 1;
+        if self.roots.last() == Some(&task) {
+            self.roots.pop_last();
+            self.state[task.index()] = State::Running;
+        } else if self.heap.first() == Some(&task) {
+            self.pop_heap();
+            self.state[task.index()] = State::Running;
+        } else {
+            // Its entry stays behind, stale, until it reaches a top.
+            self.state[task.index()] = State::RunningQueued;
+        }
+        self.drop_stale_tops();
+        Ok(())
+    }
+
+    /// Where `task` is in its life; `None` if it is not in the graph.
+    pub fn state(&self, task: TaskId) -> Option<TaskState> {
+        self.state.get(task.index()).map(|s| s.public())
+    }
 
     /// Records that `task` failed: nothing more is handed out, and the run is
     /// finished once the tasks still running have reported back. The first
     /// failure is the one kept.
     pub fn fail(&mut self, task: TaskId) -> Result<(), ExecError> {
         self.take_running(task)?;
-        self.state[task.index()] = State::Done;
+        self.state[task.index()] = State::Failed;
         self.failed.get_or_insert(task);
         Ok(())
     }
 
     /// Puts a running `task` back in the ready queue (its worker was lost).
     pub fn requeue(&mut self, task: TaskId) -> Result<(), ExecError> {
+        let queued = self.state.get(task.index()) == Some(&State::RunningQueued);
         self.take_running(task)?;
         self.state[task.index()] = State::Ready;
-        let _ = push_heap::<S>(&mut self.ready, &self.plan.priority, task);
+        self.ready += 1;
+        // Priorities never change, so a stale entry is still in its place
+        // and becomes live again.
+        if !queued {
+            let _ = push_heap::<S>(&mut self.heap, &self.plan.priority, task);
+        }
         Ok(())
     }
 
@@ -420,7 +532,7 @@ impl<'g, S: Storage> ExecState<'g, S> {
 
     /// Tasks ready to run.
     pub fn ready_len(&self) -> usize {
-        self.roots.len() + self.ready.len()
+        self.ready as usize
     }
 
     /// Needed tasks that completed.
@@ -430,7 +542,7 @@ impl<'g, S: Storage> ExecState<'g, S> {
 
     fn take_running(&mut self, task: TaskId) -> Result<(), ExecError> {
         match self.state.get(task.index()) {
-            Some(State::Running) => {
+            Some(State::Running | State::RunningQueued) => {
                 self.running -= 1;
                 Ok(())
             }
@@ -438,8 +550,48 @@ impl<'g, S: Storage> ExecState<'g, S> {
         }
     }
 
+    /// Pops entries whose task is no longer ready off both queues' tops, so
+    /// each top is live again.
+    fn drop_stale_tops(&mut self) {
+        while let Some(&t) = self.roots.last() {
+            if !self.forget_if_stale(t) {
+                break;
+            }
+            self.roots.pop_last();
+        }
+        while let Some(&t) = self.heap.first() {
+            if !self.forget_if_stale(t) {
+                break;
+            }
+            self.pop_heap();
+        }
+    }
+
+    /// True if `t`'s entry is stale; it is about to go, so a running task
+    /// no longer has one.
+    fn forget_if_stale(&mut self, t: TaskId) -> bool {
+        let state = &mut self.state[t.index()];
+        match *state {
+            State::Ready => false,
+            State::RunningQueued => {
+                *state = State::Running;
+                true
+            }
+            _ => true,
+        }
+    }
+
+    fn pop_heap(&mut self) {
+        let Some(last) = self.heap.len().checked_sub(1) else {
+            return;
+        };
+        self.heap.swap(0, last);
+        self.heap.pop_last();
+        self.sift_down(0);
+    }
+
     fn sift_down(&mut self, mut i: usize) {
-        let heap = &mut self.ready[..];
+        let heap = &mut self.heap[..];
         let prio = &self.plan.priority;
         loop {
             let l = 2 * i + 1;
@@ -562,5 +714,138 @@ mod tests {
         assert_eq!(s.pop_ready(), Some(a));
         s.complete(a, |_| {}).unwrap();
         assert!(s.is_finished());
+    }
+
+    /// Four independent roots feeding one join: `[r0, r1, r2, r3] -> j`.
+    fn fan_in() -> (Graph, [TaskId; 4], TaskId) {
+        let mut g: Graph = Graph::new();
+        let r = [(); 4].map(|_| g.add_task(OpId(0), &[]).unwrap());
+        let j = g.add_task(OpId(0), &r.map(Arg::dep)).unwrap();
+        (g, r, j)
+    }
+
+    #[test]
+    fn peek_leaves_the_best_task_ready() {
+        let (g, r, j) = fan_in();
+        let s = ExecState::new(&g, &[j]).unwrap();
+        let best = s.peek_ready().unwrap();
+        assert_eq!(
+            s.peek_ready(),
+            Some(best),
+            "peeking twice gives the same task"
+        );
+        assert_eq!(s.state(best), Some(TaskState::Ready));
+        assert_eq!(s.ready_len(), 4);
+        assert_eq!(s.running(), 0);
+        assert!(r.contains(&best));
+        assert_eq!(s.state(j), Some(TaskState::Waiting));
+        assert_eq!(s.state(TaskId(99)), None);
+    }
+
+    #[test]
+    fn any_ready_task_starts_and_the_rest_keep_their_order() {
+        let (g, _, j) = fan_in();
+        let mut s = ExecState::new(&g, &[j]).unwrap();
+        // The order `pop_ready` alone would give.
+        let mut sequential = ExecState::new(&g, &[j]).unwrap();
+        let order: Vec<TaskId> = core::iter::from_fn(|| sequential.pop_ready()).collect();
+        // Start the third best and the best out of turn.
+        s.start(order[2]).unwrap();
+        assert_eq!(s.state(order[2]), Some(TaskState::Running));
+        assert_eq!(s.peek_ready(), Some(order[0]));
+        s.start(order[0]).unwrap();
+        assert_eq!(s.peek_ready(), Some(order[1]), "the stale entry is skipped");
+        assert_eq!((s.ready_len(), s.running()), (2, 2));
+        assert_eq!(s.pop_ready(), Some(order[1]));
+        assert_eq!(s.pop_ready(), Some(order[3]));
+        assert_eq!(s.pop_ready(), None);
+        for &t in &order {
+            s.complete(t, |_| {}).unwrap();
+        }
+        assert_eq!(s.state(j), Some(TaskState::Ready));
+        assert_eq!(s.state(order[0]), Some(TaskState::Done));
+    }
+
+    #[test]
+    fn starting_a_task_that_is_not_ready_is_an_error() {
+        let (g, r, j) = fan_in();
+        let mut s = ExecState::new(&g, &[j]).unwrap();
+        assert_eq!(s.start(j), Err(ExecError::NotReady { task: j }));
+        assert_eq!(
+            s.start(TaskId(99)),
+            Err(ExecError::NotReady { task: TaskId(99) })
+        );
+        s.start(r[1]).unwrap();
+        assert_eq!(s.start(r[1]), Err(ExecError::NotReady { task: r[1] }));
+        s.fail(r[1]).unwrap();
+        assert_eq!(s.state(r[1]), Some(TaskState::Failed));
+        assert_eq!(
+            s.peek_ready(),
+            None,
+            "nothing is handed out after a failure"
+        );
+        assert_eq!(s.start(r[0]), Err(ExecError::RunFailed { task: r[0] }));
+        assert!(s.is_finished());
+    }
+
+    #[test]
+    fn a_task_started_out_of_turn_and_requeued_runs_once_more() {
+        let (g, _, j) = fan_in();
+        let mut sequential = ExecState::new(&g, &[j]).unwrap();
+        let order: Vec<TaskId> = core::iter::from_fn(|| sequential.pop_ready()).collect();
+        let mut s = ExecState::new(&g, &[j]).unwrap();
+        s.start(order[1]).unwrap();
+        s.requeue(order[1]).unwrap();
+        s.start(order[1]).unwrap();
+        s.requeue(order[1]).unwrap();
+        assert_eq!(s.state(order[1]), Some(TaskState::Ready));
+        let mut popped = Vec::new();
+        while let Some(t) = s.pop_ready() {
+            popped.push(t);
+        }
+        assert_eq!(popped, order, "one entry per task, in priority order");
+    }
+
+    #[test]
+    fn fixed_capacity_queue_survives_requeues() {
+        // The heap holds at most one entry per task, so requeueing over and
+        // over in a heap with room for exactly the tasks never overflows.
+        let mut g: Graph<crate::storage::Fixed<6>> = Graph::new();
+        let a = g.add_task(OpId(0), &[]).unwrap();
+        let b = g.add_task(OpId(0), &[Arg::dep(a)]).unwrap();
+        let c = g.add_task(OpId(0), &[Arg::dep(a)]).unwrap();
+        let d = g.add_task(OpId(0), &[Arg::dep(a)]).unwrap();
+        let e = g
+            .add_task(OpId(0), &[Arg::dep(b), Arg::dep(c), Arg::dep(d)])
+            .unwrap();
+        let mut s = ExecState::new(&g, &[e]).unwrap();
+        let t = s.pop_ready().unwrap();
+        s.complete(t, |_| {}).unwrap();
+        for _ in 0..20 {
+            for t in [d, b, c] {
+                s.start(t).unwrap();
+            }
+            for t in [c, d, b] {
+                s.requeue(t).unwrap();
+            }
+        }
+        let mut ran = 0;
+        while let Some(t) = s.pop_ready() {
+            s.complete(t, |_| {}).unwrap();
+            ran += 1;
+        }
+        assert_eq!(ran, 4);
+        assert!(s.is_finished());
+    }
+
+    #[test]
+    fn an_arc_graph_is_owned_by_the_state() {
+        let (g, _, j) = fan_in();
+        let mut s = ExecState::new(alloc::sync::Arc::new(g), &[j]).unwrap();
+        while let Some(t) = s.pop_ready() {
+            s.complete(t, |_| {}).unwrap();
+        }
+        assert!(s.is_finished());
+        assert_eq!(s.graph().len(), 5);
     }
 }

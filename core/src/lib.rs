@@ -66,16 +66,21 @@ pub mod splitmix;
 mod storage;
 
 pub use events::{Events, EventsList, NoEvents, RunInfo, TaskSpan};
-pub use exec::{ExecError, ExecState, Plan};
+pub use exec::{ExecError, ExecState, Plan, TaskState};
 pub use graph::{Arg, ArgKind, Graph, GraphError, LitId, OpId, TaskId};
 pub use order::{order, validate};
 pub use storage::{Buf, CapacityError, Fixed, Heap, Storage};
+
+cfg_alloc! {
+    pub mod hub;
+}
 
 cfg_alloc! {
     mod error;
     mod held;
     mod job;
     mod op;
+    mod results;
     mod rewrite;
     mod scheduler;
     mod value;
@@ -84,6 +89,7 @@ cfg_alloc! {
 cfg_alloc! {
     pub use error::Error;
     pub use held::{wrong_count, Held, Holder, Persistable};
+    pub use results::Results;
     pub use rewrite::{cull, fuse};
     pub use job::{Job, JobBuilder, Lit};
     pub use op::{fallible, Args, Codec, Fallible, Fetch, Inputs, IntoOp, Op, Registry, TaskError};

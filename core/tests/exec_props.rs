@@ -144,3 +144,87 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// A driver may start any ready task, not only the best, and put
+    /// running tasks back: against a plain model of the ready set, the
+    /// best ready task, the ready count and each task's state stay exact,
+    /// and every needed task completes exactly once.
+    #[test]
+    fn starting_any_ready_task_keeps_the_ready_queue_exact(
+        (deps, outputs) in dag(),
+        choices in proptest::collection::vec((0u8..4, any::<u16>()), 1..600),
+    ) {
+        use rask_core::TaskState;
+        use std::collections::BTreeSet;
+
+        let mut g: Graph = Graph::new();
+        for d in &deps {
+            let args: Vec<Arg> = d.iter().map(|&x| Arg::dep(TaskId(x))).collect();
+            g.add_task(OpId(0), &args).unwrap();
+        }
+        let outs: Vec<TaskId> = outputs.iter().map(|&o| TaskId(o)).collect();
+        let mut s = ExecState::new(&g, &outs).unwrap();
+        let plan_prio = |s: &ExecState<&Graph>, t: TaskId| s.plan().priority(t);
+        // The model: ready tasks by (priority, id), running tasks, and the
+        // dependency edges each task still waits for.
+        let mut ready: BTreeSet<(u32, u32)> = g
+            .task_ids()
+            .filter(|&t| s.plan().is_needed(t) && s.plan().dep_count(t) == 0)
+            .map(|t| (plan_prio(&s, t), t.0))
+            .collect();
+        let mut running: Vec<TaskId> = Vec::new();
+        let mut missing: Vec<u32> = g.task_ids().map(|t| s.plan().dep_count(t)).collect();
+        let mut completed = vec![0u32; deps.len()];
+        let mut finish = |s: &mut ExecState<&Graph>, t: TaskId, ready: &mut BTreeSet<(u32, u32)>| {
+            s.complete(t, |_| {}).unwrap();
+            completed[t.index()] += 1;
+            for &d in s.plan().dependents(t) {
+                missing[d.index()] -= 1;
+                if missing[d.index()] == 0 {
+                    ready.insert((s.plan().priority(d), d.0));
+                }
+            }
+        };
+        for (action, pick) in choices {
+            prop_assert_eq!(s.peek_ready(), ready.first().map(|&(_, t)| TaskId(t)));
+            prop_assert_eq!(s.ready_len(), ready.len());
+            let pick = usize::from(pick);
+            match action {
+                0 | 1 if !ready.is_empty() => {
+                    let entry = *ready.iter().nth(pick % ready.len()).unwrap();
+                    ready.remove(&entry);
+                    let t = TaskId(entry.1);
+                    prop_assert_eq!(s.state(t), Some(TaskState::Ready));
+                    s.start(t).unwrap();
+                    prop_assert_eq!(s.state(t), Some(TaskState::Running));
+                    running.push(t);
+                }
+                2 if !running.is_empty() => {
+                    let t = running.swap_remove(pick % running.len());
+                    finish(&mut s, t, &mut ready);
+                }
+                3 if !running.is_empty() => {
+                    let t = running.swap_remove(pick % running.len());
+                    s.requeue(t).unwrap();
+                    ready.insert((s.plan().priority(t), t.0));
+                }
+                _ => {}
+            }
+        }
+        // Drain what is left, best first.
+        for t in running.drain(..) {
+            finish(&mut s, t, &mut ready);
+        }
+        while let Some(t) = s.pop_ready() {
+            prop_assert_eq!(ready.pop_first().map(|(_, t)| TaskId(t)), Some(t));
+            finish(&mut s, t, &mut ready);
+        }
+        prop_assert!(ready.is_empty());
+        prop_assert!(s.is_finished());
+        for t in g.task_ids() {
+            let expected = u32::from(s.plan().is_needed(t));
+            prop_assert_eq!(completed[t.index()], expected, "{:?} completed", t);
+        }
+    }
+}

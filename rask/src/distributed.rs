@@ -274,7 +274,8 @@ impl Client {
 
     /// Workers now: (id, address).
     pub fn workers(&self) -> Vec<(u32, String)> {
-        self.raw.workers()
+        let workers = self.raw.workers().into_iter();
+        workers.map(|(id, addr)| (id.get(), addr)).collect()
     }
 
     /// The local cluster this client started, if any.
@@ -579,7 +580,11 @@ impl Client {
     /// it is not finished, or once it is lost).
     pub fn who_has<T>(&self, futures: &[Future<T>]) -> Result<Vec<Vec<u32>>, Error> {
         let raw: Vec<RawFuture> = futures.iter().map(|f| f.raw.clone()).collect();
-        self.raw.who_has(&raw)
+        let holders = self.raw.who_has(&raw)?;
+        Ok(holders
+            .into_iter()
+            .map(|h| h.into_iter().map(|w| w.get()).collect())
+            .collect())
     }
 
     /// Puts the values of a map on the cluster: the same keys, each with

@@ -895,8 +895,10 @@ impl Client {
                 .ok_or_else(|| net_error(format!("output `{}` has no codec", job.key(t))))?;
             codecs.push(codec);
         }
-        let id = (u64::from(self.inner.id) << 32)
-            | u64::from(self.inner.next_job.fetch_add(1, Ordering::Relaxed));
+        let id = JobId::new(
+            self.inner.id,
+            self.inner.next_job.fetch_add(1, Ordering::Relaxed),
+        );
         let handle = Arc::new(JobHandle {
             client: self.inner.clone(),
             job: id,
@@ -1238,7 +1240,7 @@ struct FetchState {
     /// (output task, where its result lives, its codec).
     tasks: Vec<(u32, DataKey, Codec)>,
     /// The holder asked for each task, and the finish it came from.
-    holders: Vec<WorkerId>,
+    holders: Vec<Option<WorkerId>>,
     finish: u64,
     values: Vec<Option<Value>>,
     left: usize,
@@ -1438,7 +1440,7 @@ impl Io {
                     FetchState {
                         job,
                         tasks,
-                        holders: vec![0; n],
+                        holders: vec![None; n],
                         finish: 0,
                         values: vec![None; n],
                         left: n,
@@ -1500,7 +1502,7 @@ impl Io {
             }
             match entry.outputs.iter().find(|(o, _)| o == task) {
                 Some(&(_, w)) => {
-                    f.holders[i] = w;
+                    f.holders[i] = Some(w);
                     let key = *key;
                     by_worker.entry(w).or_default().push(key);
                     self.waiting.entry(key).or_default().push((id, i));
@@ -1711,7 +1713,9 @@ impl Io {
             .iter()
             .filter(|(_, f)| {
                 f.tasks.iter().enumerate().any(|(i, (_, k, _))| {
-                    f.values[i].is_none() && f.holders[i] == w && key.is_none_or(|key| key == *k)
+                    f.values[i].is_none()
+                        && f.holders[i] == Some(w)
+                        && key.is_none_or(|key| key == *k)
                 })
             })
             .map(|(id, _)| *id)

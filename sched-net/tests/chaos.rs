@@ -111,7 +111,7 @@ fn killer(
 fn publish_on_each_worker(client: &Client, run: usize) -> Vec<(String, u32, u64)> {
     let mut out = Vec::new();
     for (id, _) in client.workers() {
-        let n = (run as u64) << 32 | u64::from(id);
+        let n = (run as u64) << 32 | u64::from(id.get());
         let mut b = JobBuilder::new();
         let op = b.op(&Op::new("tagged", tagged));
         let l = b.lit(n);

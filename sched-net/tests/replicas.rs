@@ -79,7 +79,7 @@ fn replicate_puts_a_copy_on_every_worker_and_who_has_lists_them() {
         .unwrap();
     let mut holders = client.who_has(std::slice::from_ref(&f)).unwrap().remove(0);
     holders.sort_unstable();
-    let mut all: Vec<u32> = client.workers().iter().map(|(id, _)| *id).collect();
+    let mut all: Vec<_> = client.workers().iter().map(|(id, _)| *id).collect();
     all.sort_unstable();
     assert_eq!(holders, all);
 

@@ -5,19 +5,10 @@ use std::io::{BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Instant;
 
-use rask_core::{Fetch, Job, TaskId, Value};
+use rask_core::{Fetch, Job, Results, TaskId};
 
 use crate::frame::{parse, push_frame, read_frame, ToChild, ToParent};
 use crate::running::Running;
-
-/// Results this child holds, by task id.
-struct Store(Vec<Option<Value>>);
-
-impl Fetch for Store {
-    fn fetch(&self, task: TaskId) -> Option<&Value> {
-        self.0.get(task.index())?.as_ref()
-    }
-}
 
 /// The child's whole life. Never returns: it ends with `_exit`, so nothing
 /// inherited from the parent (buffers, destructors, atexit handlers) runs.
@@ -74,7 +65,8 @@ fn serve(
 ) -> std::io::Result<()> {
     let mut reader = BufReader::with_capacity(1 << 16, socket);
     let mut writer = socket;
-    let mut store = Store(vec![None; job.len()]);
+    // Results this child holds, by task id.
+    let mut store = Results::new(job.len());
     let mut frame = Vec::new();
     let mut out = Vec::new();
     // Always timed: the parent's placement needs task durations even when
@@ -104,7 +96,7 @@ fn serve(
                 running.set(me, None);
                 match outcome {
                     Ok(value) => {
-                        store.0[t.index()] = Some(value);
+                        store.put(t, value);
                         push_frame(
                             &mut out,
                             &ToParent::Done {
@@ -134,7 +126,7 @@ fn serve(
                 let codec = job.op(t).and_then(|op| op.codec());
                 match codec.map(|c| c.decode(tail)) {
                     Some(Ok(value)) => {
-                        store.0[t.index()] = Some(value);
+                        store.put(t, value);
                         Ok(())
                     }
                     Some(Err(e)) => broken(
@@ -174,9 +166,7 @@ fn serve(
                 }
             }
             ToChild::Release { task } => {
-                if let Some(slot) = store.0.get_mut(task as usize) {
-                    *slot = None;
-                }
+                store.release(TaskId(task));
                 Ok(())
             }
         };

@@ -1,7 +1,6 @@
 //! The forked children of one run: their sockets, buffers, and their end.
 //! Every child is killed and reaped when the run ends, however it ends.
 
-use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -25,21 +24,11 @@ pub struct Child {
     pub out: Vec<u8>,
     written: usize,
     pub inbox: Inbox,
-    /// Tasks whose `Run` was sent and not answered yet, oldest first: the
-    /// child runs them in this order, so the front is the one running.
-    pub sent: VecDeque<u32>,
-    /// Tasks placed here that wait for an input in transit.
-    pub blocked: usize,
     /// Set once the child has been reaped.
     pub exit: Option<String>,
 }
 
 impl Child {
-    /// Work placed here and not finished.
-    pub fn load(&self) -> usize {
-        self.sent.len() + self.blocked
-    }
-
     /// True if frames wait to be written.
     pub fn wants_write(&self) -> bool {
         self.written < self.out.len()
@@ -165,8 +154,6 @@ impl Children {
                         out: Vec::new(),
                         written: 0,
                         inbox: Inbox::default(),
-                        sent: VecDeque::new(),
-                        blocked: 0,
                         exit: None,
                     });
                 }

@@ -1,79 +1,73 @@
-//! The parent's side of a run: it owns the [`ExecState`], places each ready
-//! task on a child, relays the inputs a child lacks, and collects outputs.
+//! The parent's side of a run: IO around the core's [`Hub`]. The hub owns
+//! the [`ExecState`](rask_core::ExecState), places each ready task on a
+//! child by Dask's earliest-start rule ([`EarliestStart`]: where it would
+//! start soonest, counting the queue there and the inputs that would have
+//! to move) and says which values to relay; this file only carries its
+//! requests over the children's sockets and feeds it their answers.
 //!
-//! Placement follows Dask's "earliest start" rule: a task goes to the child
-//! where it would start soonest, estimating the queue ahead of it (tasks in
-//! flight × the mean task time measured so far) plus the cost of moving the
-//! inputs that child lacks (a fixed cost per transfer plus the bytes). A
-//! result's size is known once it has crossed; before that it is estimated
-//! from the results of the same op that crossed, or assumed 64 KiB. So a
-//! task runs where its inputs are unless that child is backed up. A root
-//! task is drawn to where the other inputs of its dependents were placed
-//! (for small fan-ins), so the two chunks one kernel combines are made on
-//! the same child — the co-assignment Dask does for root tasks.
-//!
-//! Each child is given only about half a millisecond of work ahead (by the
-//! mean task time measured so far); other ready tasks wait in the parent in
-//! priority order until the child where they would start soonest has room,
-//! so one slow child does not hold back the end of the run, and a task does
-//! not leave its inputs just because their child is busy for a moment.
+//! Each child is given about half a millisecond of work ahead; other ready
+//! tasks wait in the state machine's own queue until the child where they
+//! would start soonest has room, so one slow child does not hold back the
+//! end of the run, and a task does not leave its inputs just because their
+//! child is busy for a moment.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use rask_core::{Error, Events, ExecState, Job, Plan, TaskError, TaskId, TaskSpan, Value};
+use rask_core::hub::{EarliestStart, Hub, HubSink, Workers};
+use rask_core::{Error, Events, ExecState, Graph, Job, Plan, TaskError, TaskId, TaskSpan, Value};
 use std::os::fd::AsFd;
 
-use crate::children::Children;
+use crate::children::{Child, Children};
 use crate::frame::{parse, push_frame, ToChild, ToParent};
-
-/// Fixed cost of relaying one value child → parent → child.
-const TRANSFER_NS: f64 = 30_000.0;
-/// Relay cost per byte (pipes move about a gigabyte per second).
-const NS_PER_BYTE: f64 = 1.0;
-/// Assumed size of a result that has never crossed.
-const UNKNOWN_BYTES: f64 = 65_536.0;
-/// Work a child is given ahead, in nanoseconds: enough to batch tiny tasks,
-/// little enough that a child that runs slow does not hold back the end.
-const QUEUED_NS: f64 = 500_000.0;
-/// At most this many tasks queued on one child.
-const MAX_DEPTH: f64 = 4096.0;
-/// Waiting tasks whose best child is full that one assignment pass looks past.
-const MAX_PASSED: usize = 64;
-/// Sibling affinity looks at this many dependents of a task...
-const SIBLING_DEPENDENTS: usize = 4;
-/// ...whose fan-in is at most this.
-const SIBLING_FAN_IN: u32 = 8;
 
 pub struct Driver<'j, 'e> {
     job: &'j Job,
-    state: ExecState<'j>,
+    hub: Hub<&'j Graph, EarliestStart>,
     children: Children,
     events: &'e dyn Events,
-    /// Children holding each task's result, as bits.
-    holders: Vec<u64>,
-    /// The child each placed task went to.
-    placed: Vec<Option<u8>>,
-    /// Encoded size of each result that has crossed (0: unknown).
-    size: Vec<u64>,
-    /// Mean encoded size of the results of each op that crossed (0: none
-    /// yet): the estimate for its other results.
-    op_size: Vec<u64>,
-    /// Values asked of a holder, with the children that wait for them.
-    fetching: HashMap<u32, Vec<usize>>,
-    /// Tasks waiting for a value in transit, per value.
-    waiting_on: HashMap<u32, Vec<u32>>,
-    /// Per blocked task: its child and how many inputs are still in transit.
-    blocked: HashMap<u32, (usize, u32)>,
     outputs: HashMap<u32, Vec<u8>>,
     outputs_missing: usize,
-    mean_task_ns: f64,
-    /// Ready tasks that no child had room for yet, best priority first.
-    waiting: BinaryHeap<Reverse<(u32, TaskId)>>,
-    released: Vec<TaskId>,
-    /// Scratch for `place`: the inputs the chosen child lacks.
-    missing: Vec<u32>,
+}
+
+/// The hub's requests, written as frames to the children.
+struct Wire<'a> {
+    children: &'a mut [Child],
+    events: &'a dyn Events,
+    /// The value being relayed, while the hub hands it on.
+    value: &'a [u8],
+}
+
+impl Wire<'_> {
+    fn send(&mut self, c: usize, message: &ToChild, tail: &[u8]) {
+        // Encoding a message into a Vec cannot fail; the tail is plain bytes.
+        let _ = push_frame(&mut self.children[c].out, message, |o| {
+            o.extend_from_slice(tail);
+            Ok(())
+        });
+    }
+}
+
+impl HubSink for Wire<'_> {
+    fn run(&mut self, worker: usize, task: TaskId, _output: bool) {
+        self.events.task_start(task, worker);
+        self.send(worker, &ToChild::Run { task: task.0 }, &[]);
+    }
+
+    fn get(&mut self, holder: usize, task: TaskId) {
+        self.send(holder, &ToChild::Get { task: task.0 }, &[]);
+    }
+
+    fn put(&mut self, worker: usize, task: TaskId) {
+        let value = self.value;
+        self.send(worker, &ToChild::Put { task: task.0 }, value);
+    }
+
+    fn release(&mut self, task: TaskId, holders: Workers) {
+        for h in holders {
+            self.send(h, &ToChild::Release { task: task.0 }, &[]);
+        }
+    }
 }
 
 impl<'j, 'e> Driver<'j, 'e> {
@@ -83,208 +77,36 @@ impl<'j, 'e> Driver<'j, 'e> {
         children: Children,
         events: &'e dyn Events,
     ) -> Result<Self, Error> {
-        let n = job.len();
         let outputs_missing = job
             .graph()
             .task_ids()
             .filter(|&t| plan.is_output(t))
             .count();
         let state = ExecState::from_plan(job.graph(), plan).map_err(|e| job.graph_error(e))?;
+        let workers = children.list.len();
         Ok(Driver {
             job,
-            state,
+            hub: Hub::new(state, workers, EarliestStart::default()),
             children,
             events,
-            holders: vec![0; n],
-            placed: vec![None; n],
-            size: vec![0; n],
-            op_size: vec![0; job.ops().len()],
-            fetching: HashMap::new(),
-            waiting_on: HashMap::new(),
-            blocked: HashMap::new(),
             outputs: HashMap::new(),
             outputs_missing,
-            // Pessimistic until measured: few tasks per child at first.
-            mean_task_ns: 100_000.0,
-            waiting: BinaryHeap::new(),
-            released: Vec::new(),
-            missing: Vec::new(),
         })
     }
 
     /// Runs to the end; returns the outputs' encodings by task.
     pub fn run(mut self) -> Result<HashMap<u32, Vec<u8>>, Error> {
         loop {
-            while let Some(task) = self.state.pop_ready() {
-                let priority = self.state.plan().priority(task);
-                self.waiting.push(Reverse((priority, task)));
-            }
-            self.assign();
-            if self.state.is_finished() && self.outputs_missing == 0 {
+            self.hub.dispatch(&mut Wire {
+                children: &mut self.children.list,
+                events: self.events,
+                value: &[],
+            });
+            if self.hub.exec().is_finished() && self.outputs_missing == 0 {
                 return Ok(std::mem::take(&mut self.outputs));
             }
             self.pump()?;
         }
-    }
-
-    /// How many tasks a child may hold: about [`QUEUED_NS`] of work at the
-    /// mean task time measured so far, at least two so a child never idles
-    /// between one task and the next.
-    fn depth(&self) -> usize {
-        (QUEUED_NS / self.mean_task_ns.max(1.0)).clamp(2.0, MAX_DEPTH) as usize
-    }
-
-    fn has_room(&self) -> bool {
-        let depth = self.depth();
-        self.children.list.iter().any(|c| c.load() < depth)
-    }
-
-    /// Hands out waiting tasks, best first, each to the child where it would
-    /// start soonest, if that child has room; otherwise the task keeps
-    /// waiting (sending it elsewhere would be slower, by the same estimate).
-    /// Looks past at most [`MAX_PASSED`] such tasks per call.
-    fn assign(&mut self) {
-        let depth = self.depth();
-        let mut passed = Vec::new();
-        while passed.len() < MAX_PASSED && self.has_room() {
-            let Some(Reverse((priority, task))) = self.waiting.pop() else {
-                break;
-            };
-            let c = self.best_child(task);
-            if self.children.list[c].load() < depth {
-                self.place(task, c);
-            } else {
-                passed.push(Reverse((priority, task)));
-            }
-        }
-        self.waiting.extend(passed);
-    }
-
-    /// Where `task` would start soonest.
-    fn best_child(&self, task: TaskId) -> usize {
-        let job = self.job;
-        let n = self.children.list.len();
-        let mut cost = [0.0f64; crate::MAX_WORKERS];
-        for (c, child) in self.children.list.iter().enumerate() {
-            cost[c] = child.load() as f64 * self.mean_task_ns;
-        }
-        // Inputs the chosen child lacks must be moved.
-        for dep in job.graph().deps(task) {
-            let moving = TRANSFER_NS + self.estimated_size(dep) * NS_PER_BYTE;
-            for (c, slot) in cost.iter_mut().enumerate().take(n) {
-                if self.holders[dep.index()] & (1 << c) == 0 {
-                    *slot += moving;
-                }
-            }
-        }
-        // A root task (no inputs, so no locality of its own) goes where the
-        // other inputs of its dependents went, so that what one task
-        // combines is made on one child. Only small fan-ins: for a merge of
-        // thousands every child is as good as another. (A task with inputs
-        // stays with them: moving it would only move the transfer.)
-        if job.graph().args(task).iter().all(|a| a.as_dep().is_none()) {
-            for &dependent in self
-                .state
-                .plan()
-                .dependents(task)
-                .iter()
-                .take(SIBLING_DEPENDENTS)
-            {
-                if self.state.plan().dep_count(dependent) > SIBLING_FAN_IN {
-                    continue;
-                }
-                for sibling in job.graph().deps(dependent).filter(|&s| s != task) {
-                    let Some(there) = self.placed[sibling.index()] else {
-                        continue;
-                    };
-                    let moving = TRANSFER_NS + self.estimated_size(task) * NS_PER_BYTE;
-                    for (c, slot) in cost.iter_mut().enumerate().take(n) {
-                        if c != usize::from(there) {
-                            *slot += moving;
-                        }
-                    }
-                }
-            }
-        }
-        let mut best = (f64::INFINITY, 0);
-        for (c, &slot) in cost.iter().enumerate().take(n) {
-            if slot < best.0 {
-                best = (slot, c);
-            }
-        }
-        best.1
-    }
-
-    /// Sends `task` to child `c`, asking for the inputs it lacks first.
-    fn place(&mut self, task: TaskId, c: usize) {
-        let job = self.job;
-        self.placed[task.index()] = Some(c as u8);
-        let mut missing = std::mem::take(&mut self.missing);
-        missing.clear();
-        missing.extend(
-            job.graph()
-                .deps(task)
-                .filter(|dep| self.holders[dep.index()] & (1 << c) == 0)
-                .map(|dep| dep.0),
-        );
-        // A task may use one input twice; it waits for it once.
-        missing.sort_unstable();
-        missing.dedup();
-        for &d in &missing {
-            self.waiting_on.entry(d).or_default().push(task.0);
-            self.fetch(d, Some(c));
-        }
-        let missing_count = missing.len() as u32;
-        self.missing = missing;
-        self.events.task_start(task, c);
-        if missing_count == 0 {
-            self.send_run(c, task.0);
-        } else {
-            self.children.list[c].blocked += 1;
-            self.blocked.insert(task.0, (c, missing_count));
-        }
-    }
-
-    /// The size of `task`'s result: known if it crossed, else the mean of
-    /// its op's results that crossed, else a guess.
-    fn estimated_size(&self, task: TaskId) -> f64 {
-        let op = self.job.graph().op(task).map_or(0, |op| op.0 as usize);
-        match (
-            self.size[task.index()],
-            self.op_size.get(op).copied().unwrap_or(0),
-        ) {
-            (0, 0) => UNKNOWN_BYTES,
-            (0, typical) => typical as f64,
-            (known, _) => known as f64,
-        }
-    }
-
-    /// Asks a holder for `task`'s value, for child `to` (or for the parent).
-    fn fetch(&mut self, task: u32, to: Option<usize>) {
-        if let Some(targets) = self.fetching.get_mut(&task) {
-            if let Some(c) = to {
-                if !targets.contains(&c) {
-                    targets.push(c);
-                }
-            }
-            return;
-        }
-        self.fetching.insert(task, to.into_iter().collect());
-        let holder = self.holders[task as usize].trailing_zeros() as usize;
-        self.send(holder, &ToChild::Get { task }, None);
-    }
-
-    fn send_run(&mut self, c: usize, task: u32) {
-        self.children.list[c].sent.push_back(task);
-        self.send(c, &ToChild::Run { task }, None);
-    }
-
-    fn send(&mut self, c: usize, message: &ToChild, tail: Option<&[u8]>) {
-        // Encoding a message into a Vec cannot fail; the tail is plain bytes.
-        let _ = push_frame(&mut self.children.list[c].out, message, |o| {
-            o.extend_from_slice(tail.unwrap_or_default());
-            Ok(())
-        });
     }
 
     /// Writes what is pending, waits for traffic, handles what arrived.
@@ -374,11 +196,7 @@ impl<'j, 'e> Driver<'j, 'e> {
                 start_ns,
                 end_ns,
             } => {
-                self.children.list[c].sent.pop_front();
                 let t = TaskId(task);
-                self.holders[t.index()] |= 1 << c;
-                let took = end_ns.saturating_sub(start_ns) as f64;
-                self.mean_task_ns = 0.9 * self.mean_task_ns + 0.1 * took;
                 self.events.task_finish(
                     t,
                     c,
@@ -388,21 +206,17 @@ impl<'j, 'e> Driver<'j, 'e> {
                         result_bytes: None,
                     },
                 );
-                let mut released = std::mem::take(&mut self.released);
-                self.state
-                    .complete(t, |r| released.push(r))
+                let wire = &mut Wire {
+                    children: &mut self.children.list,
+                    events: self.events,
+                    value: &[],
+                };
+                let took = end_ns.saturating_sub(start_ns) as f64;
+                self.hub
+                    .on_done(c, t, took, wire)
                     .map_err(|e| backend(e.to_string()))?;
-                for r in released.drain(..) {
-                    let mut holders = std::mem::take(&mut self.holders[r.index()]);
-                    while holders != 0 {
-                        let h = holders.trailing_zeros() as usize;
-                        holders &= holders - 1;
-                        self.send(h, &ToChild::Release { task: r.0 }, None);
-                    }
-                }
-                self.released = released;
-                if self.state.plan().is_output(t) {
-                    self.fetch(task, None);
+                if self.hub.exec().plan().is_output(t) {
+                    self.hub.want(t, wire);
                 }
                 Ok(())
             }
@@ -430,32 +244,14 @@ impl<'j, 'e> Driver<'j, 'e> {
                 Err(self.job.task_failed(t, error))
             }
             ToParent::Value { task } => {
-                let bytes = tail.len() as u64;
-                self.size[task as usize] = bytes;
-                if let Some(op) = self.job.graph().op(TaskId(task)) {
-                    let typical = &mut self.op_size[op.0 as usize];
-                    *typical = if *typical == 0 {
-                        bytes
-                    } else {
-                        (*typical + bytes) / 2
-                    };
-                }
-                for target in self.fetching.remove(&task).unwrap_or_default() {
-                    self.holders[task as usize] |= 1 << target;
-                    self.send(target, &ToChild::Put { task }, Some(tail));
-                }
-                for waiting in self.waiting_on.remove(&task).unwrap_or_default() {
-                    if let Some((child, missing)) = self.blocked.get_mut(&waiting) {
-                        *missing -= 1;
-                        if *missing == 0 {
-                            let child = *child;
-                            self.blocked.remove(&waiting);
-                            self.children.list[child].blocked -= 1;
-                            self.send_run(child, waiting);
-                        }
-                    }
-                }
-                if self.state.plan().is_output(TaskId(task)) && !self.outputs.contains_key(&task) {
+                let t = TaskId(task);
+                let wire = &mut Wire {
+                    children: &mut self.children.list,
+                    events: self.events,
+                    value: tail,
+                };
+                self.hub.on_value(t, tail.len() as u64, false, wire);
+                if self.hub.exec().plan().is_output(t) && !self.outputs.contains_key(&task) {
                     self.outputs.insert(task, tail.to_vec());
                     self.outputs_missing -= 1;
                 }

@@ -4,22 +4,13 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use rask_core::{
-    report_run, Error, Events, ExecState, Fetch, Job, RunInfo, Scheduler, TaskId, TaskSpan, Value,
+    report_run, Error, Events, ExecState, Fetch, Job, Results, RunInfo, Scheduler, TaskId,
+    TaskSpan, Value,
 };
 
 /// Runs jobs on the calling thread in priority order.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SyncScheduler;
-
-/// Finished results by task id; a released result is dropped at once.
-struct Results(Vec<Option<Value>>);
-
-impl Fetch for Results {
-    #[inline]
-    fn fetch(&self, task: TaskId) -> Option<&Value> {
-        self.0.get(task.index())?.as_ref()
-    }
-}
 
 /// Nanoseconds since the run started, where there is a clock.
 ///
@@ -134,7 +125,8 @@ fn run(
     clock: Clock,
 ) -> Result<Vec<Value>, Error> {
     let mut state = ExecState::from_plan(job.graph(), plan).map_err(|e| job.graph_error(e))?;
-    let mut results = Results(alloc::vec![None; job.len()]);
+    // Finished results by task id; a released result is dropped at once.
+    let mut results = Results::new(job.len());
     let timed = events.wants_tasks();
     while let Some(task) = state.pop_ready() {
         let start_ns = if timed {
@@ -154,10 +146,9 @@ fn run(
         }
         match outcome {
             Ok(value) => {
-                results.0[task.index()] = Some(value);
-                let slots = &mut results.0;
+                results.put(task, value);
                 state
-                    .complete(task, |t| slots[t.index()] = None)
+                    .complete(task, |t| results.release(t))
                     .map_err(|e| internal(alloc::format!("{e}")))?;
             }
             Err(error) => return Err(job.task_failed(task, error)),

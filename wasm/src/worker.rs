@@ -17,7 +17,7 @@
 
 use std::sync::Arc;
 
-use rask_core::{Fetch, Job, Registry, TaskError, TaskId, Value};
+use rask_core::{Fetch, Job, Registry, Results, TaskError, TaskId};
 use serde_bytes::ByteBuf;
 
 use crate::wire::{encode, FromWorker, ToWorker};
@@ -47,16 +47,6 @@ pub struct WorkerState {
     run: u32,
     job: Option<Arc<Job>>,
     results: Results,
-}
-
-/// Results held here, by task id.
-#[derive(Debug, Default)]
-struct Results(Vec<Option<Value>>);
-
-impl Fetch for Results {
-    fn fetch(&self, task: TaskId) -> Option<&Value> {
-        self.0.get(task.index())?.as_ref()
-    }
 }
 
 impl WorkerState {
@@ -114,10 +104,10 @@ impl WorkerState {
         match message {
             ToWorker::Load { run, spec } => {
                 self.run = run;
-                self.results.0.clear();
+                self.results.reset(0);
                 match spec.build(&self.registry) {
                     Ok(job) => {
-                        self.results.0.resize(job.len(), None);
+                        self.results.reset(job.len());
                         self.job = Some(job);
                     }
                     Err(message) => {
@@ -128,7 +118,7 @@ impl WorkerState {
             }
             ToWorker::End { run: ended } if ended == run => {
                 self.job = None;
-                self.results.0 = Vec::new();
+                self.results = Results::default();
             }
             ToWorker::End { .. } => {}
             // Messages of a run that has ended (or failed to load) are
@@ -145,9 +135,7 @@ impl WorkerState {
                 Err(message) => FromWorker::Failed { run, task, message },
             }),
             ToWorker::Release { task } => {
-                if let Some(slot) = self.results.0.get_mut(task as usize) {
-                    *slot = None;
-                }
+                self.results.release(TaskId(task));
             }
         }
     }
@@ -180,7 +168,7 @@ impl WorkerState {
                 }
             }
         };
-        self.results.0[task as usize] = Some(value);
+        self.results.put(TaskId(task), value);
         let value = match output {
             true => match self.encoded(task) {
                 Ok(bytes) => Some(bytes),
@@ -208,13 +196,11 @@ impl WorkerState {
                     job.key(TaskId(task))
                 )
             })?;
+        if task as usize >= job.len() {
+            return Err(format!("task #{task} is not in the graph"));
+        }
         let value = codec.decode(bytes).map_err(|e| e.message().to_owned())?;
-        let slot = self
-            .results
-            .0
-            .get_mut(task as usize)
-            .ok_or_else(|| format!("task #{task} is not in the graph"))?;
-        *slot = Some(value);
+        self.results.put(TaskId(task), value);
         Ok(())
     }
 

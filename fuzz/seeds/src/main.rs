@@ -10,10 +10,15 @@ use std::path::{Path, PathBuf};
 use rask_core::{Arg, Codec, JobBuilder, Op, TaskId};
 use rask_sched_net::portable::encode_job;
 use rask_sched_net::protocol::{
-    DataKey, AskOp, Answer, Hello, Outbox, PeerMsg, Role, RunTime, ToClient, ToScheduler,
-    ToWorker, Welcome, WireError, WorkerInfo,
+    DataKey, AskOp, Answer, Hello, JobId, Outbox, PeerMsg, Role, RunTime, ToClient, ToScheduler,
+    ToWorker, Welcome, WireError, WorkerId, WorkerInfo,
 };
 use rask_sched_procs::frame::{push_frame, ToChild, ToParent};
+
+/// Worker `n` (never 0).
+fn w(n: u32) -> WorkerId {
+    WorkerId::new(n).expect("worker ids start at 1")
+}
 
 fn corpus(target: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -31,7 +36,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) {
 /// without a code key sends them.
 fn jobs() -> Vec<(&'static str, Vec<u8>)> {
     let key = DataKey {
-        job: 7 << 32 | 1,
+        job: JobId::new(7, 1),
         task: 3,
     };
     let mut out = Vec::new();
@@ -88,7 +93,7 @@ fn jobs() -> Vec<(&'static str, Vec<u8>)> {
 fn net_frames(specs: &[(&str, Vec<u8>)]) {
     let dir = corpus("net_frames");
     let key = DataKey {
-        job: 1 << 32 | 5,
+        job: JobId::new(1, 5),
         task: 9,
     };
     let run = RunTime {
@@ -178,26 +183,26 @@ fn net_frames(specs: &[(&str, Vec<u8>)]) {
         o.push(&ToWorker::Run {
             key,
             priority: 3,
-            fetch: vec![(key, 2)],
+            fetch: vec![(key, w(2))],
         });
         o.push(&ToWorker::Release { keys: vec![key] });
-        o.push(&ToWorker::Replicate { key, from: 2 });
+        o.push(&ToWorker::Replicate { key, from: w(2) });
         o.push(&ToWorker::DropJob { job: key.job });
         o.push(&ToWorker::Steal { max: 4 });
         o.push(&ToWorker::Peers {
-            add: vec![(2, "127.0.0.1:4001".into())],
-            remove: vec![1],
+            add: vec![(w(2), "127.0.0.1:4001".into())],
+            remove: vec![w(1)],
         });
         o.push(&ToWorker::Shutdown);
     });
     one("to-client", &|o| {
         o.push(&ToClient::Workers {
-            add: vec![(2, "127.0.0.1:4001".into())],
+            add: vec![(w(2), "127.0.0.1:4001".into())],
             remove: vec![],
         });
         o.push(&ToClient::Done {
             job: key.job,
-            outputs: vec![(1, 2)],
+            outputs: vec![(1, w(2))],
         });
         o.push(&ToClient::Failed {
             job: key.job,
@@ -225,7 +230,7 @@ fn net_frames(specs: &[(&str, Vec<u8>)]) {
         });
         o.push(&ToClient::Reply {
             request: 4,
-            reply: Answer::Holders(vec![vec![1, 2]]),
+            reply: Answer::Holders(vec![vec![w(1), w(2)]]),
         });
     });
     one("peer", &|o| {

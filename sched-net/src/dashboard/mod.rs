@@ -116,7 +116,7 @@ impl Board {
         stream.push(TaskRecord {
             start_us: stop_us.saturating_sub(run.nanos / 1000),
             stop_us,
-            worker,
+            worker: worker.get(),
             prefix,
             thread: run.thread,
             erred,
@@ -138,7 +138,7 @@ mod tests {
             ago_us: 1_000,
             thread: 3,
         };
-        board.record(7, 1, &run, received, true);
+        board.record(WorkerId::new(7).unwrap(), 1, &run, received, true);
         let stream = board.stream.as_ref().unwrap();
         let r = *stream.since(0, 10).next().unwrap();
         assert_eq!((r.start_us, r.stop_us), (47_000, 49_000));
@@ -149,11 +149,11 @@ mod tests {
             ago_us: u32::MAX,
             thread: 0,
         };
-        board.record(1, 0, &early, board.epoch, false);
+        board.record(WorkerId::FIRST, 0, &early, board.epoch, false);
         let r = *board.stream.as_ref().unwrap().since(1, 10).next().unwrap();
         assert_eq!((r.start_us, r.stop_us), (0, 0));
         let mut off = Board::new(None);
-        off.record(1, 0, &run, received, false);
+        off.record(WorkerId::FIRST, 0, &run, received, false);
         assert!(off.stream.is_none());
     }
 }

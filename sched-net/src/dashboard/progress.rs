@@ -9,6 +9,7 @@
 
 use super::prefix::{key_prefix, Prefixes, OTHER};
 use crate::portable::{JobSpec, EXTERNAL_OP};
+use crate::protocol::WorkerId;
 
 /// A task that is not counted: a stand-in for an earlier job's result, or
 /// a task no output needs.
@@ -158,7 +159,12 @@ impl JobProgress {
 
     /// Counts again after a re-plan (results lost with a worker): the
     /// tasks the new plan runs, those held, and those still out.
-    pub fn recount(&mut self, needed: impl Fn(usize) -> bool, held: &[u32], sent: &[u32]) {
+    pub fn recount(
+        &mut self,
+        needed: impl Fn(usize) -> bool,
+        held: &[Option<WorkerId>],
+        sent: &[Option<WorkerId>],
+    ) {
         for (_, c) in &mut self.rows {
             *c = Counts {
                 erred: c.erred,
@@ -166,8 +172,8 @@ impl JobProgress {
             };
         }
         for t in 0..self.task_row.len() {
-            let is_held = held.get(t).is_some_and(|h| *h != 0);
-            let is_sent = sent.get(t).is_some_and(|s| *s != 0);
+            let is_held = held.get(t).is_some_and(Option::is_some);
+            let is_sent = sent.get(t).is_some_and(Option::is_some);
             if !(needed(t) || is_held) {
                 continue;
             }
@@ -322,7 +328,7 @@ mod tests {
         assert_eq!((s[1].prefix, s[1].erred_before), (load, 1));
         let live = summary([&p].into_iter(), &History::default());
         assert_eq!(live[1].live.erred, 1);
-        p.recount(|t| t == a || t == c, &[0, 0, 0, 0], &[0, 0, 0, 0]);
+        p.recount(|t| t == a || t == c, &[None; 4], &[None; 4]);
         assert_eq!(row(&p, inc_id).waiting(), 1);
     }
 }

@@ -259,8 +259,8 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::DataKey;
     use crate::protocol::PeerMsg;
+    use crate::protocol::{DataKey, JobId};
 
     /// A reader that hands out its bytes in small pieces, then WouldBlock.
     struct Trickle<'a>(&'a [u8], usize);
@@ -281,15 +281,24 @@ mod tests {
         let mut out = Outbox::new();
         let payload = vec![7u8; 100_000];
         out.push(&PeerMsg::Get {
-            keys: vec![DataKey { job: 1, task: 2 }],
+            keys: vec![DataKey {
+                job: JobId::from(1),
+                task: 2,
+            }],
         });
         out.push(&PeerMsg::Data {
-            key: DataKey { job: 1, task: 2 },
+            key: DataKey {
+                job: JobId::from(1),
+                task: 2,
+            },
             bytes: &payload,
         });
         out.seal();
         out.push(&PeerMsg::Missing {
-            key: DataKey { job: 3, task: 4 },
+            key: DataKey {
+                job: JobId::from(3),
+                task: 4,
+            },
         });
         let mut wire = Vec::new();
         assert!(out.write_to(&mut wire).unwrap());
@@ -319,9 +328,9 @@ mod tests {
         assert_eq!(
             got,
             [
-                "get [DataKey { job: 1, task: 2 }]",
-                "data DataKey { job: 1, task: 2 } 100000",
-                "missing DataKey { job: 3, task: 4 }",
+                "get [DataKey { job: JobId(0:1), task: 2 }]",
+                "data DataKey { job: JobId(0:1), task: 2 } 100000",
+                "missing DataKey { job: JobId(0:3), task: 4 }",
             ]
         );
         assert!(inbox.is_idle());

@@ -20,11 +20,9 @@ pub const VERSION: u16 = 4;
 /// Largest frame body accepted unless configured otherwise.
 pub const DEFAULT_MAX_FRAME: usize = 256 << 20;
 
-/// A job, unique on its cluster: the client's id in the high half, the
-/// client's own counter in the low half.
-pub type JobId = u64;
-/// A worker, numbered by the scheduler from 1; never reused.
-pub type WorkerId = u32;
+mod ids;
+
+pub use ids::{JobId, WorkerId};
 
 /// Where a result lives: the task that made it, in the job it belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

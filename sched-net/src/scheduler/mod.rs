@@ -26,7 +26,7 @@ use crate::protocol::{
     messages, FrameError, Hello, Role, ToClient, ToScheduler, ToWorker, Welcome, WorkerId,
     DEFAULT_MAX_FRAME,
 };
-use state::{ClientId, Cluster, Sink};
+use state::{ClientId, Cluster, Failure, Sink};
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -227,7 +227,7 @@ fn serve_on(
     let mut server = Server {
         poll,
         listener,
-        cluster: Cluster::new(config.heartbeat_timeout, stream),
+        cluster: Cluster::new(config.heartbeat_timeout, stream, Instant::now()),
         dashboard,
         config,
         conns: HashMap::new(),
@@ -296,7 +296,7 @@ impl Server {
                 if let Some(d) = &mut self.dashboard {
                     d.sweep(self.poll.registry());
                 }
-                for w in self.cluster.silent_workers() {
+                for w in self.cluster.silent_workers(Instant::now()) {
                     self.log(&format!(
                         "worker {w} sent nothing for too long; removing it"
                     ));
@@ -379,10 +379,10 @@ impl Server {
         match who {
             Peer::New => self.hello(token, body),
             Peer::Worker(w) => {
-                self.cluster.seen(w);
-                // One clock reading per frame places every task it reports
-                // on the dashboard's task stream.
+                // One clock reading per frame: the worker's liveness, and
+                // where the tasks it reports go on the dashboard's stream.
                 let received = Instant::now();
+                self.cluster.seen(w, received);
                 for msg in messages::<ToScheduler>(body) {
                     let msg = msg.map_err(|e| e.to_string())?;
                     self.worker_message(w, msg, received)?;
@@ -448,7 +448,9 @@ impl Server {
                         workers: &self.workers,
                         clients: &self.clients,
                     };
-                    self.cluster.add_worker(info, &mut sink, &clients)
+                    self.cluster
+                        .add_worker(info, Instant::now(), &mut sink, &clients)
+                        .ok_or("every worker id has been given out")?
                 };
                 self.workers.insert(id, token);
                 if let Some((conn, peer)) = self.conns.get_mut(&token) {
@@ -487,9 +489,15 @@ impl Server {
                 message,
                 origin,
                 run,
-            } => self
-                .cluster
-                .on_failed(w, key, message, origin, run, received, &mut sink),
+            } => {
+                let failure = Failure {
+                    key,
+                    message,
+                    origin,
+                    run,
+                };
+                self.cluster.on_failed(w, failure, received, &mut sink)
+            }
             ToScheduler::Missing { key, input } => {
                 self.cluster.on_missing(w, key, input, &mut sink)
             }
@@ -507,6 +515,7 @@ impl Server {
                 (memory, spilled),
                 (executing, queued, cpu_permille),
                 paused,
+                received,
             ),
             ToScheduler::Submit { .. }
             | ToScheduler::Release { .. }
@@ -526,23 +535,23 @@ impl Server {
         };
         match msg {
             ToScheduler::Submit { job, spec } => {
-                if job >> 32 != u64::from(c) {
+                if job.client() != c {
                     return Err(format!("job id {job:#x} does not belong to client {c}"));
                 }
                 self.cluster.submit(c, job, spec, &mut sink);
             }
             ToScheduler::Release { job } => {
-                if job >> 32 == u64::from(c) {
+                if job.client() == c {
                     self.cluster.release(job, &mut sink);
                 }
             }
             ToScheduler::ReleaseOutputs { job, tasks } => {
-                if job >> 32 == u64::from(c) {
+                if job.client() == c {
                     self.cluster.release_outputs(job, &tasks, &mut sink);
                 }
             }
             ToScheduler::Forget { job } => {
-                if job >> 32 == u64::from(c) {
+                if job.client() == c {
                     self.cluster.forget(job);
                 }
             }
@@ -551,7 +560,8 @@ impl Server {
                 sink.to_client(c, &ToClient::Reply { request, reply });
             }
             ToScheduler::Queue { request, name, op } => {
-                if let Some(reply) = self.cluster.queue(c, request, &name, op, &mut sink) {
+                let now = Instant::now();
+                if let Some(reply) = self.cluster.queue(c, request, &name, op, now, &mut sink) {
                     sink.to_client(c, &ToClient::Reply { request, reply });
                 }
             }

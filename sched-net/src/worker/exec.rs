@@ -13,7 +13,7 @@ use mio::Waker;
 use rask_core::{Fetch, TaskError, TaskId, Value};
 
 use crate::portable::SharedJob;
-use crate::protocol::DataKey;
+use crate::protocol::{DataKey, JobId};
 
 /// A task with its inputs, ready to run.
 pub struct Item {
@@ -144,7 +144,7 @@ impl Executor {
     }
 
     /// Drops the queued tasks of `job`.
-    pub fn drop_job(&self, job: u64) {
+    pub fn drop_job(&self, job: JobId) {
         self.lock().items.retain(|i| i.key.job != job);
     }
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use rask_core::{Codec, Value};
 
-use crate::protocol::DataKey;
+use crate::protocol::{DataKey, JobId};
 
 /// A result held here.
 pub(super) struct Stored {
@@ -195,7 +195,7 @@ impl Store {
     }
 
     /// Drops every result of `job`.
-    pub fn remove_job(&mut self, job: u64) {
+    pub fn remove_job(&mut self, job: JobId) {
         let keys: Vec<DataKey> = self.map.keys().filter(|k| k.job == job).copied().collect();
         for k in keys {
             self.remove(k);
@@ -317,7 +317,10 @@ mod tests {
     use super::*;
 
     fn key(task: u32) -> DataKey {
-        DataKey { job: 7, task }
+        DataKey {
+            job: JobId::from(7),
+            task,
+        }
     }
 
     /// A store spilling under a fresh directory, and that directory.

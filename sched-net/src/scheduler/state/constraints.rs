@@ -7,7 +7,7 @@
 use crate::portable::JobOptions;
 use crate::protocol::{WorkerId, WorkerInfo};
 
-use super::Worker;
+use super::worker::Worker;
 
 /// Below this a resource counts as free: sums of floats drift.
 const EPSILON: f64 = 1e-9;
@@ -105,6 +105,12 @@ impl Constraints {
             ));
         }
         None
+    }
+
+    /// Each resource a task holds while on its worker, and how much.
+    #[cfg_attr(not(test), allow(dead_code))] // read by the sanity check
+    pub fn resources(&self) -> impl Iterator<Item = (&str, f64)> {
+        self.resources.iter().map(|(n, a)| (n.as_str(), *a))
     }
 
     /// True if `worker` has this job's resources free for one more task.

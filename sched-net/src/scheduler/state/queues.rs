@@ -19,6 +19,14 @@ pub(super) struct QueueItem {
     type_name: String,
 }
 
+impl QueueItem {
+    /// What is queued.
+    #[cfg_attr(not(test), allow(dead_code))] // read by the sanity check
+    pub fn queued(&self) -> &Queued {
+        &self.item
+    }
+}
+
 /// A get waiting for an item.
 #[derive(Debug)]
 pub(super) struct ParkedGet {
@@ -30,16 +38,18 @@ pub(super) struct ParkedGet {
 }
 
 impl Cluster {
-    /// Answers a client's request about queue `name`; `None` when a get
-    /// waits for an item (answered later through `sink`).
+    /// Answers a client's request about queue `name`, arrived at `now`;
+    /// `None` when a get waits for an item (answered later through `sink`).
     pub fn queue(
         &mut self,
         client: ClientId,
         request: u64,
         name: &str,
         op: QueueOp<'_>,
+        now: Instant,
         sink: &mut impl Sink,
     ) -> Option<Answer> {
+        self.advance(now);
         match op {
             QueueOp::Put(item) => Some(self.put(name, item, sink)),
             QueueOp::Size => Some(Answer::Size(
@@ -64,7 +74,7 @@ impl Cluster {
                     request,
                     name: name.to_owned(),
                     type_name,
-                    deadline: Instant::now() + wait,
+                    deadline: now + wait,
                 });
                 None
             }
@@ -88,7 +98,7 @@ impl Cluster {
                     .jobs
                     .get(&key.job)
                     .and_then(|j| j.holder.get(key.task as usize))
-                    .is_some_and(|h| *h != 0);
+                    .is_some_and(Option::is_some);
                 if !held {
                     return Answer::Error(format!(
                         "cannot put result {}/{} on queue `{name}`: it is not on the cluster",
@@ -152,6 +162,7 @@ impl Cluster {
 
     /// Ends the gets whose deadline has passed with `Empty`.
     pub fn expire_gets(&mut self, now: Instant, sink: &mut impl Sink) {
+        self.advance(now);
         if self.parked.iter().all(|g| g.deadline > now) {
             return;
         }

@@ -7,13 +7,14 @@
 //! per task in `Job::replicas`. A later job passed the result copies both
 //! lists, as it copies the holder.
 
-use super::{Cluster, Job, Sink};
+use super::job::Job;
+use super::{Cluster, Sink};
 use crate::protocol::{Answer, DataKey, JobId, ToWorker, WorkerId};
 
 impl Job {
     /// Whether worker `w` holds task `t`'s result.
     pub(super) fn held_on(&self, t: usize, w: WorkerId) -> bool {
-        self.holder[t] == w
+        self.holder[t] == Some(w)
             || self
                 .replicas
                 .get(&(t as u32))
@@ -31,9 +32,9 @@ impl Job {
         self.replicas.retain(|t, copies| {
             copies.retain(|c| *c != w);
             let t = *t as usize;
-            if self.holder[t] == w {
+            if self.holder[t] == Some(w) {
                 if let Some(c) = copies.pop() {
-                    self.holder[t] = c;
+                    self.holder[t] = Some(c);
                 }
             }
             !copies.is_empty()
@@ -65,7 +66,9 @@ impl Cluster {
                 continue;
             };
             let t = key.task as usize;
-            let from = job.holder[t];
+            let Some(from) = job.holder[t] else {
+                continue;
+            };
             let have = 1 + job.replicas.get(&key.task).map_or(0, Vec::len);
             let want = if n == 0 { workers.len() } else { n as usize };
             let targets: Vec<WorkerId> = workers
@@ -91,8 +94,8 @@ impl Cluster {
                         return Vec::new();
                     };
                     let t = k.task as usize;
-                    match job.holder.get(t) {
-                        Some(&h) if h != 0 => std::iter::once(h)
+                    match job.holder.get(t).copied().flatten() {
+                        Some(h) => std::iter::once(h)
                             .chain(job.replicas.get(&k.task).into_iter().flatten().copied())
                             .collect(),
                         _ => Vec::new(),
@@ -109,7 +112,7 @@ impl Cluster {
         let kept = alive
             && self.jobs.get_mut(&key.job).is_some_and(|job| {
                 let t = key.task as usize;
-                if job.holder.get(t).is_none_or(|h| *h == 0) {
+                if job.holder.get(t).is_none_or(Option::is_none) {
                     return false;
                 }
                 if !job.held_on(t, w) {
@@ -125,10 +128,7 @@ impl Cluster {
     /// The worker holding `key`, if it is finished and still here.
     fn holder_of(&self, key: DataKey) -> Option<WorkerId> {
         let job = self.jobs.get(&key.job)?;
-        job.holder
-            .get(key.task as usize)
-            .copied()
-            .filter(|h| *h != 0)
+        job.holder.get(key.task as usize).copied().flatten()
     }
 
     /// Sends worker `w` the spec of `job` unless it has it.

@@ -2,17 +2,15 @@
 //! computed from the state in place when a page asks (never kept up to
 //! date between asks).
 
-use std::time::Instant;
-
 use super::Cluster;
 use crate::dashboard::api::{self, WorkerRow};
 use crate::dashboard::{progress, Source};
 
 impl Source for Cluster {
     fn status_json(&self) -> String {
-        let now = Instant::now();
+        let now = self.clock;
         let workers = self.workers.iter().map(|(id, w)| WorkerRow {
-            id: *id,
+            id: id.get(),
             address: &w.info.listen,
             pid: w.info.pid,
             threads: w.info.nthreads,
@@ -39,7 +37,7 @@ impl Source for Cluster {
     }
 
     fn tasks_json(&self, since: u64) -> String {
-        let now = self.board.micros(Instant::now());
+        let now = self.board.micros(self.clock);
         match &self.board.stream {
             Some(stream) => api::tasks(now, stream, &self.board.prefixes, since),
             None => api::tasks(

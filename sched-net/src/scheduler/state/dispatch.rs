@@ -1,0 +1,240 @@
+//! Applying the [`Placement`](super::Placement) policy to the books: hand
+//! out ready tasks, job by job in the active order, while the policy finds
+//! a worker with room; finish jobs whose outputs are all held; ask a busy
+//! worker for work back when another idles.
+//!
+//! Tasks come out of each job's [`ExecState`](rask_core::ExecState) in
+//! its priority order, and a job's turn stops at the first task no worker
+//! has room for: a root task held back by saturation stops the job until
+//! a worker drains (consumers come before later roots in the graph's
+//! order, so they are not held behind them).
+
+use rask_core::TaskId;
+
+use super::{Cluster, Sink};
+use crate::protocol::{run_priority, DataKey, JobId, ToClient, ToWorker, WireError, WorkerId};
+
+impl Cluster {
+    /// Hands out ready tasks, job by job in priority order, while workers
+    /// have room; finishes jobs; asks busy workers to give work to idle
+    /// ones.
+    pub fn schedule(&mut self, sink: &mut impl Sink) {
+        let mut i = 0;
+        while i < self.active.len() {
+            let id = self.active[i];
+            self.schedule_job(id, sink);
+            if self.active.get(i) != Some(&id) {
+                continue; // the job failed and took itself off the list
+            }
+            let finished = self
+                .jobs
+                .get(&id)
+                .is_none_or(|j| j.finished || (j.released && !j.forgotten));
+            if finished {
+                self.active.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        self.steal(sink);
+    }
+
+    fn schedule_job(&mut self, id: JobId, sink: &mut impl Sink) {
+        let Some(eligible) = self.eligible_workers(id, sink) else {
+            return;
+        };
+        self.place_ready(id, &eligible, sink);
+        if let Some(job) = self.jobs.get_mut(&id) {
+            job.eligible_now = Some((self.membership, eligible));
+        }
+        self.finish_if_done(id, sink);
+    }
+
+    /// Starts `id`'s ready tasks on `eligible` workers while they have
+    /// room.
+    fn place_ready(&mut self, id: JobId, eligible: &[WorkerId], sink: &mut impl Sink) {
+        loop {
+            let Some(job) = self.jobs.get_mut(&id) else {
+                return;
+            };
+            // Held results complete without a worker, so keep going even
+            // when every worker is full; a task that needs one stays ready.
+            let Some(t) = job.exec.state.peek_ready() else {
+                break;
+            };
+            let ti = t.index();
+            if job.holder[ti].is_some() || job.sent[ti].is_some() {
+                // Peeked, so ready: starting it cannot fail.
+                let _ = job.exec.state.start(t);
+                if job.holder[ti].is_some() {
+                    job.complete(id, t, sink);
+                } // else still running from before a re-plan
+                continue;
+            }
+            let root = job.is_root(t);
+            let chosen =
+                self.placement
+                    .choose(job, t, root, eligible, (&self.workers, &self.by_load));
+            let Some(w) = chosen else {
+                break; // it stays ready until a worker has room
+            };
+            let _ = job.exec.state.start(t);
+            self.dispatch(id, t, w, sink);
+        }
+    }
+
+    /// The workers that may run `id`'s tasks, by id (only the named ones
+    /// under a loose restriction naming any that can), worked out again
+    /// only when a worker joined or left since the last turn. When the
+    /// cluster has workers and none of them can, the job fails with why,
+    /// and this is `None`.
+    fn eligible_workers(&mut self, id: JobId, sink: &mut impl Sink) -> Option<Vec<WorkerId>> {
+        let job = self.jobs.get_mut(&id)?;
+        if let Some((seen, eligible)) = job.eligible_now.take() {
+            if seen == self.membership {
+                return Some(eligible);
+            }
+        }
+        let fresh: Vec<(WorkerId, bool)> = self
+            .workers
+            .iter()
+            .filter(|(w, _)| !job.eligible.contains_key(w))
+            .map(|(w, worker)| {
+                let can = job.needs.iter().all(|n| worker.provides(job, n))
+                    && job.constraints.fits(*w, &worker.info);
+                (*w, can)
+            })
+            .collect();
+        job.eligible.extend(fresh);
+        let mut eligible: Vec<WorkerId> = self
+            .workers
+            .keys()
+            .copied()
+            .filter(|w| job.eligible.get(w) == Some(&true))
+            .collect();
+        job.constraints.prefer(&mut eligible, |w| {
+            self.workers.get(&w).map(|worker| &worker.info)
+        });
+        if !eligible.is_empty() || self.workers.is_empty() {
+            return Some(eligible);
+        }
+        let unmet = job
+            .constraints
+            .unmet(self.workers.iter().map(|(w, worker)| {
+                let can = job.needs.iter().all(|n| worker.provides(job, n));
+                (*w, &worker.info, can)
+            }));
+        let error = match unmet {
+            Some(message) => WireError::Refused { message },
+            None => {
+                let missing = job
+                    .needs
+                    .iter()
+                    .find(|n| !self.workers.values().any(|w| w.provides(job, n)));
+                match missing {
+                    Some(need) if need.is_op => WireError::UnknownOp {
+                        key: job.first_task_with_op(&need.name),
+                        op: need.name.clone(),
+                    },
+                    Some(need) => WireError::Refused {
+                        message: format!("no worker can decode a `{}`", need.name),
+                    },
+                    None => WireError::Refused {
+                        message: "no single worker can run every op of this job".into(),
+                    },
+                }
+            }
+        };
+        self.fail_job(id, error, sink);
+        None
+    }
+
+    /// Once every output of `id` is held, tells its client where.
+    fn finish_if_done(&mut self, id: JobId, sink: &mut impl Sink) {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        if !job.exec.state.is_finished() || job.finished {
+            return;
+        }
+        job.finished = true;
+        let outputs = job
+            .outputs
+            .iter()
+            .filter_map(|t| job.holder[t.index()].map(|w| (t.0, w)))
+            .collect();
+        sink.to_client(job.client, &ToClient::Done { job: id, outputs });
+        let forgotten = std::mem::take(&mut job.forgotten);
+        if !job.dropped.is_empty() {
+            self.free_dropped(id, sink);
+        }
+        if forgotten {
+            // Fired and forgotten: released now if its client let go.
+            self.drop_if_unused(id, sink);
+        }
+    }
+
+    /// Sends task `t` of job `id` to worker `w` (its job's spec first, if
+    /// `w` lacks it), with where to fetch each input it does not hold.
+    fn dispatch(&mut self, id: JobId, t: TaskId, w: WorkerId, sink: &mut impl Sink) {
+        let (Some(job), Some(worker)) = (self.jobs.get_mut(&id), self.workers.get_mut(&w)) else {
+            return;
+        };
+        if worker.has_spec.insert(id) {
+            sink.to_worker(
+                w,
+                &ToWorker::Job {
+                    job: id,
+                    spec: &job.spec,
+                },
+            );
+        }
+        // A ready task's inputs are all held.
+        let fetch = job
+            .exec
+            .graph
+            .deps(t)
+            .filter(|d| !job.held_on(d.index(), w))
+            .filter_map(|d| {
+                let key = job
+                    .externals
+                    .get(&d.0)
+                    .copied()
+                    .unwrap_or(DataKey { job: id, task: d.0 });
+                job.holder[d.index()].map(|h| (key, h))
+            })
+            .collect();
+        let priority = run_priority(job.constraints.priority, job.exec.state.plan().priority(t));
+        job.constraints.take(worker);
+        sink.to_worker(
+            w,
+            &ToWorker::Run {
+                key: DataKey { job: id, task: t.0 },
+                priority,
+                fetch,
+            },
+        );
+        job.sent[t.index()] = Some(w);
+        job.progress.sent(t.index());
+        self.by_load.step(w, worker, true);
+    }
+
+    /// When a worker is idle and no task waits here, asks the busiest
+    /// worker the policy names to give some back.
+    fn steal(&mut self, sink: &mut impl Sink) {
+        let any_ready = self
+            .active
+            .iter()
+            .filter_map(|id| self.jobs.get(id))
+            .any(|j| j.exec.state.ready_len() > 0);
+        if any_ready {
+            return;
+        }
+        if let Some((victim, max)) = self.placement.steal_from((&self.workers, &self.by_load)) {
+            if let Some(w) = self.workers.get_mut(&victim) {
+                w.stealing = true;
+            }
+            sink.to_worker(victim, &ToWorker::Steal { max });
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! The placement policy: which worker a ready task goes to, how many tasks
+//! a worker may have in flight, when root tasks are held back, and whom to
+//! ask for work back. Pure: it reads the books and changes nothing; the
+//! [`dispatch`](super::dispatch) step applies what it decides.
+//!
+//! **How far ahead.** A worker is kept busy across a round trip to the
+//! scheduler: each thread gets `depth = 1 + round_trip / mean task` tasks
+//! (at most `max_per_thread`), the mean learnt from every finished run.
+//!
+//! **Root-task saturation** (Dask's `worker-saturation`). A root task
+//! (one whose inputs, if any, are results of earlier jobs) is sent only
+//! while its worker has fewer than `ceil(saturation × threads × depth)`
+//! tasks in flight; other tasks may fill it to `ceil(headroom × threads ×
+//! depth)`. With tasks long against the round trip (`depth` near 1) this
+//! is Dask's rule, roots held back until a worker has fewer than 1.1 × its
+//! threads in flight; with short tasks the cap grows by `depth` so that a
+//! worker never idles waiting for the scheduler. The room between the two
+//! caps is kept for consumers, which free memory: producers do not
+//! outrun them.
+//!
+//! **Which worker.** Of the eligible workers with room, not paused and
+//! with the job's resources free, the one where the task would start
+//! soonest: its queue (in flight × mean / threads) plus moving the inputs
+//! it does not hold, at `bytes_per_ns`. A retried task avoids the worker
+//! it last failed on when another can take it.
+
+use std::collections::BTreeMap;
+
+use rask_core::TaskId;
+
+use super::job::Job;
+use super::load::ByLoad;
+use super::worker::Worker;
+use crate::protocol::WorkerId;
+
+/// The placement policy's parameters, and its estimate of task length.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    /// Running mean of task durations (ns).
+    mean_task_ns: f64,
+    /// The round trip a worker's queue must cover (ns).
+    pub round_trip_ns: f64,
+    /// Most tasks in flight per thread, however short tasks are.
+    pub max_per_thread: f64,
+    /// Root tasks fill a worker to this many times its threads × depth.
+    pub saturation: f64,
+    /// Other tasks fill it to this many times its threads × depth.
+    pub headroom: f64,
+    /// Assumed transfer speed between workers.
+    pub bytes_per_ns: f64,
+}
+
+impl Default for Placement {
+    fn default() -> Placement {
+        Placement {
+            mean_task_ns: 50_000.0,
+            round_trip_ns: 300_000.0,
+            max_per_thread: 512.0,
+            saturation: 1.1,
+            headroom: 2.0,
+            bytes_per_ns: 1.0,
+        }
+    }
+}
+
+/// Weight of the newest run in the mean task length.
+const MEAN_WEIGHT: f64 = 0.05;
+
+// The simulator and the tests set and read the estimate; the socket
+// loop only feeds it.
+#[cfg_attr(not(test), allow(dead_code))]
+impl Placement {
+    /// A policy that starts from tasks of `mean_task_ns`.
+    pub fn with_mean_task_ns(mean_task_ns: f64) -> Placement {
+        Placement {
+            mean_task_ns: mean_task_ns.max(1.0),
+            ..Placement::default()
+        }
+    }
+
+    /// A task ran for `nanos`.
+    pub fn observe(&mut self, nanos: u64) {
+        self.mean_task_ns = (1.0 - MEAN_WEIGHT) * self.mean_task_ns + MEAN_WEIGHT * nanos as f64;
+    }
+
+    /// Tasks per thread that cover a round trip: at least one.
+    fn depth(&self) -> f64 {
+        (1.0 + self.round_trip_ns / self.mean_task_ns.max(1.0)).min(self.max_per_thread)
+    }
+
+    /// Tasks `worker` may have in flight before it takes no more: of root
+    /// tasks when `root`, else of any.
+    pub(super) fn cap(&self, worker: &Worker, root: bool) -> u32 {
+        let factor = if root { self.saturation } else { self.headroom };
+        let threads = f64::from(worker.info.nthreads.max(1));
+        (factor * threads * self.depth()).ceil().max(1.0) as u32
+    }
+
+    /// True if `worker` may take one more task of `job` now.
+    pub(super) fn has_room(&self, worker: &Worker, job: &Job, root: bool) -> bool {
+        !worker.paused
+            && worker.in_flight < self.cap(worker, root)
+            && job.constraints.free_on(worker)
+    }
+
+    /// The worker of `eligible` (sorted by id) where task `t` of `job`
+    /// would start soonest, among those with room; `None` when none has.
+    /// Ties go to the lowest id.
+    ///
+    /// Only the workers holding an input, and the least-loaded other
+    /// worker that can take the task, are scored: every worker holding
+    /// nothing would fetch every input, so the least loaded of them is the
+    /// best of them. The cost is the task's inputs, not the worker count.
+    pub(super) fn choose(
+        &self,
+        job: &Job,
+        t: TaskId,
+        root: bool,
+        eligible: &[WorkerId],
+        (workers, by_load): (&BTreeMap<WorkerId, Worker>, &ByLoad),
+    ) -> Option<WorkerId> {
+        let mut held: Vec<(WorkerId, u64)> = Vec::new();
+        let mut total = 0u64;
+        for d in job.exec.graph.deps(t) {
+            let b = job.bytes[d.index()];
+            total += b;
+            let copies = job.replicas.get(&d.0).into_iter().flatten();
+            for &h in job.holder[d.index()].iter().chain(copies) {
+                match held.iter_mut().find(|(w, _)| *w == h) {
+                    Some(e) => e.1 += b,
+                    None => held.push((h, b)),
+                }
+            }
+        }
+        let failed_on = job.retried.get(&t.0).map(|r| r.1);
+        let mut best: Option<(f64, WorkerId)> = None;
+        let mut consider = |w: WorkerId, local: u64| -> bool {
+            let Some(worker) = workers.get(&w) else {
+                return false;
+            };
+            if eligible.binary_search(&w).is_err() || !self.has_room(worker, job, root) {
+                return false;
+            }
+            let queue = f64::from(worker.in_flight) * self.mean_task_ns
+                / f64::from(worker.info.nthreads.max(1));
+            let transfer = (total - local) as f64 / self.bytes_per_ns;
+            let avoid = if Some(w) == failed_on {
+                f64::MAX / 4.0
+            } else {
+                0.0
+            };
+            let score = queue + transfer + avoid;
+            if best.is_none_or(|(s, b)| score < s || (score == s && w < b)) {
+                best = Some((score, w));
+            }
+            true
+        };
+        for &(h, local) in &held {
+            consider(h, local);
+        }
+        for load in by_load.iter() {
+            let w = load.id;
+            if held.iter().any(|(h, _)| *h == w) {
+                continue;
+            }
+            // The worker to avoid is scored, and the search goes on.
+            if consider(w, 0) && Some(w) != failed_on {
+                break;
+            }
+        }
+        best.map(|(_, w)| w)
+    }
+
+    /// Whom to ask for work back, and at most how many tasks, when a
+    /// worker idles and nothing waits here: the worker with the most tasks
+    /// in flight per thread among those with more than one task queued
+    /// beyond their threads and no request out, for half of those.
+    ///
+    /// Walks the load order from both ends: idle workers come first, and
+    /// the walk from the busy end stops at the first worker with no more
+    /// tasks than threads, as every later one has no more either.
+    pub(super) fn steal_from(
+        &self,
+        (workers, by_load): (&BTreeMap<WorkerId, Worker>, &ByLoad),
+    ) -> Option<(WorkerId, u32)> {
+        let mut idle = by_load.iter().take_while(|l| l.in_flight == 0);
+        if !idle.any(|l| workers.get(&l.id).is_some_and(|w| !w.paused)) {
+            return None;
+        }
+        by_load
+            .iter()
+            .rev()
+            .take_while(|l| l.in_flight > l.threads)
+            .filter_map(|l| workers.get(&l.id).map(|w| (l.id, w)))
+            .find(|(_, w)| !w.stealing && w.in_flight > w.info.nthreads + 1)
+            .map(|(id, w)| (id, ((w.in_flight - w.info.nthreads) / 2).max(1)))
+    }
+}

@@ -1,0 +1,18 @@
+//! In-memory tests of the scheduler's state machine: no socket, no
+//! process. Each file is one behaviour; every step ends with
+//! `sanity_check` (see [`harness`]).
+
+mod harness;
+
+mod datasets;
+mod killed_worker;
+mod liveness;
+mod locality;
+mod pause;
+mod replicas;
+mod restrictions;
+mod retries;
+mod root_queuing;
+mod sanity;
+mod stealing;
+mod worker_lost;

@@ -1,0 +1,176 @@
+//! Workers: joining, their heartbeats, liveness judged by the time a
+//! message arrived (passed in, never read here), and leaving.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use super::job::{Job, Need};
+use super::{ClientId, Cluster, Sink};
+use crate::protocol::{JobId, ToClient, ToWorker, WorkerId, WorkerInfo};
+
+pub(super) struct Worker {
+    pub info: WorkerInfo,
+    /// Tasks sent and not reported back.
+    pub in_flight: u32,
+    /// Over its memory limit: it takes no new task.
+    pub paused: bool,
+    pub memory: u64,
+    /// Bytes of results it has spilled to disk.
+    pub spilled: u64,
+    /// Running and queued there, and its CPU use (per mille of a core),
+    /// at its last heartbeat: shown on the dashboard.
+    pub executing: u32,
+    pub queued: u32,
+    pub cpu_permille: u32,
+    /// When its latest message arrived.
+    pub last_seen: Instant,
+    /// Jobs whose spec it has.
+    pub has_spec: HashSet<JobId>,
+    /// A steal request is out.
+    pub stealing: bool,
+    /// Of each resource it offers (`info.resources`), how much the tasks
+    /// sent here hold.
+    pub used: Vec<f64>,
+}
+
+impl Worker {
+    /// True if it can supply `need` for `job`: by code reference when it
+    /// was started with the job's code key, else by name.
+    pub fn provides(&self, job: &Job, need: &Need) -> bool {
+        (need.has_code && job.code_id.is_some() && self.info.code_id == job.code_id)
+            || if need.is_op {
+                self.info.ops.contains(&need.name)
+            } else {
+                self.info.codecs.contains(&need.name)
+            }
+    }
+}
+
+impl Cluster {
+    /// A worker joined at `now`: it gets the next id, and the other
+    /// workers and `clients` are told (the caller sends the new worker the
+    /// list of its peers). `None` once every id has been given out.
+    pub fn add_worker(
+        &mut self,
+        info: WorkerInfo,
+        now: Instant,
+        sink: &mut impl Sink,
+        clients: &[ClientId],
+    ) -> Option<WorkerId> {
+        self.advance(now);
+        let id = self.next_worker?;
+        self.next_worker = id.next();
+        let add = vec![(id, info.listen.clone())];
+        for other in self.workers.keys() {
+            sink.to_worker(
+                *other,
+                &ToWorker::Peers {
+                    add: add.clone(),
+                    remove: vec![],
+                },
+            );
+        }
+        for c in clients {
+            sink.to_client(
+                *c,
+                &ToClient::Workers {
+                    add: add.clone(),
+                    remove: vec![],
+                },
+            );
+        }
+        let used = vec![0.0; info.resources.len()];
+        self.by_load.add(id, info.nthreads);
+        self.membership += 1;
+        self.workers.insert(
+            id,
+            Worker {
+                info,
+                in_flight: 0,
+                paused: false,
+                memory: 0,
+                spilled: 0,
+                executing: 0,
+                queued: 0,
+                cpu_permille: 0,
+                last_seen: now,
+                has_spec: HashSet::new(),
+                stealing: false,
+                used,
+            },
+        );
+        Some(id)
+    }
+
+    /// A worker's heartbeat, arrived at `now`: its memory and spilled
+    /// bytes, tasks running and queued there, CPU use (per mille of a
+    /// core), and whether it is over its memory limit (then it takes no
+    /// new task until a heartbeat says otherwise).
+    pub fn on_status(
+        &mut self,
+        w: WorkerId,
+        (memory, spilled): (u64, u64),
+        (executing, queued, cpu_permille): (u32, u32, u32),
+        paused: bool,
+        now: Instant,
+    ) {
+        self.advance(now);
+        if let Some(worker) = self.workers.get_mut(&w) {
+            worker.memory = memory;
+            worker.spilled = spilled;
+            worker.executing = executing;
+            worker.queued = queued;
+            worker.cpu_permille = cpu_permille;
+            worker.paused = paused;
+            worker.last_seen = now;
+            worker.stealing = false;
+        }
+    }
+
+    /// A message from `w` arrived at `now`: it is alive.
+    pub fn seen(&mut self, w: WorkerId, now: Instant) {
+        self.advance(now);
+        if let Some(worker) = self.workers.get_mut(&w) {
+            worker.last_seen = worker.last_seen.max(now);
+        }
+    }
+
+    /// Workers whose latest message arrived longer than the heartbeat
+    /// timeout before `now`.
+    pub fn silent_workers(&self, now: Instant) -> Vec<WorkerId> {
+        self.workers
+            .iter()
+            .filter(|(_, w)| now.saturating_duration_since(w.last_seen) > self.heartbeat_timeout)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// A worker is gone: the others and `clients` are told, and its jobs
+    /// recover (see [`recovery`](super::recovery)).
+    pub fn remove_worker(&mut self, w: WorkerId, sink: &mut impl Sink, clients: &[ClientId]) {
+        let Some(gone) = self.workers.remove(&w) else {
+            return;
+        };
+        self.by_load.remove(w, gone.info.nthreads, gone.in_flight);
+        self.membership += 1;
+        for other in self.workers.keys() {
+            sink.to_worker(
+                *other,
+                &ToWorker::Peers {
+                    add: vec![],
+                    remove: vec![w],
+                },
+            );
+        }
+        for c in clients {
+            sink.to_client(
+                *c,
+                &ToClient::Workers {
+                    add: vec![],
+                    remove: vec![w],
+                },
+            );
+        }
+        self.recover_from_loss(w, sink);
+    }
+}
