@@ -22,7 +22,14 @@ use super::worker::{Effect, Order, Report as Told, SimWorker};
 use super::workload::{Workload, SIM_OP};
 
 /// The simulated job, as its client would number it: client 1, job 1.
-const JOB: JobId = (1 << 32) | 1;
+fn job() -> JobId {
+    JobId::new(1, 1)
+}
+
+/// Where worker `w` sits in the simulator's vectors: ids start at 1.
+fn slot(w: WorkerId) -> usize {
+    w.get() as usize - 1
+}
 /// Past this much virtual time beyond any sensible makespan, the run is
 /// called stuck.
 const SLACK: Duration = Duration::from_secs(60);
@@ -258,8 +265,9 @@ impl<'a, 'p, P: Probe> Sim<'a, 'p, P> {
         // Made inside the probe, so that what it allocates and later
         // frees counts as the scheduler's. Liveness is not simulated: no
         // worker is ever silent too long.
+        let clock = VirtualClock::new();
         probe.enter();
-        let cluster = Cluster::new(Duration::MAX, None);
+        let cluster = Cluster::new(Duration::MAX, None, clock.at(0));
         probe.leave();
         Sim {
             work,
@@ -269,7 +277,7 @@ impl<'a, 'p, P: Probe> Sim<'a, 'p, P> {
             workers: Vec::new(),
             link_free: Vec::new(),
             events: EventQueue::new(),
-            clock: VirtualClock::new(),
+            clock,
             inbox: Vec::new(),
             turn_queued: false,
             busy_until: 0,
@@ -315,13 +323,16 @@ impl<'a, 'p, P: Probe> Sim<'a, 'p, P> {
                 pid: 0,
                 resources: Vec::new(),
             };
-            let mut id = 0;
-            self.report.join_ns += self.timed(|c, out| id = c.add_worker(info, out, &[]));
+            let (mut id, now) = (None, self.clock.at(0));
+            self.report.join_ns += self.timed(|c, out| id = c.add_worker(info, now, out, &[]));
+            let Some(id) = id else {
+                break; // every worker id is taken: no more can join
+            };
             self.workers.push(SimWorker::new(self.model.threads));
             self.link_free.push(0);
             let first_beat = self.model.heartbeat_ns / u64::from(self.model.workers) * u64::from(i);
             self.events
-                .push(first_beat.max(1), Event::Heartbeat(id as WorkerId));
+                .push(first_beat.max(1), Event::Heartbeat(id));
         }
         // Membership broadcasts change nothing a simulated worker does.
         self.outbox.orders.clear();
@@ -329,7 +340,7 @@ impl<'a, 'p, P: Probe> Sim<'a, 'p, P> {
     }
 
     fn submit(&mut self, spec: &[u8]) -> Result<(), SimError> {
-        self.report.submit_ns = self.timed(|c, out| c.submit(1, JOB, spec, out));
+        self.report.submit_ns = self.timed(|c, out| c.submit(1, job(), spec, out));
         self.count_cpu();
         if let Some(JobEnd::Failed(e)) = self.outbox.end.take() {
             return Err(SimError::JobFailed(e));
@@ -384,7 +395,7 @@ impl<'a, 'p, P: Probe> Sim<'a, 'p, P> {
                 }
             }
             Event::Order(w, order) => {
-                if let Some(worker) = self.workers.get_mut(w as usize - 1) {
+                if let Some(worker) = self.workers.get_mut(slot(w)) {
                     worker.order(order, self.work, &mut self.effects);
                 }
                 self.apply(now, w);
@@ -392,12 +403,12 @@ impl<'a, 'p, P: Probe> Sim<'a, 'p, P> {
             Event::FetchAsked { holder, by, input } => {
                 let found = self
                     .workers
-                    .get(holder as usize - 1)
+                    .get(slot(holder))
                     .is_some_and(|h| h.holds(input));
                 let mut arrives = now + lat;
                 if found {
                     let bytes = self.work.bytes(input);
-                    let link = &mut self.link_free[by as usize - 1];
+                    let link = &mut self.link_free[slot(by)];
                     let start = now.max(*link);
                     *link = start + (bytes as f64 / self.model.bytes_per_ns).ceil() as u64;
                     arrives = *link + lat;
@@ -408,7 +419,7 @@ impl<'a, 'p, P: Probe> Sim<'a, 'p, P> {
                     .push(arrives, Event::Fetched { by, input, found });
             }
             Event::Fetched { by, input, found } => {
-                if let Some(worker) = self.workers.get_mut(by as usize - 1) {
+                if let Some(worker) = self.workers.get_mut(slot(by)) {
                     if found {
                         worker.fetched(input, &mut self.effects);
                     } else {
@@ -418,13 +429,13 @@ impl<'a, 'p, P: Probe> Sim<'a, 'p, P> {
                 self.apply(now, by);
             }
             Event::TaskEnd(w, task) => {
-                if let Some(worker) = self.workers.get_mut(w as usize - 1) {
+                if let Some(worker) = self.workers.get_mut(slot(w)) {
                     worker.finished(task, self.work, &mut self.effects);
                 }
                 self.apply(now, w);
             }
             Event::Heartbeat(w) => {
-                if let Some(worker) = self.workers.get(w as usize - 1) {
+                if let Some(worker) = self.workers.get(slot(w)) {
                     self.effects.push(Effect::Tell(worker.status()));
                 }
                 self.apply(now, w);
@@ -463,7 +474,7 @@ impl<'a, 'p, P: Probe> Sim<'a, 'p, P> {
         let inbox = std::mem::take(&mut self.inbox);
         let took = self.timed(|c, out| {
             for &(w, told) in &inbox {
-                c.seen(w);
+                c.seen(w, received);
                 match told {
                     Told::Done { task, bytes, nanos } => {
                         let run = RunTime {
@@ -476,7 +487,7 @@ impl<'a, 'p, P: Probe> Sim<'a, 'p, P> {
                     Told::Missing { task, input } => c.on_missing(w, key(task), key(input), out),
                     Told::Returned { task } => c.on_returned(w, key(task)),
                     Told::Status { executing, queued } => {
-                        c.on_status(w, (0, 0), (executing, queued, 0), false)
+                        c.on_status(w, (0, 0), (executing, queued, 0), false, received)
                     }
                 }
             }
@@ -505,5 +516,5 @@ impl<'a, 'p, P: Probe> Sim<'a, 'p, P> {
 }
 
 fn key(task: u32) -> DataKey {
-    DataKey { job: JOB, task }
+    DataKey { job: job(), task }
 }

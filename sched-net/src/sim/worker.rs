@@ -279,6 +279,10 @@ fn distinct(inputs: &[u32]) -> Vec<u32> {
 mod tests {
     use super::*;
 
+    fn w(n: u32) -> WorkerId {
+        WorkerId::new(n).unwrap()
+    }
+
     fn work() -> Workload {
         let mut w = Workload::new("t");
         let a = w.task(&[], 5, 10).unwrap();
@@ -305,10 +309,10 @@ mod tests {
         let run = Order::Run {
             task: 2,
             priority: 0,
-            fetch: vec![(1, 9)],
+            fetch: vec![(1, w(9))],
         };
         sim.order(run, &w, &mut out);
-        assert_eq!(out, [Effect::Fetch { from: 9, input: 1 }]);
+        assert_eq!(out, [Effect::Fetch { from: w(9), input: 1 }]);
         out.clear();
         sim.fetched(1, &mut out);
         assert_eq!(out, [Effect::Start { task: 2 }]);
@@ -344,7 +348,7 @@ mod tests {
             let run = Order::Run {
                 task,
                 priority,
-                fetch: vec![(0, 3), (1, 3)],
+                fetch: vec![(0, w(3)), (1, w(3))],
             };
             sim.order(run, &w, &mut out);
         }
@@ -368,13 +372,13 @@ mod tests {
         let run = Order::Run {
             task: 2,
             priority: 0,
-            fetch: vec![(0, 4)],
+            fetch: vec![(0, w(4))],
         };
         sim.order(run, &w, &mut out);
         assert_eq!(
             out,
             [
-                Effect::Fetch { from: 4, input: 0 },
+                Effect::Fetch { from: w(4), input: 0 },
                 Effect::Tell(Report::Missing { task: 2, input: 1 })
             ]
         );
