@@ -279,7 +279,7 @@ fn distinct(inputs: &[u32]) -> Vec<u32> {
 mod tests {
     use super::*;
 
-    fn w(n: u32) -> WorkerId {
+    fn id(n: u32) -> WorkerId {
         WorkerId::new(n).unwrap()
     }
 
@@ -309,10 +309,10 @@ mod tests {
         let run = Order::Run {
             task: 2,
             priority: 0,
-            fetch: vec![(1, w(9))],
+            fetch: vec![(1, id(9))],
         };
         sim.order(run, &w, &mut out);
-        assert_eq!(out, [Effect::Fetch { from: w(9), input: 1 }]);
+        assert_eq!(out, [Effect::Fetch { from: id(9), input: 1 }]);
         out.clear();
         sim.fetched(1, &mut out);
         assert_eq!(out, [Effect::Start { task: 2 }]);
@@ -348,7 +348,7 @@ mod tests {
             let run = Order::Run {
                 task,
                 priority,
-                fetch: vec![(0, w(3)), (1, w(3))],
+                fetch: vec![(0, id(3)), (1, id(3))],
             };
             sim.order(run, &w, &mut out);
         }
@@ -372,13 +372,13 @@ mod tests {
         let run = Order::Run {
             task: 2,
             priority: 0,
-            fetch: vec![(0, w(4))],
+            fetch: vec![(0, id(4))],
         };
         sim.order(run, &w, &mut out);
         assert_eq!(
             out,
             [
-                Effect::Fetch { from: w(4), input: 0 },
+                Effect::Fetch { from: id(4), input: 0 },
                 Effect::Tell(Report::Missing { task: 2, input: 1 })
             ]
         );
