@@ -40,6 +40,8 @@ pub mod protocol;
 mod protocol;
 pub mod scheduler;
 mod stderr_log;
+#[cfg(feature = "sim")]
+pub mod sim;
 mod submit;
 pub mod worker;
 

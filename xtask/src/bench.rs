@@ -343,7 +343,7 @@ fn run_child(exe: &std::path::Path, spec: &RunSpec, busy_iters: Option<u64>) -> 
 
 /// Waits for `child` at most `limit`, reading its stdout meanwhile (so a
 /// chatty child never blocks on a full pipe); kills it past the limit.
-fn wait_with_timeout(
+pub(crate) fn wait_with_timeout(
     mut child: Child,
     limit: Duration,
 ) -> Result<(std::process::ExitStatus, String), String> {
@@ -445,7 +445,7 @@ fn speedups(outcomes: &[Outcome]) -> Vec<String> {
 }
 
 /// `12.3k`, `4.56M`: rates at a glance.
-fn si(x: f64) -> String {
+pub(crate) fn si(x: f64) -> String {
     match x {
         x if x >= 1e9 => format!("{:.2}G", x / 1e9),
         x if x >= 1e6 => format!("{:.2}M", x / 1e6),
@@ -455,7 +455,7 @@ fn si(x: f64) -> String {
 }
 
 /// `850 µs`, `12.3 ms`, `1.23 s`.
-fn seconds(s: f64) -> String {
+pub(crate) fn seconds(s: f64) -> String {
     match s {
         s if s >= 1.0 => format!("{s:.2} s"),
         s if s >= 1e-3 => format!("{:.1} ms", s * 1e3),

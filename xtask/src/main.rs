@@ -4,6 +4,8 @@
 //! - `cargo xtask test`: everything CI checks, in order, stopping at the
 //!   first failure (see [`ci`]). `.ci/run` is just this.
 //! - `cargo xtask bench`: per-task overhead of every backend (see [`bench`]).
+//! - `cargo xtask sim [--full]`: the distributed scheduler driven by
+//!   simulated workers at 10 to 10,000 workers (see [`sim`]).
 //! - `cargo xtask wasm [--serve]`: builds (and serves) the browser demo
 //!   (see [`wasm`]).
 //! - `cargo xtask data`: the seed notebook's CSV files in `data1/` (see [`data`]).
@@ -18,6 +20,7 @@ mod command;
 mod data;
 mod fuzz;
 mod seed;
+mod sim;
 #[cfg(unix)]
 mod wasm;
 
@@ -29,6 +32,7 @@ usage: cargo xtask <task> [flags]
 tasks:
   test     format, lint, test, no_std build and a quick bench: what CI runs
   bench    per-task overhead of every backend; `cargo xtask bench --help` for flags
+  sim      the distributed scheduler with 10 to 10,000 simulated workers; `--help` for flags
   data     write the seed's CSV files (data1/1.csv … 4.csv, 2,000,000 rows each) if missing
   seed-bench
            the seed's array and CSV workloads per scheduler: wall time and peak memory
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::main(&args[1..]),
         #[cfg(unix)]
         Some("wasm") => wasm::main(&args[1..]),
+        Some("sim") => sim::main(&args[1..]),
         Some("data") => data::main(&args[1..]),
         Some("seed-bench") => seed::main(&args[1..]),
         Some("help" | "-h" | "--help") => {

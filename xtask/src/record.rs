@@ -34,6 +34,65 @@ pub struct Record {
     pub ir_bytes_per_task: f64,
     /// Median time to build the graph alone, in seconds.
     pub build_s: f64,
+    /// What only a simulated run reports (`backend` "sim"); there
+    /// `wall_s`, `us_per_task` and `tasks_per_s` are the scheduler's own
+    /// time, and `ir_bytes_per_task` its memory per task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sim: Option<Box<SimFigures>>,
+}
+
+/// A `cargo xtask sim` row beyond the common fields: the simulated
+/// cluster's fixed parameters, then what the run measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SimFigures {
+    /// Threads per simulated worker.
+    pub threads: u64,
+    /// One-way latency of every message, in microseconds.
+    pub latency_us: f64,
+    /// Bandwidth into each worker, in GB/s.
+    pub bandwidth_gb_s: f64,
+    /// Real time in the scheduler's handlers per task (submit and every
+    /// turn), in microseconds.
+    pub scheduler_us_per_task: f64,
+    /// The same in the thread's CPU time (less the clock reads' own
+    /// cost): what the handlers cost on a machine shared with others.
+    #[serde(default)]
+    pub scheduler_cpu_us_per_task: Option<f64>,
+    /// CPU time the simulating process got over its wall time (1.0 on an
+    /// idle machine): on a shared machine the real time above includes
+    /// time the process waited for a core, about `1 / cpu_share` too much.
+    #[serde(default)]
+    pub cpu_share: Option<f64>,
+    /// Of that, admitting and planning the job, in seconds.
+    pub submit_s: f64,
+    /// Real time per worker joining, in microseconds.
+    pub join_us_per_worker: f64,
+    /// Tasks handed to workers per second of scheduler time.
+    pub decisions_per_s: f64,
+    /// Tasks handed out, re-sends after steals included.
+    pub decisions: u64,
+    /// Scheduler turns (each: the messages that came, then `schedule`).
+    pub turns: u64,
+    /// Steal requests the scheduler sent.
+    pub steals: u64,
+    /// How the scheduler's memory was measured.
+    pub memory_by: String,
+    /// Scheduler memory at its peak during the job, per task.
+    pub scheduler_bytes_per_task: f64,
+    /// Scheduler memory with every worker joined and no job, per worker.
+    pub scheduler_bytes_per_worker: f64,
+    /// Bytes of results moved between workers.
+    pub bytes_moved: u64,
+    /// Virtual time from submit to the client hearing the job is done.
+    pub makespan_s: f64,
+    /// Total work over total threads.
+    pub ideal_s: f64,
+    /// The workload's critical path.
+    pub critical_path_s: f64,
+    /// Makespan over the larger of the ideal and the critical path.
+    pub makespan_ratio: f64,
+    /// Real time the whole simulation took, simulated workers included.
+    pub sim_wall_s: f64,
 }
 
 impl Record {
@@ -61,6 +120,7 @@ impl Record {
             children_peak_rss_bytes: 0,
             ir_bytes_per_task: 0.0,
             build_s: 0.0,
+            sim: None,
         }
     }
 }
@@ -135,6 +195,7 @@ mod tests {
             children_peak_rss_bytes: 0,
             ir_bytes_per_task: 41.5,
             build_s: 1.5e-9,
+            sim: None,
         }
     }
 
@@ -184,6 +245,41 @@ mod tests {
             );
         }
         assert!(line.contains(r#""build_s":1.5e-9}"#), "{line}");
+    }
+
+    #[test]
+    fn a_simulated_row_round_trips_with_its_figures() {
+        let figures = SimFigures {
+            threads: 4,
+            latency_us: 100.0,
+            bandwidth_gb_s: 1.0,
+            scheduler_us_per_task: 6.5,
+            scheduler_cpu_us_per_task: Some(2.6),
+            cpu_share: Some(0.4),
+            submit_s: 0.03,
+            join_us_per_worker: 1.2,
+            decisions_per_s: 1.5e5,
+            decisions: 100_000,
+            turns: 101_000,
+            steals: 2,
+            memory_by: "counting allocator".into(),
+            scheduler_bytes_per_task: 76.0,
+            scheduler_bytes_per_worker: 306.0,
+            bytes_moved: 720_000,
+            makespan_s: 250.5,
+            ideal_s: 250.3,
+            critical_path_s: 0.15,
+            makespan_ratio: 1.001,
+            sim_wall_s: 1.3,
+        };
+        let row = Outcome::Ran(Record {
+            backend: "sim".into(),
+            sim: Some(Box::new(figures)),
+            ..record()
+        });
+        let line = row.to_json();
+        assert!(line.contains(r#""sim":{"threads":4,"#), "{line}");
+        assert_eq!(Outcome::from_json(&line), Ok(row));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! listener and connections are more tokens of the loop, answered from the
 //! cluster's state in place between two turns of scheduling.
 
-mod state;
+pub(crate) mod state;
 
 use std::collections::HashMap;
 use std::io;

@@ -227,6 +227,7 @@ fn measure(run: &Run) -> Outcome {
         children_peak_rss_bytes: children_peak_rss_bytes(),
         ir_bytes_per_task: ir_bytes as f64 / tasks as f64,
         build_s: median(&mut builds).as_secs_f64(),
+        sim: None,
     })
 }
 
@@ -260,6 +261,7 @@ fn latency(run: &Run, scheduler: &dyn Scheduler, ops: &Ops) -> Result<Outcome, S
         children_peak_rss_bytes: children_peak_rss_bytes(),
         ir_bytes_per_task: 0.0,
         build_s: 0.0,
+        sim: None,
     }))
 }
 

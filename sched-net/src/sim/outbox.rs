@@ -1,0 +1,99 @@
+//! The simulation's [`Sink`]: it keeps, in the simulator's own terms, what
+//! the scheduler sends, so the driver can deliver it after the
+//! scheduler's handler returns and the message's latency has passed.
+//!
+//! It copies each order into a reused buffer, about what the real sink
+//! does when it encodes a message into a connection's outbox, and it
+//! steps out of the [`Probe`]'s accounting while it does, so the copies
+//! count as the simulator's memory, not the scheduler's.
+
+use crate::protocol::{ToClient, ToWorker, WorkerId};
+use crate::scheduler::state::{ClientId, Sink};
+
+use super::run::Probe;
+use super::worker::Order;
+
+/// How the job ended, as the client hears it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum JobEnd {
+    Done,
+    Failed(String),
+}
+
+/// Messages counted by kind.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Sent {
+    pub(crate) runs: u64,
+    pub(crate) steals: u64,
+    /// Every message to a worker, `Peers` and `Job` included.
+    pub(crate) to_workers: u64,
+}
+
+/// Records what the scheduler sends.
+#[derive(Debug)]
+pub(crate) struct Outbox<'p, P> {
+    pub(crate) orders: Vec<(WorkerId, Order)>,
+    pub(crate) end: Option<JobEnd>,
+    pub(crate) sent: Sent,
+    pub(crate) probe: &'p mut P,
+}
+
+impl<'p, P: Probe> Outbox<'p, P> {
+    pub(crate) fn new(probe: &'p mut P) -> Outbox<'p, P> {
+        Outbox {
+            orders: Vec::new(),
+            end: None,
+            sent: Sent::default(),
+            probe,
+        }
+    }
+}
+
+impl<P: Probe> Sink for Outbox<'_, P> {
+    fn to_worker(&mut self, w: WorkerId, msg: &ToWorker<'_>) {
+        self.probe.leave();
+        self.sent.to_workers += 1;
+        let order = match msg {
+            ToWorker::Run {
+                key,
+                priority,
+                fetch,
+            } => {
+                self.sent.runs += 1;
+                Some(Order::Run {
+                    task: key.task,
+                    priority: *priority,
+                    fetch: fetch.iter().map(|(k, from)| (k.task, *from)).collect(),
+                })
+            }
+            ToWorker::Release { keys } => {
+                Some(Order::Release(keys.iter().map(|k| k.task).collect()))
+            }
+            ToWorker::Steal { max } => {
+                self.sent.steals += 1;
+                Some(Order::Steal(*max))
+            }
+            // One job, every op on every worker, no copies asked for:
+            // nothing else changes what a simulated worker does.
+            ToWorker::Job { .. }
+            | ToWorker::Replicate { .. }
+            | ToWorker::DropJob { .. }
+            | ToWorker::Peers { .. }
+            | ToWorker::Shutdown => None,
+        };
+        if let Some(order) = order {
+            self.orders.push((w, order));
+        }
+        self.probe.enter();
+    }
+
+    fn to_client(&mut self, _: ClientId, msg: &ToClient) {
+        self.probe.leave();
+        match msg {
+            ToClient::Done { .. } => self.end = Some(JobEnd::Done),
+            ToClient::Failed { error, .. } => self.end = Some(JobEnd::Failed(format!("{error:?}"))),
+            _ => {}
+        }
+        self.probe.enter();
+    }
+}
