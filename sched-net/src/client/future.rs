@@ -292,7 +292,7 @@ impl RawFuture {
 }
 
 /// A future is how a cluster holds a persisted collection's chunk: this
-/// client's jobs read it where it lives (see [`Client::submit_job_with`]);
+/// client's jobs read it where it lives (see [`Client::submit_job_with`](crate::Client::submit_job_with));
 /// other schedulers fetch it.
 impl rask_core::Holder for RawFuture {
     fn key(&self) -> String {
