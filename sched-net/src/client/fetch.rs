@@ -76,7 +76,7 @@ impl Io {
     }
 
     /// The connection to worker `w`, opened on first use.
-    pub(super) fn peer(&mut self, w: WorkerId) -> Option<Token> {
+    fn peer(&mut self, w: WorkerId) -> Option<Token> {
         if let Some(t) = self.by_worker.get(&w) {
             return Some(*t);
         }
@@ -127,7 +127,7 @@ impl Io {
         }
     }
 
-    pub(super) fn worker_frame(&mut self, token: Token, body: &[u8]) -> Result<(), String> {
+    fn worker_frame(&mut self, token: Token, body: &[u8]) -> Result<(), String> {
         let Some((_, w, welcomed)) = self.peers.get_mut(&token) else {
             return Err("no such connection".into());
         };
@@ -151,7 +151,7 @@ impl Io {
         Ok(())
     }
 
-    pub(super) fn arrived(&mut self, key: DataKey, bytes: &[u8]) {
+    fn arrived(&mut self, key: DataKey, bytes: &[u8]) {
         let Some(waiters) = self.waiting.remove(&key) else {
             return;
         };
@@ -179,7 +179,7 @@ impl Io {
     /// come: those fetches wait for the job to finish again (the scheduler
     /// recomputes what a dead worker held), or ask the new holders at once
     /// if it already has.
-    pub(super) fn lost(&mut self, w: WorkerId, key: Option<DataKey>) {
+    fn lost(&mut self, w: WorkerId, key: Option<DataKey>) {
         let hit: Vec<u64> = self
             .fetches
             .iter()
@@ -199,7 +199,7 @@ impl Io {
     }
 
     /// Forgets which keys fetch `id` waits for.
-    pub(super) fn unwait(&mut self, id: u64) {
+    fn unwait(&mut self, id: u64) {
         let Some(f) = self.fetches.get(&id) else {
             return;
         };
@@ -214,7 +214,7 @@ impl Io {
     }
 
     /// Answers fetch `id` with its values, all present.
-    pub(super) fn finish_fetch(&mut self, id: u64) {
+    fn finish_fetch(&mut self, id: u64) {
         let values = match self.fetches.get_mut(&id) {
             Some(f) => std::mem::take(&mut f.values)
                 .into_iter()
@@ -225,7 +225,7 @@ impl Io {
         self.end_fetch(id, Ok(values));
     }
 
-    pub(super) fn end_fetch(&mut self, id: u64, answer: Result<Vec<Value>, Error>) {
+    fn end_fetch(&mut self, id: u64, answer: Result<Vec<Value>, Error>) {
         self.unwait(id);
         if let Some(f) = self.fetches.remove(&id) {
             if let Some(entry) = self.jobs.get_mut(&f.job) {

@@ -39,7 +39,7 @@ pub enum FutureStatus {
 }
 
 /// Runs once a job has settled (finished or failed).
-pub(super) type Callback = Box<dyn FnOnce() + Send>;
+type Callback = Box<dyn FnOnce() + Send>;
 
 /// Takes the answer to a fetch, on the IO thread.
 pub(super) type Reply = Box<dyn FnOnce(Result<Vec<Value>, Error>) + Send>;
@@ -81,7 +81,7 @@ impl JobHandle {
 
     /// Marks a pending job cancelled (running the callbacks); false if it
     /// had settled already.
-    pub(super) fn cancel(&self) -> bool {
+    fn cancel(&self) -> bool {
         let callbacks = {
             let mut s = self.status.lock().ignore_poison();
             if !matches!(s.0, Status::Pending) {
@@ -99,7 +99,7 @@ impl JobHandle {
     }
 
     /// Runs `f` once the job settles, or now if it has.
-    pub(super) fn on_settled(&self, f: Callback) {
+    fn on_settled(&self, f: Callback) {
         let mut s = self.status.lock().ignore_poison();
         if matches!(s.0, Status::Pending) {
             s.1.push(f);
@@ -125,7 +125,7 @@ impl JobHandle {
 
     /// [`request`](Self::request), answered by calling `reply` on the IO
     /// thread.
-    pub(super) fn request_then(&self, futures: &[RawFuture], reply: Reply) {
+    fn request_then(&self, futures: &[RawFuture], reply: Reply) {
         let tasks = futures.iter().map(|f| (f.task.0, f.key, f.codec)).collect();
         self.client.send(Cmd::Fetch(self.job, tasks, reply));
     }
@@ -292,7 +292,7 @@ impl RawFuture {
 }
 
 /// A future is how a cluster holds a persisted collection's chunk: this
-/// client's jobs read it where it lives (see [`Client::submit_job_with`]);
+/// client's jobs read it where it lives (see [`Client::submit_job_with`](crate::Client::submit_job_with));
 /// other schedulers fetch it.
 impl rask_core::Holder for RawFuture {
     fn key(&self) -> String {

@@ -52,7 +52,7 @@ pub(super) struct Io {
 
 /// A job as the IO thread tracks it.
 pub(super) struct JobEntry {
-    pub(super) handle: Weak<JobHandle>,
+    handle: Weak<JobHandle>,
     /// Where each output lives, from the latest `Done`.
     pub(super) outputs: Vec<(u32, WorkerId)>,
     /// How many times the job finished; it finishes again after a holder
@@ -62,14 +62,14 @@ pub(super) struct JobEntry {
     pub(super) parked: Vec<u64>,
     pub(super) failed: Option<Error>,
     /// Its spec has gone to the scheduler (it may wait for earlier jobs).
-    pub(super) sent: bool,
+    sent: bool,
     /// Fired and forgotten: sent, forgotten and released even if every
     /// future goes before it is sent.
-    pub(super) forgotten: bool,
+    forgotten: bool,
     /// Every future is gone (kept only while a forgotten job waits).
-    pub(super) released: bool,
+    released: bool,
     /// Outputs whose futures have all gone, to tell the scheduler.
-    pub(super) let_go: Vec<u32>,
+    let_go: Vec<u32>,
 }
 
 pub(super) struct FetchState {
@@ -130,7 +130,7 @@ impl Io {
         }
     }
 
-    pub(super) fn lost_scheduler(&mut self) {
+    fn lost_scheduler(&mut self) {
         let lost = || net_error("lost the connection to the scheduler");
         for handle in self.jobs.values().filter_map(|j| j.handle.upgrade()) {
             if matches!(handle.status(), Status::Pending | Status::Done) {
@@ -165,7 +165,7 @@ impl Io {
         }
     }
 
-    pub(super) fn command(&mut self, cmd: Cmd) {
+    fn command(&mut self, cmd: Cmd) {
         match cmd {
             Cmd::Submit(job, spec, handle) => {
                 self.jobs.insert(
@@ -298,7 +298,7 @@ impl Io {
 
     /// Tells the scheduler which outputs lost their last future this turn,
     /// one message per job.
-    pub(super) fn send_let_go(&mut self) {
+    fn send_let_go(&mut self) {
         for job in std::mem::take(&mut self.let_go) {
             if let Some(entry) = self.jobs.get_mut(&job) {
                 let tasks = std::mem::take(&mut entry.let_go);
@@ -311,7 +311,7 @@ impl Io {
         }
     }
 
-    pub(super) fn read_scheduler(&mut self) -> bool {
+    fn read_scheduler(&mut self) -> bool {
         let closed = self.sched.read().unwrap_or(true);
         let mut inbox = self.sched.inbox.take();
         let result = inbox.drain(|body| {
@@ -324,7 +324,7 @@ impl Io {
         !closed && result.is_ok()
     }
 
-    pub(super) fn scheduler_message(&mut self, msg: ToClient) {
+    fn scheduler_message(&mut self, msg: ToClient) {
         match msg {
             ToClient::Workers { add, remove } => {
                 let (lock, cond) = &*self.workers;
@@ -367,7 +367,7 @@ impl Io {
     }
 
     /// Job `job` failed: its handle and its fetches learn why.
-    pub(super) fn job_failed(&mut self, job: JobId, error: Error) {
+    fn job_failed(&mut self, job: JobId, error: Error) {
         let Some(entry) = self.jobs.get_mut(&job) else {
             return;
         };
@@ -380,7 +380,7 @@ impl Io {
 }
 
 /// A job's failure as the user sees it.
-pub(super) fn wire_error(error: WireError) -> Error {
+fn wire_error(error: WireError) -> Error {
     match error {
         WireError::Task { key, op, message } => Error::TaskFailed { key, op, message },
         WireError::KilledWorker { key, op, workers } => Error::KilledWorker { key, op, workers },

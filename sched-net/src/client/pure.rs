@@ -15,15 +15,15 @@ pub(super) type PureJobs = HashMap<u64, Vec<PureJob>>;
 
 /// A pure submission, found again by its spec while its futures live.
 pub(super) struct PureJob {
-    pub(super) spec: Arc<[u8]>,
-    pub(super) handle: Weak<JobHandle>,
-    pub(super) outputs: Vec<(Weak<OutputHold>, TaskId, DataKey, Codec)>,
+    spec: Arc<[u8]>,
+    handle: Weak<JobHandle>,
+    outputs: Vec<(Weak<OutputHold>, TaskId, DataKey, Codec)>,
 }
 
 impl PureJob {
     /// Its futures again, if every one still lives and the job was not
     /// cancelled or lost.
-    pub(super) fn futures(&self) -> Option<Vec<RawFuture>> {
+    fn futures(&self) -> Option<Vec<RawFuture>> {
         let handle = self.handle.upgrade()?;
         if matches!(handle.status(), Status::Cancelled | Status::Lost(_)) {
             return None;

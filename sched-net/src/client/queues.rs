@@ -29,7 +29,7 @@ pub(super) enum QueueCmd {
 }
 
 impl Client {
-    pub(super) fn ask_queue(&self, name: &str, cmd: QueueCmd) -> Result<Answer, Error> {
+    fn ask_queue(&self, name: &str, cmd: QueueCmd) -> Result<Answer, Error> {
         let (tx, rx) = channel();
         self.inner.send(Cmd::Queue(name.to_owned(), cmd, tx));
         match rx.recv() {

@@ -14,17 +14,17 @@ use crate::protocol::{DataKey, JobId};
 use crate::submit::SubmitOptions;
 
 /// A job waiting for earlier futures it uses before it is submitted.
-pub(super) struct Deferred {
-    pub(super) client: Weak<Inner>,
-    pub(super) job: JobId,
-    pub(super) spec: Mutex<Option<Vec<u8>>>,
+struct Deferred {
+    client: Weak<Inner>,
+    job: JobId,
+    spec: Mutex<Option<Vec<u8>>>,
     /// Held so that their results stay on the cluster until the job is in.
-    pub(super) earlier: Vec<RawFuture>,
-    pub(super) left: std::sync::atomic::AtomicUsize,
+    earlier: Vec<RawFuture>,
+    left: std::sync::atomic::AtomicUsize,
 }
 
 impl Deferred {
-    pub(super) fn start(client: &Arc<Inner>, job: JobId, spec: Vec<u8>, earlier: Vec<RawFuture>) {
+    fn start(client: &Arc<Inner>, job: JobId, spec: Vec<u8>, earlier: Vec<RawFuture>) {
         let d = Arc::new(Deferred {
             client: Arc::downgrade(client),
             job,
@@ -39,7 +39,7 @@ impl Deferred {
     }
 
     /// Runs when one earlier future settles; the last one sends the job.
-    pub(super) fn one_settled(&self) {
+    fn one_settled(&self) {
         if self.left.fetch_sub(1, Ordering::AcqRel) != 1 {
             return;
         }
@@ -100,7 +100,7 @@ impl Client {
     /// futures not finished yet: the job goes to the scheduler once they
     /// have (the scheduler needs their results in place), or fails with
     /// the first one's error.
-    pub(super) fn submit_wire(
+    fn submit_wire(
         &self,
         job: &Job,
         outputs: &[TaskId],

@@ -10,12 +10,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeRef {
     pub(super) offset: u64,
-    pub(super) tag: u64,
+    tag: u64,
 }
 
 /// Code references are offsets from this function.
 #[inline(never)]
-pub(super) fn anchor() {}
+fn anchor() {}
 
 pub(super) const KIND_OP: u8 = 1;
 pub(super) const KIND_CODEC: u8 = 2;
@@ -26,8 +26,8 @@ pub(super) const KIND_CODEC: u8 = 2;
 /// [`Client::local`]: crate::Client::local
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct CodeKey {
-    pub(super) k0: u64,
-    pub(super) k1: u64,
+    k0: u64,
+    k1: u64,
 }
 
 impl std::fmt::Debug for CodeKey {
@@ -70,7 +70,7 @@ impl CodeKey {
         siphash(self.k0, self.k1, b"rask code id")
     }
 
-    pub(super) fn tag(&self, kind: u8, offset: u64, name: &str) -> u64 {
+    fn tag(&self, kind: u8, offset: u64, name: &str) -> u64 {
         let mut msg = Vec::with_capacity(9 + name.len());
         msg.push(kind);
         msg.extend_from_slice(&offset.to_le_bytes());
@@ -95,14 +95,14 @@ impl CodeKey {
 }
 
 /// SipHash-2-4 of `data` under the key (k0, k1).
-pub(super) fn siphash(k0: u64, k1: u64, data: &[u8]) -> u64 {
+fn siphash(k0: u64, k1: u64, data: &[u8]) -> u64 {
     let mut v = [
         k0 ^ 0x736f_6d65_7073_6575,
         k1 ^ 0x646f_7261_6e64_6f6d,
         k0 ^ 0x6c79_6765_6e65_7261,
         k1 ^ 0x7465_6462_7974_6573,
     ];
-    pub(super) fn round(v: &mut [u64; 4]) {
+    fn round(v: &mut [u64; 4]) {
         v[0] = v[0].wrapping_add(v[1]);
         v[1] = v[1].rotate_left(13) ^ v[0];
         v[0] = v[0].rotate_left(32);
@@ -142,7 +142,7 @@ mod tests {
 
     #[test]
     #[allow(deprecated)]
-    pub(super) fn siphash_matches_the_reference() {
+    fn siphash_matches_the_reference() {
         use std::hash::Hasher;
         for len in [0usize, 1, 7, 8, 9, 15, 16, 63] {
             let data: Vec<u8> = (0..len as u8).collect();

@@ -113,7 +113,7 @@ impl Sink for Outboxes<'_> {
 /// A scheduler running on a thread of this process; stopped (workers
 /// told to exit first) when dropped.
 #[derive(Debug)]
-pub struct SchedulerHandle {
+pub(crate) struct SchedulerHandle {
     addr: SocketAddr,
     dashboard: Option<SocketAddr>,
     stop: Arc<AtomicBool>,
@@ -144,7 +144,7 @@ impl Drop for SchedulerHandle {
 }
 
 /// Starts a scheduler on its own thread, listening on `addr`.
-pub fn spawn(addr: SocketAddr, config: SchedulerConfig) -> io::Result<SchedulerHandle> {
+pub(crate) fn spawn(addr: SocketAddr, config: SchedulerConfig) -> io::Result<SchedulerHandle> {
     let listener = std::net::TcpListener::bind(addr)?;
     let addr = listener.local_addr()?;
     let http = bind_dashboard(addr.ip(), &config);

@@ -10,9 +10,9 @@ use crate::protocol::ToScheduler;
 /// `SPILL_AT` are spilled down to `SPILL_TO`; a process above
 /// `SPILL_PROCESS` (allocator slack, task scratch space) spills as much
 /// of its results as it is over.
-pub(super) const SPILL_AT: f64 = 0.6;
-pub(super) const SPILL_TO: f64 = 0.5;
-pub(super) const SPILL_PROCESS: f64 = 0.7;
+const SPILL_AT: f64 = 0.6;
+const SPILL_TO: f64 = 0.5;
+const SPILL_PROCESS: f64 = 0.7;
 
 /// Resident memory of this process, bytes.
 pub(crate) fn resident_bytes() -> u64 {
@@ -64,7 +64,7 @@ impl Worker {
     }
 
     /// Spills results until at most `target` bytes of them are in memory.
-    pub(super) fn spill_to(&mut self, target: u64) {
+    fn spill_to(&mut self, target: u64) {
         if let Err(e) = self.data.spill_to(target) {
             log::warn!("spilling is off from now on: {e}");
         }

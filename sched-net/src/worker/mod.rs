@@ -7,7 +7,7 @@
 //! this worker that wanted them have run. A heartbeat every half second
 //! reports memory and load; above its memory limit the worker tells the
 //! scheduler to send it nothing new, and before that it spills results to
-//! disk ([`store`]).
+//! disk.
 //!
 //! A user's own binary becomes a worker with its own ops by calling
 //! [`run`] with its registry:

@@ -58,7 +58,7 @@ impl Worker {
         }
     }
 
-    pub(super) fn open_peer(&mut self, w: WorkerId) -> Option<Token> {
+    fn open_peer(&mut self, w: WorkerId) -> Option<Token> {
         let addr: SocketAddr = self.peer_addrs.get(&w)?.parse().ok()?;
         let token = Token(self.next_token);
         self.next_token += 1;
@@ -78,7 +78,7 @@ impl Worker {
 
     /// Inputs that cannot come from `w`: their waiting tasks go back to
     /// the scheduler, which knows what was lost.
-    pub(super) fn lost_from(&mut self, w: WorkerId, keys: &[DataKey]) {
+    fn lost_from(&mut self, w: WorkerId, keys: &[DataKey]) {
         for input in keys {
             let Some(wanted) = self.wanted.remove(input) else {
                 continue;
@@ -135,7 +135,7 @@ impl Worker {
         }
     }
 
-    pub(super) fn peer_frame(&mut self, token: Token, body: &[u8]) -> Result<(), String> {
+    fn peer_frame(&mut self, token: Token, body: &[u8]) -> Result<(), String> {
         let Some((conn, kind)) = self.peers.get_mut(&token) else {
             return Ok(());
         };
@@ -205,7 +205,7 @@ impl Worker {
 
     /// An input arrived from a peer: decode it once and start the tasks
     /// that were waiting only for it.
-    pub(super) fn arrived(&mut self, key: DataKey, bytes: &[u8]) {
+    fn arrived(&mut self, key: DataKey, bytes: &[u8]) {
         let Some(wanted) = self.wanted.remove(&key) else {
             return;
         };

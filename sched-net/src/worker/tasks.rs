@@ -31,7 +31,7 @@ pub(super) struct Wanted {
 
 impl Worker {
     /// The key of `dep`'s result in `job`.
-    pub(super) fn data_key(job: JobId, loaded: &SharedJob, dep: TaskId) -> DataKey {
+    fn data_key(job: JobId, loaded: &SharedJob, dep: TaskId) -> DataKey {
         loaded
             .externals
             .get(&dep.0)
