@@ -62,6 +62,7 @@ mod events;
 mod exec;
 mod graph;
 mod order;
+mod ready;
 pub mod splitmix;
 mod storage;
 
