@@ -442,6 +442,18 @@ impl<G, S: Storage> ExecState<G, S> {
         Some(task)
     }
 
+    /// Ready tasks best first, without taking them: for a driver whose
+    /// worker for the best task is full and that looks for one to start
+    /// elsewhere. In exact priority order; it may end early, but only after
+    /// at least 128 entries of the queue (stale entries of tasks started out
+    /// of turn count). Nothing once the run has failed.
+    pub fn ready_by_priority(&self) -> impl Iterator<Item = TaskId> + '_ {
+        let live = self.failed.is_none();
+        self.queue
+            .best_first(&self.plan.priority)
+            .filter(move |t| live && self.state[t.index()] == State::Ready)
+    }
+
     /// Marks a ready `task` running, whether or not it is the best one (a
     /// driver may start a task because its inputs are where a worker has
     /// room). O(1) for any ready task. Starting a task that is not ready,
@@ -761,5 +773,29 @@ mod tests {
         }
         assert!(s.is_finished());
         assert_eq!(s.graph().len(), 5);
+    }
+
+    #[test]
+    fn ready_tasks_are_listed_best_first_without_being_taken() {
+        // One root feeding 300 tasks: once it is done they all wait in the
+        // heap, and the listing walks it in priority order.
+        let mut g: Graph = Graph::new();
+        let root = g.add_task(OpId(0), &[]).unwrap();
+        let users: Vec<TaskId> = (0..300)
+            .map(|_| g.add_task(OpId(0), &[Arg::dep(root)]).unwrap())
+            .collect();
+        let mut s = ExecState::new(&g, &users).unwrap();
+        assert_eq!(s.ready_by_priority().collect::<Vec<_>>(), [root]);
+        let t = s.pop_ready().unwrap();
+        s.complete(t, |_| {}).unwrap();
+        let mut by_priority = users.clone();
+        by_priority.sort_by_key(|&t| s.plan().priority(t));
+        let listed: Vec<TaskId> = s.ready_by_priority().collect();
+        assert!(listed.len() >= 128, "{} listed", listed.len());
+        assert_eq!(listed, by_priority[..listed.len()]);
+        assert_eq!(s.ready_len(), 300, "listing takes nothing");
+        // Started out of turn, a task is no longer listed.
+        s.start(by_priority[1]).unwrap();
+        assert_eq!(s.ready_by_priority().nth(1), Some(by_priority[2]));
     }
 }

@@ -87,6 +87,21 @@ impl<S: Storage> ReadyQueue<S> {
         }
     }
 
+    /// Entries best first, live or stale, without removing them.
+    pub(crate) fn best_first<'q>(&'q self, prio: &'q [u32]) -> BestFirst<'q> {
+        let mut it = BestFirst {
+            roots: &self.roots,
+            heap: &self.heap,
+            prio,
+            frontier: [0; FRONTIER],
+            len: 0,
+        };
+        if !self.heap.is_empty() {
+            it.len = 1; // the heap's root, index 0
+        }
+        it
+    }
+
     fn pop_heap(&mut self, prio: &[u32]) {
         let Some(last) = self.heap.len().checked_sub(1) else {
             return;
@@ -112,5 +127,78 @@ impl<S: Storage> ReadyQueue<S> {
             heap.swap(c, i);
             i = c;
         }
+    }
+}
+
+/// Heap positions [`BestFirst`] may have open at once: one more per entry
+/// it yields, so at least `FRONTIER - 1` entries come out in order.
+const FRONTIER: usize = 130;
+
+/// The queue's entries in priority order, best first: the sorted roots
+/// from their end, merged with a best-first walk of the heap that keeps
+/// its open positions in a small sorted array (a heap's best `k` entries
+/// lie in its first `k` levels' frontier). Ends once that array is full,
+/// so it yields at least `FRONTIER - 1` entries, never one out of order.
+pub(crate) struct BestFirst<'q> {
+    roots: &'q [TaskId],
+    heap: &'q [TaskId],
+    prio: &'q [u32],
+    /// Open heap positions, sorted by priority, best last.
+    frontier: [u32; FRONTIER],
+    len: usize,
+}
+
+impl BestFirst<'_> {
+    fn heap_prio(&self, i: u32) -> u32 {
+        self.prio[self.heap[i as usize].index()]
+    }
+
+    /// Opens heap position `i`; false if the frontier is full.
+    fn open(&mut self, i: usize) -> bool {
+        if i >= self.heap.len() {
+            return true;
+        }
+        if self.len == FRONTIER {
+            return false;
+        }
+        let p = self.heap_prio(i as u32);
+        // Sorted best last: shift the better ones up by one.
+        let mut at = self.len;
+        while at > 0 && self.heap_prio(self.frontier[at - 1]) < p {
+            self.frontier[at] = self.frontier[at - 1];
+            at -= 1;
+        }
+        self.frontier[at] = i as u32;
+        self.len += 1;
+        true
+    }
+}
+
+impl Iterator for BestFirst<'_> {
+    type Item = TaskId;
+
+    fn next(&mut self) -> Option<TaskId> {
+        let best_heap = self.len.checked_sub(1).map(|l| self.frontier[l]);
+        let from_roots = match (self.roots.last(), best_heap) {
+            (Some(r), Some(h)) => self.prio[r.index()] <= self.heap_prio(h),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return None,
+        };
+        if from_roots {
+            let (&r, rest) = self.roots.split_last()?;
+            self.roots = rest;
+            return Some(r);
+        }
+        let i = best_heap? as usize;
+        let task = self.heap[i];
+        self.len -= 1;
+        if !(self.open(2 * i + 1) && self.open(2 * i + 2)) {
+            // Past here the order could not be kept: stop.
+            self.roots = &[];
+            self.heap = &[];
+            self.len = 0;
+        }
+        Some(task)
     }
 }

@@ -189,6 +189,12 @@ proptest! {
         for (action, pick) in choices {
             prop_assert_eq!(s.peek_ready(), ready.first().map(|&(_, t)| TaskId(t)));
             prop_assert_eq!(s.ready_len(), ready.len());
+            // Looking past the best: a prefix of the ready set, in order.
+            let listed: Vec<TaskId> = s.ready_by_priority().collect();
+            let expected: Vec<TaskId> =
+                ready.iter().map(|&(_, t)| TaskId(t)).take(listed.len()).collect();
+            prop_assert_eq!(&listed, &expected);
+            prop_assert!(listed.len() >= ready.len().min(1));
             let pick = usize::from(pick);
             match action {
                 0 | 1 if !ready.is_empty() => {

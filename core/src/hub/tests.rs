@@ -292,3 +292,39 @@ fn a_duplicated_completion_is_an_error_not_a_panic() {
     assert!(hub.on_done(0, TaskId(0), 1.0, &mut sim).is_err());
     assert_eq!(hub.load(0), 1, "the duplicate changed nothing");
 }
+
+#[test]
+fn tasks_behind_one_that_waits_for_its_worker_go_where_there_is_room() {
+    // a -> b1, b2, b3 (moving a's result is dear); c -> r, after them in
+    // priority. With two tasks per worker, b3 waits for a's worker, and r
+    // goes to the other one meanwhile instead of waiting behind b3.
+    let mut g: Graph = Graph::new();
+    let a = g.add_task(OpId(0), &[]).unwrap();
+    let b: Vec<TaskId> = (0..3)
+        .map(|_| g.add_task(OpId(1), &[Arg::dep(a)]).unwrap())
+        .collect();
+    let c = g.add_task(OpId(0), &[]).unwrap();
+    let r = g.add_task(OpId(2), &[Arg::dep(c)]).unwrap();
+    let exec = ExecState::new(&g, &[b[0], b[1], b[2], r]).unwrap();
+    let policy = EarliestStart {
+        ns_per_byte: 100.0,
+        max_depth: 2,
+        ..EarliestStart::default()
+    };
+    let mut hub = Hub::new(exec, 2, policy);
+    let mut sim = Sim {
+        queues: vec![VecDeque::new(), VecDeque::new()],
+        ..Sim::default()
+    };
+    hub.dispatch(&mut sim);
+    let (wa, wc) = (hub.placed(a).unwrap(), hub.placed(c).unwrap());
+    assert_ne!(wa, wc);
+    hub.on_done(wa, a, 1.0, &mut sim).unwrap();
+    hub.dispatch(&mut sim);
+    assert_eq!((hub.placed(b[0]), hub.placed(b[1])), (Some(wa), Some(wa)));
+    assert_eq!(hub.placed(b[2]), None, "b3 waits for a's worker");
+    hub.on_done(wc, c, 1.0, &mut sim).unwrap();
+    hub.dispatch(&mut sim);
+    assert_eq!(hub.placed(b[2]), None);
+    assert_eq!(hub.placed(r), Some(wc), "r does not wait behind b3");
+}
