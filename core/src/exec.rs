@@ -14,6 +14,7 @@ use core::ops::Deref;
 
 use crate::graph::{Graph, GraphError, TaskId};
 use crate::order::{post_order, NOT_NEEDED};
+use crate::ready::ReadyQueue;
 use crate::storage::{Buf, Heap, Storage};
 
 /// The static part of a run: needed tasks, priorities, reverse edges.
@@ -205,7 +206,7 @@ enum State {
     Waiting,
     Ready,
     Running,
-    /// Running, with a stale entry still in `roots` or `heap`.
+    /// Running, with a stale entry still in the ready queue.
     RunningQueued,
     Done,
     Failed,
@@ -275,16 +276,11 @@ pub struct ExecState<G, S: Storage = Heap> {
     /// Dependents per task that still need its result (counts down).
     refs: S::Vec<u32>,
     state: S::Vec<State>,
-    /// Tasks ready from the start, sorted by priority, best last: popped
-    /// in O(1), which matters because wide graphs start with most tasks ready.
-    roots: S::Vec<TaskId>,
-    /// Binary min-heap by priority of tasks that became ready later.
-    ///
-    /// Both queues delete lazily: an entry is live only while its task is
-    /// `Ready`, so starting any ready task is O(1). The last of `roots` and
-    /// the first of `heap` are always live (stale tops are dropped after
-    /// every start), so the best ready task is read without a search.
-    heap: S::Vec<TaskId>,
+    /// Ready tasks by priority. Entries delete lazily: one is live only
+    /// while its task is `Ready`, so starting any ready task is O(1). Both
+    /// tops are kept live (stale ones are dropped after every start), so
+    /// the best ready task is read without a search.
+    queue: ReadyQueue<S>,
     /// Tasks in state `Ready`.
     ready: u32,
     done: u32,
@@ -351,17 +347,13 @@ where
                 state[i] = State::Waiting;
             }
         }
-        // Ids mostly come in priority order; the sort finds such runs in O(n).
-        let prio = &plan.priority;
-        roots.sort_unstable_by_key(|t| core::cmp::Reverse(prio[t.index()]));
         Ok(ExecState {
             graph,
             waiting,
             refs,
             state,
             ready: roots.len() as u32,
-            roots,
-            heap: S::Vec::empty(),
+            queue: ReadyQueue::from_roots(roots, &plan.priority),
             done: 0,
             running: 0,
             failed: None,
@@ -395,7 +387,7 @@ where
                 self.state[d.index()] = State::Ready;
                 // At most one entry per task (see `State::RunningQueued`),
                 // so the heap never outgrows the task count.
-                let _ = push_heap::<S>(&mut self.heap, &self.plan.priority, d);
+                let _ = self.queue.push(d, &self.plan.priority);
                 newly_ready += 1;
             }
         }
@@ -438,12 +430,7 @@ impl<G, S: Storage> ExecState<G, S> {
         if self.failed.is_some() {
             return None;
         }
-        let prio = &self.plan.priority;
-        match (self.roots.last(), self.heap.first()) {
-            (Some(&r), Some(&h)) if prio[h.index()] < prio[r.index()] => Some(h),
-            (Some(&r), _) => Some(r),
-            (None, h) => h.copied(),
-        }
+        self.queue.peek(&self.plan.priority)
     }
 
     /// The highest-priority runnable task, now marked running; `None` when
@@ -453,6 +440,18 @@ impl<G, S: Storage> ExecState<G, S> {
         let task = self.peek_ready()?;
         self.start(task).ok()?;
         Some(task)
+    }
+
+    /// Ready tasks best first, without taking them: for a driver whose
+    /// worker for the best task is full and that looks for one to start
+    /// elsewhere. In exact priority order; it may end early, but only after
+    /// at least 128 entries of the queue (stale entries of tasks started out
+    /// of turn count). Nothing once the run has failed.
+    pub fn ready_by_priority(&self) -> impl Iterator<Item = TaskId> + '_ {
+        let live = self.failed.is_none();
+        self.queue
+            .best_first(&self.plan.priority)
+            .filter(move |t| live && self.state[t.index()] == State::Ready)
     }
 
     /// Marks a ready `task` running, whether or not it is the best one (a
@@ -468,17 +467,24 @@ impl<G, S: Storage> ExecState<G, S> {
         }
         self.ready -= 1;
         self.running += 1;
-        if self.roots.last() == Some(&task) {
-            self.roots.pop_last();
-            self.state[task.index()] = State::Running;
-        } else if self.heap.first() == Some(&task) {
-            self.pop_heap();
-            self.state[task.index()] = State::Running;
-        } else {
+        self.state[task.index()] = match self.queue.remove_if_top(task, &self.plan.priority) {
+            true => State::Running,
             // Its entry stays behind, stale, until it reaches a top.
-            self.state[task.index()] = State::RunningQueued;
-        }
-        self.drop_stale_tops();
+            false => State::RunningQueued,
+        };
+        let state = &mut self.state;
+        self.queue.drop_stale_tops(&self.plan.priority, |t| {
+            // The entry goes now, so a running task no longer has one.
+            let s = &mut state[t.index()];
+            match *s {
+                State::Ready => false,
+                State::RunningQueued => {
+                    *s = State::Running;
+                    true
+                }
+                _ => true,
+            }
+        });
         Ok(())
     }
 
@@ -506,7 +512,7 @@ impl<G, S: Storage> ExecState<G, S> {
         // Priorities never change, so a stale entry is still in its place
         // and becomes live again.
         if !queued {
-            let _ = push_heap::<S>(&mut self.heap, &self.plan.priority, task);
+            let _ = self.queue.push(task, &self.plan.priority);
         }
         Ok(())
     }
@@ -549,86 +555,6 @@ impl<G, S: Storage> ExecState<G, S> {
             _ => Err(ExecError::NotRunning { task }),
         }
     }
-
-    /// Pops entries whose task is no longer ready off both queues' tops, so
-    /// each top is live again.
-    fn drop_stale_tops(&mut self) {
-        while let Some(&t) = self.roots.last() {
-            if !self.forget_if_stale(t) {
-                break;
-            }
-            self.roots.pop_last();
-        }
-        while let Some(&t) = self.heap.first() {
-            if !self.forget_if_stale(t) {
-                break;
-            }
-            self.pop_heap();
-        }
-    }
-
-    /// True if `t`'s entry is stale; it is about to go, so a running task
-    /// no longer has one.
-    fn forget_if_stale(&mut self, t: TaskId) -> bool {
-        let state = &mut self.state[t.index()];
-        match *state {
-            State::Ready => false,
-            State::RunningQueued => {
-                *state = State::Running;
-                true
-            }
-            _ => true,
-        }
-    }
-
-    fn pop_heap(&mut self) {
-        let Some(last) = self.heap.len().checked_sub(1) else {
-            return;
-        };
-        self.heap.swap(0, last);
-        self.heap.pop_last();
-        self.sift_down(0);
-    }
-
-    fn sift_down(&mut self, mut i: usize) {
-        let heap = &mut self.heap[..];
-        let prio = &self.plan.priority;
-        loop {
-            let l = 2 * i + 1;
-            if l >= heap.len() {
-                break;
-            }
-            let r = l + 1;
-            let c = if r < heap.len() && prio[heap[r].index()] < prio[heap[l].index()] {
-                r
-            } else {
-                l
-            };
-            if prio[heap[c].index()] >= prio[heap[i].index()] {
-                break;
-            }
-            heap.swap(c, i);
-            i = c;
-        }
-    }
-}
-
-fn push_heap<S: Storage>(
-    heap: &mut S::Vec<TaskId>,
-    prio: &[u32],
-    task: TaskId,
-) -> Result<(), crate::storage::CapacityError> {
-    heap.try_push(task)?;
-    let mut i = heap.len() - 1;
-    while i > 0 {
-        let parent = (i - 1) / 2;
-        if prio[heap[parent].index()] <= prio[heap[i].index()] {
-            break;
-        }
-        heap.swap(parent, i);
-        i = parent;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -847,5 +773,29 @@ mod tests {
         }
         assert!(s.is_finished());
         assert_eq!(s.graph().len(), 5);
+    }
+
+    #[test]
+    fn ready_tasks_are_listed_best_first_without_being_taken() {
+        // One root feeding 300 tasks: once it is done they all wait in the
+        // heap, and the listing walks it in priority order.
+        let mut g: Graph = Graph::new();
+        let root = g.add_task(OpId(0), &[]).unwrap();
+        let users: Vec<TaskId> = (0..300)
+            .map(|_| g.add_task(OpId(0), &[Arg::dep(root)]).unwrap())
+            .collect();
+        let mut s = ExecState::new(&g, &users).unwrap();
+        assert_eq!(s.ready_by_priority().collect::<Vec<_>>(), [root]);
+        let t = s.pop_ready().unwrap();
+        s.complete(t, |_| {}).unwrap();
+        let mut by_priority = users.clone();
+        by_priority.sort_by_key(|&t| s.plan().priority(t));
+        let listed: Vec<TaskId> = s.ready_by_priority().collect();
+        assert!(listed.len() >= 128, "{} listed", listed.len());
+        assert_eq!(listed, by_priority[..listed.len()]);
+        assert_eq!(s.ready_len(), 300, "listing takes nothing");
+        // Started out of turn, a task is no longer listed.
+        s.start(by_priority[1]).unwrap();
+        assert_eq!(s.ready_by_priority().nth(1), Some(by_priority[2]));
     }
 }

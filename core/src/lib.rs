@@ -63,6 +63,7 @@ mod events;
 mod exec;
 mod graph;
 mod order;
+mod ready;
 pub mod splitmix;
 mod storage;
 

@@ -17,14 +17,20 @@ fn dag() -> impl Strategy<Value = (Vec<Vec<u32>>, Vec<u32>)> {
     })
 }
 
+/// The graph of `dag()`'s dependency lists.
+fn graph(deps: &[Vec<u32>]) -> Graph {
+    let mut g: Graph = Graph::new();
+    for d in deps {
+        let args: Vec<Arg> = d.iter().map(|&x| Arg::dep(TaskId(x))).collect();
+        g.add_task(OpId(0), &args).unwrap();
+    }
+    g
+}
+
 proptest! {
     #[test]
     fn sequential_runs_follow_priorities_and_release_exactly_once((deps, outputs) in dag()) {
-        let mut g: Graph = Graph::new();
-        for d in &deps {
-            let args: Vec<Arg> = d.iter().map(|&x| Arg::dep(TaskId(x))).collect();
-            g.add_task(OpId(0), &args).unwrap();
-        }
+        let g = graph(&deps);
         let outs: Vec<TaskId> = outputs.iter().map(|&o| TaskId(o)).collect();
         let mut s = ExecState::new(&g, &outs).unwrap();
         let needed = s.plan().needed();
@@ -83,11 +89,7 @@ proptest! {
         steps in 0usize..300,
         lose in proptest::collection::vec(any::<bool>(), 300),
     ) {
-        let mut g: Graph = Graph::new();
-        for d in &deps {
-            let args: Vec<Arg> = d.iter().map(|&x| Arg::dep(TaskId(x))).collect();
-            g.add_task(OpId(0), &args).unwrap();
-        }
+        let g = graph(&deps);
         let outs: Vec<TaskId> = outputs.iter().map(|&o| TaskId(o)).collect();
         let compute = |t: TaskId, values: &[Option<u64>]| -> Option<u64> {
             let inputs: Option<Vec<u64>> = g.deps(t).map(|d| values[d.index()]).collect();
@@ -158,11 +160,7 @@ proptest! {
         use rask_core::TaskState;
         use std::collections::BTreeSet;
 
-        let mut g: Graph = Graph::new();
-        for d in &deps {
-            let args: Vec<Arg> = d.iter().map(|&x| Arg::dep(TaskId(x))).collect();
-            g.add_task(OpId(0), &args).unwrap();
-        }
+        let g = graph(&deps);
         let outs: Vec<TaskId> = outputs.iter().map(|&o| TaskId(o)).collect();
         let mut s = ExecState::new(&g, &outs).unwrap();
         let plan_prio = |s: &ExecState<&Graph>, t: TaskId| s.plan().priority(t);
@@ -189,6 +187,12 @@ proptest! {
         for (action, pick) in choices {
             prop_assert_eq!(s.peek_ready(), ready.first().map(|&(_, t)| TaskId(t)));
             prop_assert_eq!(s.ready_len(), ready.len());
+            // Looking past the best: a prefix of the ready set, in order.
+            let listed: Vec<TaskId> = s.ready_by_priority().collect();
+            let expected: Vec<TaskId> =
+                ready.iter().map(|&(_, t)| TaskId(t)).take(listed.len()).collect();
+            prop_assert_eq!(&listed, &expected);
+            prop_assert!(listed.len() >= ready.len().min(1));
             let pick = usize::from(pick);
             match action {
                 0 | 1 if !ready.is_empty() => {

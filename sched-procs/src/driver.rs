@@ -7,9 +7,10 @@
 //!
 //! Each child is given about half a millisecond of work ahead; other ready
 //! tasks wait in the state machine's own queue until the child where they
-//! would start soonest has room, so one slow child does not hold back the
-//! end of the run, and a task does not leave its inputs just because their
-//! child is busy for a moment.
+//! would start soonest has room (tasks behind them that would start
+//! soonest elsewhere go there meanwhile), so one slow child does not hold
+//! back the end of the run, and a task does not leave its inputs just
+//! because their child is busy for a moment.
 
 use std::collections::HashMap;
 

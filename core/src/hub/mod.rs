@@ -65,4 +65,4 @@ pub use holders::{Holders, Workers, MAX_WORKERS};
 pub use measure::{Durations, Sizes, UNKNOWN_BYTES};
 pub use placement::{Placement, View};
 pub use sink::HubSink;
-pub use state::Hub;
+pub use state::{Hub, MAX_PASSED};

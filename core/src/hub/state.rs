@@ -37,10 +37,16 @@ pub struct Hub<G, P> {
     kept: Vec<bool>,
     times: Durations,
     sizes: Sizes,
-    /// Scratch: the inputs a placed task lacks; released results.
+    /// Scratch: the inputs a placed task lacks; released results; the
+    /// ready tasks behind one that waits.
     scratch: Vec<TaskId>,
     released: Vec<TaskId>,
+    behind: Vec<TaskId>,
 }
+
+/// Ready tasks behind one that waits for its worker that one round of
+/// [`Hub::dispatch`] considers.
+pub const MAX_PASSED: usize = 64;
 
 impl<G, P> core::fmt::Debug for Hub<G, P> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -75,6 +81,7 @@ where
             sizes: Sizes::new(n),
             scratch: Vec::new(),
             released: Vec::new(),
+            behind: Vec::new(),
             exec,
         }
     }
@@ -116,40 +123,22 @@ where
     }
 
     /// Places the best ready tasks while a worker has room and the policy
-    /// finds one for them.
+    /// finds one for them. When the best must wait for its worker, up to
+    /// [`MAX_PASSED`] tasks behind it may still go where there is room.
     pub fn dispatch(&mut self, sink: &mut impl HubSink) {
         loop {
             let depth = self.policy.depth(&self.times);
-            if self.load.iter().all(|&l| l as usize >= depth) {
+            if self.full(depth) {
                 return;
             }
             let Some(task) = self.exec.peek_ready() else {
                 return;
             };
-            let view = View {
-                graph: self.exec.graph(),
-                plan: self.exec.plan(),
-                holders: &self.holders,
-                load: &self.load,
-                placed: &self.placed,
-                times: &self.times,
-                sizes: &self.sizes,
-                depth,
-            };
-            let chosen = self.policy.choose(task, &view);
-            let Some(worker) = chosen.filter(|&w| w < self.load.len()) else {
+            let Some(worker) = self.choose(task, depth) else {
+                self.look_past(depth, sink);
                 return;
             };
-            let group: Vec<TaskId> = self.policy.companions(task).to_vec();
-            for t in group {
-                if self.exec.state(t) == Some(TaskState::Ready) && self.placed(t).is_none() {
-                    self.take(t, worker, depth, sink);
-                }
-            }
-            // Alone, or not among its companions.
-            if self.exec.state(task) == Some(TaskState::Ready) {
-                self.take(task, worker, depth, sink);
-            }
+            self.take_with_companions(task, worker, depth, sink);
             if self.exec.state(task) == Some(TaskState::Ready) {
                 return; // it could not start: never spin on it
             }
@@ -229,6 +218,69 @@ where
         if let Some(holder) = self.holders.of(task).first() {
             self.asked.insert(task.0, Vec::new());
             sink.get(holder, task);
+        }
+    }
+
+    /// True when every worker has `depth` tasks.
+    fn full(&self, depth: usize) -> bool {
+        self.load.iter().all(|&l| l as usize >= depth)
+    }
+
+    /// The policy's worker for `task`, if it has one now.
+    fn choose(&mut self, task: TaskId, depth: usize) -> Option<usize> {
+        let view = View {
+            graph: self.exec.graph(),
+            plan: self.exec.plan(),
+            holders: &self.holders,
+            load: &self.load,
+            placed: &self.placed,
+            times: &self.times,
+            sizes: &self.sizes,
+            depth,
+        };
+        let workers = self.load.len();
+        self.policy.choose(task, &view).filter(|&w| w < workers)
+    }
+
+    /// The best ready task waits for its worker: the tasks behind it, best
+    /// first, go where the policy finds room for them now. Without this, a
+    /// worker with room would idle while the best task waits elsewhere.
+    fn look_past(&mut self, depth: usize, sink: &mut impl HubSink) {
+        let mut behind = core::mem::take(&mut self.behind);
+        behind.clear();
+        behind.extend(self.exec.ready_by_priority().skip(1).take(MAX_PASSED));
+        for &t in &behind {
+            if self.full(depth) {
+                break;
+            }
+            // Placed meanwhile as another task's companion.
+            if self.exec.state(t) != Some(TaskState::Ready) {
+                continue;
+            }
+            if let Some(w) = self.choose(t, depth) {
+                self.take_with_companions(t, w, depth, sink);
+            }
+        }
+        self.behind = behind;
+    }
+
+    /// Starts `task` and the policy's companions of it on `worker`.
+    fn take_with_companions(
+        &mut self,
+        task: TaskId,
+        worker: usize,
+        depth: usize,
+        sink: &mut impl HubSink,
+    ) {
+        let group: Vec<TaskId> = self.policy.companions(task).to_vec();
+        for t in group {
+            if self.exec.state(t) == Some(TaskState::Ready) && self.placed(t).is_none() {
+                self.take(t, worker, depth, sink);
+            }
+        }
+        // Alone, or not among its companions.
+        if self.exec.state(task) == Some(TaskState::Ready) {
+            self.take(task, worker, depth, sink);
         }
     }
 

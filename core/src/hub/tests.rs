@@ -33,6 +33,17 @@ struct Sim {
     ran_on: BTreeMap<u32, usize>,
 }
 
+impl Sim {
+    /// `n` idle workers holding nothing.
+    fn new(n: usize) -> Sim {
+        Sim {
+            queues: (0..n).map(|_| VecDeque::new()).collect(),
+            held: vec![BTreeMap::new(); n],
+            ..Sim::default()
+        }
+    }
+}
+
 impl HubSink for Sim {
     fn run(&mut self, worker: usize, task: TaskId, _output: bool) {
         self.queues[worker].push_back(Msg::Run(task));
@@ -86,11 +97,7 @@ struct Outcome {
 fn simulate<P: Placement>(g: &Graph, outputs: &[TaskId], n: usize, policy: P, keep: bool) -> Outcome {
     let exec = ExecState::new(g, outputs).unwrap();
     let mut hub = Hub::new(exec, n, policy);
-    let mut sim = Sim {
-        queues: (0..n).map(|_| VecDeque::new()).collect(),
-        held: vec![BTreeMap::new(); n],
-        ..Sim::default()
-    };
+    let mut sim = Sim::new(n);
     let mut got = BTreeMap::new();
     let mut turn = 0;
     for _ in 0..1_000_000 {
@@ -244,10 +251,7 @@ fn roots_of_a_wide_reduction_are_spread() {
     let out = g.add_task(OpId(1), &roots).unwrap();
     let exec = ExecState::new(&g, &[out]).unwrap();
     let mut hub = Hub::new(exec, 2, Families::default());
-    let mut sim = Sim {
-        queues: vec![VecDeque::new(), VecDeque::new()],
-        ..Sim::default()
-    };
+    let mut sim = Sim::new(2);
     hub.dispatch(&mut sim);
     assert!(hub.load(0) > 0 && hub.load(1) > 0, "{hub:?}");
     let outcome = simulate(&g, &[out], 2, Families::default(), true);
@@ -266,10 +270,7 @@ fn a_dependent_goes_where_its_input_is() {
         ..EarliestStart::default()
     };
     let mut hub = Hub::new(exec, 2, policy);
-    let mut sim = Sim {
-        queues: vec![VecDeque::new(), VecDeque::new()],
-        ..Sim::default()
-    };
+    let mut sim = Sim::new(2);
     hub.dispatch(&mut sim);
     let w = hub.placed(a).unwrap();
     hub.on_done(w, a, 1e6, &mut sim).unwrap();
@@ -283,12 +284,42 @@ fn a_duplicated_completion_is_an_error_not_a_panic() {
     let (g, out) = tree(2);
     let exec = ExecState::new(&g, &[out]).unwrap();
     let mut hub = Hub::new(exec, 1, EarliestStart::default());
-    let mut sim = Sim {
-        queues: vec![VecDeque::new()],
-        ..Sim::default()
-    };
+    let mut sim = Sim::new(1);
     hub.dispatch(&mut sim);
     hub.on_done(0, TaskId(0), 1.0, &mut sim).unwrap();
     assert!(hub.on_done(0, TaskId(0), 1.0, &mut sim).is_err());
     assert_eq!(hub.load(0), 1, "the duplicate changed nothing");
+}
+
+#[test]
+fn tasks_behind_one_that_waits_for_its_worker_go_where_there_is_room() {
+    // a -> b1, b2, b3 (moving a's result is dear); c -> r, after them in
+    // priority. With two tasks per worker, b3 waits for a's worker, and r
+    // goes to the other one meanwhile instead of waiting behind b3.
+    let mut g: Graph = Graph::new();
+    let a = g.add_task(OpId(0), &[]).unwrap();
+    let b: Vec<TaskId> = (0..3)
+        .map(|_| g.add_task(OpId(1), &[Arg::dep(a)]).unwrap())
+        .collect();
+    let c = g.add_task(OpId(0), &[]).unwrap();
+    let r = g.add_task(OpId(2), &[Arg::dep(c)]).unwrap();
+    let exec = ExecState::new(&g, &[b[0], b[1], b[2], r]).unwrap();
+    let policy = EarliestStart {
+        ns_per_byte: 100.0,
+        max_depth: 2,
+        ..EarliestStart::default()
+    };
+    let mut hub = Hub::new(exec, 2, policy);
+    let mut sim = Sim::new(2);
+    hub.dispatch(&mut sim);
+    let (wa, wc) = (hub.placed(a).unwrap(), hub.placed(c).unwrap());
+    assert_ne!(wa, wc);
+    hub.on_done(wa, a, 1.0, &mut sim).unwrap();
+    hub.dispatch(&mut sim);
+    assert_eq!((hub.placed(b[0]), hub.placed(b[1])), (Some(wa), Some(wa)));
+    assert_eq!(hub.placed(b[2]), None, "b3 waits for a's worker");
+    hub.on_done(wc, c, 1.0, &mut sim).unwrap();
+    hub.dispatch(&mut sim);
+    assert_eq!(hub.placed(b[2]), None);
+    assert_eq!(hub.placed(r), Some(wc), "r does not wait behind b3");
 }
