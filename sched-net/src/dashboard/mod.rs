@@ -82,10 +82,11 @@ pub struct Board {
 }
 
 impl Board {
-    /// A board keeping the last `stream` task runs (none if `None`).
-    pub fn new(stream: Option<usize>) -> Board {
+    /// A board started at `epoch`, keeping the last `stream` task runs
+    /// (none if `None`).
+    pub fn new(epoch: Instant, stream: Option<usize>) -> Board {
         Board {
-            epoch: Instant::now(),
+            epoch,
             prefixes: Prefixes::new(),
             history: History::default(),
             stream: stream.map(TaskStream::new),
@@ -131,7 +132,7 @@ mod tests {
 
     #[test]
     fn runs_are_placed_before_the_message_that_reports_them() {
-        let mut board = Board::new(Some(8));
+        let mut board = Board::new(Instant::now(), Some(8));
         let received = board.epoch + Duration::from_millis(50);
         let run = RunTime {
             nanos: 2_000_000,
@@ -152,7 +153,7 @@ mod tests {
         board.record(WorkerId::FIRST, 0, &early, board.epoch, false);
         let r = *board.stream.as_ref().unwrap().since(1, 10).next().unwrap();
         assert_eq!((r.start_us, r.stop_us), (0, 0));
-        let mut off = Board::new(None);
+        let mut off = Board::new(Instant::now(), None);
         off.record(WorkerId::FIRST, 0, &run, received, false);
         assert!(off.stream.is_none());
     }

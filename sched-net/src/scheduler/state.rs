@@ -138,7 +138,7 @@ impl Cluster {
             queues: HashMap::new(),
             parked: Vec::new(),
             lent: Vec::new(),
-            board: Board::new(task_stream),
+            board: Board::new(now, task_stream),
         }
     }
 

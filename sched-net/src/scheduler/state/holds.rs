@@ -173,7 +173,7 @@ impl Cluster {
         }
         for earlier in j.pinned {
             if let Some(e) = self.jobs.get_mut(&earlier) {
-                e.pins -= 1;
+                e.pins = e.pins.saturating_sub(1);
             }
             self.drop_if_unused(earlier, sink);
         }

@@ -9,6 +9,7 @@ mod killed_worker;
 mod liveness;
 mod locality;
 mod pause;
+mod queues;
 mod replicas;
 mod restrictions;
 mod retries;

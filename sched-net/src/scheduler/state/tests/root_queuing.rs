@@ -1,6 +1,6 @@
 //! Root-task saturation: tasks that read nothing this job computes are
 //! held at the scheduler until their worker has fewer than
-//! `ceil(saturation × threads × depth)` in flight, while tasks whose
+//! `ceil(threads × (saturation + cover))` in flight, while tasks whose
 //! inputs exist may fill it further, so producers never outrun consumers.
 
 use std::collections::HashSet;
@@ -9,10 +9,12 @@ use super::harness::{info, key, Sim, Spec};
 use crate::protocol::{DataKey, ToClient};
 use crate::scheduler::state::Placement;
 
-/// Tasks far longer than the round trip: depth 1, Dask's rule exactly.
+/// Tasks far longer than the round trip (no cover) and Dask's default
+/// saturation: Dask's rule exactly.
 fn long_tasks() -> Placement {
     let mut placement = Placement::with_mean_task_ns(1e9);
     placement.round_trip_ns = 0.0;
+    placement.saturation = 1.1;
     placement
 }
 
@@ -34,12 +36,23 @@ fn roots_wait_until_a_worker_has_fewer_than_1_1_times_its_threads_in_flight() {
 
 #[test]
 fn the_root_cap_grows_with_how_many_short_tasks_cover_a_round_trip() {
-    // 10 µs tasks against a 300 µs round trip: 31 per thread.
+    // 10 µs tasks against a 300 µs round trip: 30 queued per thread.
+    let mut placement = Placement::with_mean_task_ns(10_000.0);
+    placement.saturation = 1.1;
+    let mut sim = Sim::with(placement);
+    sim.join(info(2, &[]));
+    sim.submit(&Spec::roots(1000));
+    // ceil(2 × (1.1 + 30)) = 63.
+    assert_eq!(sim.schedule().runs().len(), 63);
+}
+
+#[test]
+fn by_default_roots_fill_each_thread_and_its_round_trip_cover() {
     let mut sim = Sim::with(Placement::with_mean_task_ns(10_000.0));
     sim.join(info(2, &[]));
     sim.submit(&Spec::roots(1000));
-    // ceil(1.1 × 2 × 31) = 69.
-    assert_eq!(sim.schedule().runs().len(), 69);
+    // ceil(2 × (1.0 + 30)) = 62.
+    assert_eq!(sim.schedule().runs().len(), 62);
 }
 
 #[test]
