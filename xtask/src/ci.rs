@@ -81,6 +81,9 @@ const STEPS: &[Step] = &[
     ("bench smoke run (cargo xtask bench --quick)", || {
         bench::main(&["--quick".to_owned()])
     }),
+    ("sim smoke run (cargo xtask sim --tasks 20000)", || {
+        crate::sim::main(&["--tasks".to_owned(), "20000".to_owned()])
+    }),
     (
         "fuzz smoke run (every decoder target, seconds each)",
         crate::fuzz::smoke,

@@ -5,7 +5,8 @@
 //! The scheduler is a single loop, as the real one is: messages that
 //! arrive while it is busy wait for its next turn, and a turn handles all
 //! of them, then calls `schedule` once. With [`SchedulerTime::Measured`]
-//! a turn takes, in virtual time, the real time its handlers took, so a
+//! a turn takes, in virtual time, the time its handlers took (CPU time
+//! where the [`Probe`] reads it, else real time), so a
 //! scheduler too slow for its cluster shows up in the makespan; with
 //! [`SchedulerTime::Free`] it takes no time, and a run is exactly
 //! reproducible (what the tests use).
@@ -71,7 +72,8 @@ impl Default for Model {
 /// How long a scheduler turn takes in virtual time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SchedulerTime {
-    /// The real time its handlers took.
+    /// The time its handlers took: CPU time where the [`Probe`] reads
+    /// it, else real time.
     Measured,
     /// None: the scheduler is infinitely fast, and runs reproduce exactly.
     Free,
@@ -331,8 +333,7 @@ impl<'a, 'p, P: Probe> Sim<'a, 'p, P> {
             self.workers.push(SimWorker::new(self.model.threads));
             self.link_free.push(0);
             let first_beat = self.model.heartbeat_ns / u64::from(self.model.workers) * u64::from(i);
-            self.events
-                .push(first_beat.max(1), Event::Heartbeat(id));
+            self.events.push(first_beat.max(1), Event::Heartbeat(id));
         }
         // Membership broadcasts change nothing a simulated worker does.
         self.outbox.orders.clear();
@@ -499,8 +500,11 @@ impl<'a, 'p, P: Probe> Sim<'a, 'p, P> {
         self.report.turns += 1;
         self.report.turns_ns += took;
         self.count_cpu();
+        // CPU time where the probe reads it: on a machine shared with
+        // other work, real time also counts waiting for a core, which a
+        // scheduler on its own core would not.
         let cost = match self.model.scheduler_time {
-            SchedulerTime::Measured => took,
+            SchedulerTime::Measured => self.last_cpu.unwrap_or(took),
             SchedulerTime::Free => 0,
         };
         self.busy_until = now + cost;

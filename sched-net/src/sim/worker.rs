@@ -312,7 +312,13 @@ mod tests {
             fetch: vec![(1, id(9))],
         };
         sim.order(run, &w, &mut out);
-        assert_eq!(out, [Effect::Fetch { from: id(9), input: 1 }]);
+        assert_eq!(
+            out,
+            [Effect::Fetch {
+                from: id(9),
+                input: 1
+            }]
+        );
         out.clear();
         sim.fetched(1, &mut out);
         assert_eq!(out, [Effect::Start { task: 2 }]);
@@ -378,7 +384,10 @@ mod tests {
         assert_eq!(
             out,
             [
-                Effect::Fetch { from: id(4), input: 0 },
+                Effect::Fetch {
+                    from: id(4),
+                    input: 0
+                },
                 Effect::Tell(Report::Missing { task: 2, input: 1 })
             ]
         );
