@@ -91,7 +91,7 @@ enum Status {
 /// Where a future stands, as Dask's `Future.status` tells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FutureStatus {
-    /// Not finished yet.
+    /// Not finished yet (see also [`RawFuture::waiting_for_workers`]).
     Pending,
     /// Finished; the result is on the cluster.
     Finished,
@@ -114,6 +114,9 @@ pub struct JobHandle {
     client: Arc<Inner>,
     job: JobId,
     status: Mutex<(Status, Vec<Callback>)>,
+    /// The scheduler said it has no worker to run the job, and no worker
+    /// has joined since.
+    waiting: AtomicBool,
 }
 
 impl std::fmt::Debug for JobHandle {
@@ -306,6 +309,13 @@ impl RawFuture {
     /// True once the task finished, failed or was cancelled.
     pub fn done(&self) -> bool {
         !matches!(self.handle.status(), Status::Pending)
+    }
+
+    /// True while its job is pending on a cluster with no worker: the
+    /// scheduler has admitted it and runs it once a worker joins (Dask's
+    /// "waiting for workers"). A job that has settled is not waiting.
+    pub fn waiting_for_workers(&self) -> bool {
+        self.handle.waiting.load(Ordering::Acquire) && !self.done()
     }
 
     /// Where it stands.
@@ -901,6 +911,7 @@ impl Client {
             client: self.inner.clone(),
             job: id,
             status: Mutex::new((Status::Pending, Vec::new())),
+            waiting: AtomicBool::new(false),
         });
         if waiting.is_empty() {
             self.inner
@@ -1577,9 +1588,15 @@ impl Io {
                 let (lock, cond) = &*self.workers;
                 let mut workers = lock.lock().unwrap_or_else(|e| e.into_inner());
                 workers.retain(|(id, _)| !remove.contains(id));
+                let joined = !add.is_empty();
                 workers.extend(add);
                 cond.notify_all();
                 drop(workers);
+                if joined {
+                    for h in self.jobs.values().filter_map(|e| e.handle.upgrade()) {
+                        h.waiting.store(false, Ordering::Release);
+                    }
+                }
                 for w in remove {
                     if let Some(t) = self.by_worker.get(&w).copied() {
                         self.close_peer(t);
@@ -1600,6 +1617,11 @@ impl Io {
                 }
             }
             ToClient::Failed { job, error } => self.job_failed(job, wire_error(error)),
+            ToClient::Waiting { job } => {
+                if let Some(h) = self.jobs.get(&job).and_then(|e| e.handle.upgrade()) {
+                    h.waiting.store(true, Ordering::Release);
+                }
+            }
             ToClient::Cluster { dashboard } => {
                 let (lock, cond) = &*self.info;
                 *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(dashboard);

@@ -106,6 +106,20 @@ impl JobProgress {
         JobProgress { task_row, rows }
     }
 
+    /// Moves the rows from the prefix ids of `from` (where
+    /// [`new`](Self::new) interned them) to those of `into`: a job counted
+    /// off the event loop, against a table of its own, joins the
+    /// scheduler's table in time that grows with its prefixes, not its
+    /// tasks.
+    pub fn reintern(&mut self, from: &Prefixes, into: &mut Prefixes) {
+        for (prefix, _) in &mut self.rows {
+            *prefix = match *prefix {
+                OTHER => OTHER,
+                id => into.intern(from.name(id)),
+            };
+        }
+    }
+
     fn counts(&mut self, t: usize) -> Option<&mut Counts> {
         let row = *self.task_row.get(t)?;
         self.rows.get_mut(usize::from(row)).map(|(_, c)| c)

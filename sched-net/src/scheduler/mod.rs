@@ -6,8 +6,17 @@
 //! The same loop serves the [dashboard](crate::dashboard) over HTTP: its
 //! listener and connections are more tokens of the loop, answered from the
 //! cluster's state in place between two turns of scheduling.
+//!
+//! No handler may hold the loop long: a big job is decoded and planned on
+//! the [admission](admission) thread. Liveness is judged by what arrived,
+//! not by when the loop got round to reading it: any bytes from a worker
+//! count as a sign of life, and a worker that looks silent has its socket
+//! read once more before it is removed, so a loop turn that took long
+//! never counts against the workers.
 
+mod admission;
 mod state;
+mod waiting;
 
 use std::collections::HashMap;
 use std::io;
@@ -26,7 +35,9 @@ use crate::protocol::{
     messages, FrameError, Hello, Role, ToClient, ToScheduler, ToWorker, Welcome, WorkerId,
     DEFAULT_MAX_FRAME,
 };
+use admission::{Admission, Admitted, Holdback};
 use state::{ClientId, Cluster, Sink};
+use waiting::WaitingForWorkers;
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -34,6 +45,8 @@ const DASHBOARD: Token = Token(2);
 const FIRST_CONN: usize = 3;
 /// The longest the loop sleeps: how often it checks heartbeats.
 const TICK: Duration = Duration::from_millis(250);
+/// A loop turn longer than this is logged: something held the loop.
+const SLOW_TURN: Duration = Duration::from_millis(100);
 
 /// How a scheduler runs.
 #[derive(Clone, Debug)]
@@ -91,6 +104,10 @@ struct Server {
     next_client: ClientId,
     cluster: Cluster,
     dashboard: Option<Dashboard>,
+    admission: Admission,
+    /// Per client with a job on the admission thread: what it sent since.
+    held: HashMap<ClientId, Holdback>,
+    waiting: WaitingForWorkers,
 }
 
 /// The [`Sink`] over the server's connections.
@@ -155,11 +172,12 @@ pub fn spawn(addr: SocketAddr, config: SchedulerConfig) -> io::Result<SchedulerH
     let stop = Arc::new(AtomicBool::new(false));
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+    let waker_in = waker.clone();
     let flag = stop.clone();
     let thread = std::thread::Builder::new()
         .name("rask-scheduler".into())
         .spawn(move || {
-            if let Err(e) = serve_on(poll, listener, http, config, &flag) {
+            if let Err(e) = serve_on(poll, waker_in, listener, http, config, &flag) {
                 eprintln!("rask-scheduler: stopped: {e}");
             }
         })?;
@@ -176,8 +194,11 @@ pub fn spawn(addr: SocketAddr, config: SchedulerConfig) -> io::Result<SchedulerH
 /// the same address) until the process ends.
 pub fn serve(listener: std::net::TcpListener, config: SchedulerConfig) -> io::Result<()> {
     let http = bind_dashboard(listener.local_addr()?.ip(), &config);
+    let poll = Poll::new()?;
+    let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     serve_on(
-        Poll::new()?,
+        poll,
+        waker,
         listener,
         http,
         config,
@@ -201,6 +222,7 @@ fn bind_dashboard(ip: IpAddr, config: &SchedulerConfig) -> Option<std::net::TcpL
 
 fn serve_on(
     poll: Poll,
+    waker: Arc<Waker>,
     listener: std::net::TcpListener,
     http: Option<std::net::TcpListener>,
     config: SchedulerConfig,
@@ -235,6 +257,9 @@ fn serve_on(
         clients: HashMap::new(),
         next_token: FIRST_CONN,
         next_client: 1,
+        admission: Admission::start(waker)?,
+        held: HashMap::new(),
+        waiting: WaitingForWorkers::default(),
     };
     server.run(stop)
 }
@@ -263,6 +288,7 @@ impl Server {
                 self.shutdown();
                 return Ok(());
             }
+            let turn = Instant::now();
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(),
@@ -284,6 +310,9 @@ impl Server {
                     }
                 }
             }
+            while let Some(done) = self.admission.next() {
+                self.admitted(done);
+            }
             let mut sink = Outboxes {
                 conns: &mut self.conns,
                 workers: &self.workers,
@@ -291,21 +320,104 @@ impl Server {
             };
             self.cluster.schedule(&mut sink);
             self.cluster.expire_gets(Instant::now(), &mut sink);
+            self.waiting
+                .check(&self.cluster, !self.workers.is_empty(), &mut sink);
             if last_check.elapsed() > Duration::from_millis(500) {
                 last_check = Instant::now();
                 if let Some(d) = &mut self.dashboard {
                     d.sweep(self.poll.registry());
                 }
-                for w in self.cluster.silent_workers() {
-                    self.log(&format!(
-                        "worker {w} sent nothing for too long; removing it"
-                    ));
-                    if let Some(token) = self.workers.get(&w).copied() {
-                        self.close(token);
-                    }
-                }
+                self.remove_silent_workers();
             }
             self.flush_all();
+            let took = turn.elapsed();
+            if took > SLOW_TURN {
+                log::warn!("a turn of the scheduler's loop took {took:?}");
+            }
+        }
+    }
+
+    /// Removes the workers silent past the heartbeat timeout. What a worker
+    /// sent while the loop was busy waits in its socket: that is read
+    /// first, and counts.
+    fn remove_silent_workers(&mut self) {
+        let silent = self.cluster.silent_workers();
+        if silent.is_empty() {
+            return;
+        }
+        for w in &silent {
+            if let Some(token) = self.workers.get(w).copied() {
+                self.readable(token);
+            }
+        }
+        for w in self.cluster.silent_workers() {
+            self.log(&format!(
+                "worker {w} sent nothing for too long; removing it"
+            ));
+            if let Some(token) = self.workers.get(&w).copied() {
+                self.close(token);
+            }
+        }
+    }
+
+    /// Installs a job back from the admission thread, then lets its
+    /// client's held frames through until the next job it hands over.
+    fn admitted(&mut self, done: Admitted) {
+        let Admitted {
+            client,
+            job,
+            prepared,
+            took,
+        } = done;
+        if let Some(h) = self.held.get_mut(&client) {
+            h.admitting = h.admitting.saturating_sub(1);
+        }
+        // A client gone meanwhile took its job with it.
+        if !self.clients.contains_key(&client) {
+            self.held.remove(&client);
+            return;
+        }
+        if let Ok(p) = &prepared {
+            log::debug!("job {job:#x}: {} tasks prepared in {took:?}", p.tasks());
+        }
+        let mut sink = Outboxes {
+            conns: &mut self.conns,
+            workers: &self.workers,
+            clients: &self.clients,
+        };
+        self.cluster.install(client, job, prepared, &mut sink);
+        self.release_held(client);
+    }
+
+    /// Handles the frames `client` sent while its jobs were admitted, in
+    /// order, until one of them hands another job over.
+    fn release_held(&mut self, client: ClientId) {
+        loop {
+            let Some(h) = self.held.get_mut(&client) else {
+                return;
+            };
+            if h.admitting > 0 {
+                return;
+            }
+            let Some(body) = h.frames.pop_front() else {
+                self.held.remove(&client);
+                return;
+            };
+            match self.client_frame(client, &body) {
+                Ok(None) => {}
+                Ok(Some(rest)) => {
+                    if let Some(h) = self.held.get_mut(&client) {
+                        h.frames.push_front(rest);
+                    }
+                }
+                Err(why) => {
+                    self.log(&format!("closing the connection of client {client}: {why}"));
+                    if let Some(token) = self.clients.get(&client).copied() {
+                        self.close(token);
+                    }
+                    return;
+                }
+            }
         }
     }
 
@@ -347,10 +459,14 @@ impl Server {
     }
 
     fn readable(&mut self, token: Token) {
-        let Some((conn, _)) = self.conns.get_mut(&token) else {
+        let Some((conn, peer)) = self.conns.get_mut(&token) else {
             return;
         };
         let closed = conn.read().unwrap_or(true);
+        if let Peer::Worker(w) = *peer {
+            // Whatever arrived, even part of a frame, shows it is alive.
+            self.cluster.seen(w);
+        }
         // Frames borrow from the inbox while the cluster writes to other
         // connections.
         let mut inbox = conn.inbox.take();
@@ -379,7 +495,6 @@ impl Server {
         match who {
             Peer::New => self.hello(token, body),
             Peer::Worker(w) => {
-                self.cluster.seen(w);
                 // One clock reading per frame places every task it reports
                 // on the dashboard's task stream.
                 let received = Instant::now();
@@ -390,13 +505,32 @@ impl Server {
                 Ok(())
             }
             Peer::Client(c) => {
-                for msg in messages::<ToScheduler>(body) {
-                    let msg = msg.map_err(|e| e.to_string())?;
-                    self.client_message(c, msg)?;
+                if let Some(h) = self.held.get_mut(&c).filter(|h| h.holds()) {
+                    h.frames.push_back(body.to_vec());
+                    return Ok(());
+                }
+                if let Some(rest) = self.client_frame(c, body)? {
+                    self.held.entry(c).or_default().frames.push_back(rest);
                 }
                 Ok(())
             }
         }
+    }
+
+    /// Handles a client's frame up to its end, or up to a submit handed to
+    /// the admission thread: then what is left of the frame is returned,
+    /// to wait until that job is in.
+    fn client_frame(&mut self, c: ClientId, body: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        let mut rest = body;
+        while !rest.is_empty() {
+            let (msg, tail) = postcard::take_from_bytes::<ToScheduler>(rest)
+                .map_err(|e| FrameError::Malformed(e.to_string()).to_string())?;
+            rest = tail;
+            if self.client_message(c, msg)? && !rest.is_empty() {
+                return Ok(Some(rest.to_vec()));
+            }
+        }
+        Ok(None)
     }
 
     fn hello(&mut self, token: Token, body: &[u8]) -> Result<(), String> {
@@ -518,7 +652,9 @@ impl Server {
         Ok(())
     }
 
-    fn client_message(&mut self, c: ClientId, msg: ToScheduler<'_>) -> Result<(), String> {
+    /// Handles one message of client `c`; `Ok(true)` if it handed a job
+    /// to the admission thread.
+    fn client_message(&mut self, c: ClientId, msg: ToScheduler<'_>) -> Result<bool, String> {
         let mut sink = Outboxes {
             conns: &mut self.conns,
             workers: &self.workers,
@@ -528,6 +664,10 @@ impl Server {
             ToScheduler::Submit { job, spec } => {
                 if job >> 32 != u64::from(c) {
                     return Err(format!("job id {job:#x} does not belong to client {c}"));
+                }
+                if Admission::worth_it(spec.len()) && self.admission.prepare(c, job, spec) {
+                    self.held.entry(c).or_default().admitting += 1;
+                    return Ok(true);
                 }
                 self.cluster.submit(c, job, spec, &mut sink);
             }
@@ -557,7 +697,7 @@ impl Server {
             }
             _ => return Err("a client sent a worker's message".into()),
         }
-        Ok(())
+        Ok(false)
     }
 
     fn close(&mut self, token: Token) {
@@ -582,6 +722,7 @@ impl Server {
             }
             Peer::Client(c) => {
                 self.clients.remove(&c);
+                self.held.remove(&c);
                 let mut sink = Outboxes {
                     conns: &mut self.conns,
                     workers: &self.workers,

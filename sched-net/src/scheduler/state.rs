@@ -20,11 +20,13 @@ use crate::protocol::{
     WorkerInfo,
 };
 
+mod admit;
 mod constraints;
 mod queues;
 mod replicas;
 mod view;
 
+pub use admit::Prepared;
 use constraints::Constraints;
 use queues::{ParkedGet, QueueItem};
 
@@ -189,6 +191,20 @@ impl Cluster {
         }
     }
 
+    /// Jobs with work left, and the client of each.
+    pub fn unfinished_jobs(&self) -> impl Iterator<Item = (JobId, ClientId)> + '_ {
+        self.active
+            .iter()
+            .filter_map(|id| self.jobs.get(id).map(|j| (*id, j)))
+            .filter(|(_, j)| !j.finished)
+            .map(|(id, j)| (id, j.client))
+    }
+
+    /// Jobs on the cluster, finished or not.
+    pub fn job_count(&self) -> usize {
+        self.jobs.len()
+    }
+
     /// Workers now: (id, address).
     pub fn worker_list(&self) -> Vec<(WorkerId, String)> {
         self.workers
@@ -249,7 +265,19 @@ impl Cluster {
 
     /// A client asks to run a job. Errors are reported to the client.
     pub fn submit(&mut self, client: ClientId, job: JobId, spec: &[u8], sink: &mut impl Sink) {
-        match self.admit(client, job, spec) {
+        self.install(client, job, Prepared::new(spec.into()), sink);
+    }
+
+    /// Puts a job [prepared](Prepared::new) elsewhere on the cluster, or
+    /// reports to the client why it cannot run.
+    pub fn install(
+        &mut self,
+        client: ClientId,
+        job: JobId,
+        prepared: Result<Prepared, WireError>,
+        sink: &mut impl Sink,
+    ) {
+        match prepared.and_then(|p| self.admit(client, job, p)) {
             Ok(()) => {
                 self.activate(job);
                 self.return_lent(client, job, sink);
@@ -273,100 +301,6 @@ impl Cluster {
             })
             .map_or(0, |i| i + 1);
         self.active.insert(at, job);
-    }
-
-    fn admit(&mut self, client: ClientId, id: JobId, bytes: &[u8]) -> Result<(), WireError> {
-        let refused = |message: String| WireError::Refused { message };
-        if self.jobs.contains_key(&id) {
-            return Err(refused(format!("job {id:#x} was already submitted")));
-        }
-        let spec = decode_spec(bytes).map_err(refused)?;
-        let graph = Arc::new(spec.graph());
-        let n = graph.len();
-        let mut holder = vec![0; n];
-        let mut externals = HashMap::new();
-        let mut replicas = HashMap::new();
-        let mut pinned = Vec::new();
-        let mut pinned_keys = Vec::with_capacity(spec.externals.len());
-        for e in &spec.externals {
-            // A result that itself stands for an earlier one is fetched, and
-            // held, under the original's key.
-            let mut key = e.key;
-            while let Some(k) = self
-                .jobs
-                .get(&key.job)
-                .and_then(|j| j.externals.get(&key.task))
-            {
-                key = *k;
-            }
-            // A released job still here is held by a dataset or a later job.
-            let from = self.jobs.get(&key.job);
-            let held = from
-                .and_then(|j| j.holder.get(key.task as usize))
-                .copied()
-                .unwrap_or(0);
-            if let Some(copies) = from.and_then(|j| j.replicas.get(&key.task)) {
-                replicas.insert(e.task, copies.clone());
-            }
-            if held == 0 {
-                return Err(refused(format!(
-                    "the result `{}` passed in from an earlier job is no longer on the cluster",
-                    spec.task_name(e.task)
-                )));
-            }
-            holder[e.task as usize] = held;
-            externals.insert(e.task, key);
-            pinned_keys.push(key);
-            if !pinned.contains(&key.job) {
-                pinned.push(key.job);
-            }
-        }
-        let outputs: Vec<TaskId> = spec.outputs.iter().map(|&t| TaskId(t)).collect();
-        let exec = Exec::new(graph, &outputs, |t| holder[t.index()] != 0)
-            .map_err(|e| refused(format!("invalid graph: {e}")))?;
-        for j in &pinned {
-            if let Some(j) = self.jobs.get_mut(j) {
-                j.pins += 1;
-            }
-        }
-        for k in &pinned_keys {
-            *self.key_pins.entry(*k).or_default() += 1;
-        }
-        let constraints = Constraints::of(&spec.options);
-        let needs = needs_of(&spec);
-        let plan = exec.state.plan();
-        let progress = JobProgress::new(&spec, &mut self.board.prefixes, |t| {
-            plan.is_needed(TaskId(t))
-        });
-        self.jobs.insert(
-            id,
-            Job {
-                client,
-                spec: bytes.into(),
-                code_id: spec.code_id,
-                needs,
-                exec,
-                outputs,
-                externals,
-                holder,
-                replicas,
-                sent: vec![0; n],
-                bytes: vec![0; n],
-                deaths: vec![0; n],
-                eligible: HashMap::new(),
-                finished: false,
-                released: false,
-                pins: 0,
-                pinned,
-                pinned_keys,
-                constraints,
-                retried: HashMap::new(),
-                forgotten: false,
-                dropped: HashSet::new(),
-                progress,
-            },
-        );
-        Ok(())
     }
 
     /// The client no longer needs `job`'s results. A job a dataset holds

@@ -1,0 +1,141 @@
+//! The admission thread: big jobs are decoded and planned here, off the
+//! event loop, so that the loop keeps reading heartbeats and answering
+//! every connection while a ten-million-task job is prepared.
+//!
+//! The loop hands over a submitted spec ([`Admission::prepare`]) and goes
+//! on; the thread runs [`Prepared::new`] and sends the result back through
+//! a channel, waking the loop through its `mio` waker; the loop then
+//! installs the prepared job ([`Cluster::install`](super::state::Cluster::install)),
+//! which costs time in the job's results passed in and prefixes, not in
+//! its tasks. Jobs come back in the order they were handed over: one
+//! thread, one queue. A small spec is cheaper to prepare in place than to
+//! send across threads, so the loop keeps those ([`Admission::worth_it`]).
+
+use std::collections::VecDeque;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::Waker;
+
+use super::state::{ClientId, Prepared};
+use crate::protocol::{JobId, WireError};
+
+/// Specs at least this long are prepared on the admission thread: about
+/// ten thousand tasks, a millisecond or so of work in place.
+const OFF_LOOP_SPEC_BYTES: usize = 64 << 10;
+
+/// A job back from the admission thread.
+#[derive(Debug)]
+pub struct Admitted {
+    /// Who submitted it.
+    pub client: ClientId,
+    /// Its id.
+    pub job: JobId,
+    /// The job, or why it cannot run.
+    pub prepared: Result<Prepared, WireError>,
+    /// How long preparing it took.
+    pub took: Duration,
+}
+
+struct Request {
+    client: ClientId,
+    job: JobId,
+    spec: Arc<[u8]>,
+}
+
+/// The loop's end of the admission thread.
+#[derive(Debug)]
+pub struct Admission {
+    requests: Option<Sender<Request>>,
+    admitted: Receiver<Admitted>,
+}
+
+impl Admission {
+    /// Starts the thread; it wakes the loop through `waker` whenever a job
+    /// is ready.
+    pub fn start(waker: Arc<Waker>) -> std::io::Result<Admission> {
+        let (requests, inbox) = channel::<Request>();
+        let (outbox, admitted) = channel();
+        std::thread::Builder::new()
+            .name("rask-admission".into())
+            .spawn(move || {
+                for Request { client, job, spec } in inbox {
+                    let started = Instant::now();
+                    let prepared = Prepared::new(spec);
+                    let done = Admitted {
+                        client,
+                        job,
+                        prepared,
+                        took: started.elapsed(),
+                    };
+                    if outbox.send(done).is_err() {
+                        return;
+                    }
+                    // A failed wake leaves the job for the loop's next
+                    // tick, a quarter of a second at most.
+                    let _ = waker.wake();
+                }
+            })?;
+        Ok(Admission {
+            requests: Some(requests),
+            admitted,
+        })
+    }
+
+    /// True if a spec of `len` bytes is better prepared off the loop.
+    pub fn worth_it(len: usize) -> bool {
+        len >= OFF_LOOP_SPEC_BYTES
+    }
+
+    /// Hands job `job` of `client` to the thread. `false` if the thread
+    /// is gone (it never stops before the loop does; the caller then
+    /// prepares the job in place).
+    pub fn prepare(&self, client: ClientId, job: JobId, spec: &[u8]) -> bool {
+        let Some(requests) = &self.requests else {
+            return false;
+        };
+        requests
+            .send(Request {
+                client,
+                job,
+                spec: spec.into(),
+            })
+            .is_ok()
+    }
+
+    /// The next job the thread has finished, if any; never blocks.
+    pub fn next(&self) -> Option<Admitted> {
+        self.admitted.try_recv().ok()
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread once it has finished the job
+        // in hand. It is not waited for: a scheduler that stops while a
+        // big job is being planned stops now, and the thread's answer
+        // finds no loop and is dropped.
+        self.requests = None;
+    }
+}
+
+/// A client's frames that arrived while one of its jobs was being
+/// admitted: they wait, in order, so that whatever the client says about
+/// that job (release it, forget it, publish its results, submit a job
+/// using them) finds it on the cluster, as when admission was in place.
+#[derive(Debug, Default)]
+pub struct Holdback {
+    /// Its jobs on the admission thread.
+    pub admitting: usize,
+    /// What it sent since, oldest first: frame bodies, or what was left
+    /// of one after the submit that went to the admission thread.
+    pub frames: VecDeque<Vec<u8>>,
+}
+
+impl Holdback {
+    /// True if the client's next frame must wait.
+    pub fn holds(&self) -> bool {
+        self.admitting > 0 || !self.frames.is_empty()
+    }
+}
