@@ -289,6 +289,32 @@ mod tests {
     }
 
     #[test]
+    fn a_job_counted_against_its_own_table_joins_the_schedulers() {
+        let mut b = JobBuilder::new();
+        let op = b.op(&Op::new("inc", inc));
+        let x = b.lit(1i64);
+        let a = b.task(op, &[x]);
+        let c = b.keyed_task("load-data-7", op, &[Arg::dep(a)]);
+        let job = b.finish();
+        let bytes = encode_job(&job, &[c], &[], None).unwrap();
+        let spec = crate::portable::decode_spec(&bytes).unwrap();
+        let mut own = Prefixes::new();
+        let mut p = JobProgress::new(&spec, &mut own, |_| true);
+        let mut cluster = Prefixes::new();
+        let earlier = cluster.intern("shuffle");
+        p.reintern(&own, &mut cluster);
+        let (inc_id, load) = (cluster.intern("inc"), cluster.intern("load-data"));
+        assert!(earlier != inc_id && earlier != load && inc_id != load);
+        assert_eq!(p.prefix(a.index()), inc_id);
+        assert_eq!(p.prefix(c.index()), load);
+        let mut ids: Vec<u32> = p.rows().iter().map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        let mut want = vec![inc_id, load];
+        want.sort_unstable();
+        assert_eq!(ids, want);
+    }
+
+    #[test]
     fn counts_follow_transitions_by_prefix() {
         let mut b = JobBuilder::new();
         let op = b.op(&Op::new("inc", inc));

@@ -15,6 +15,11 @@ const LEN: usize = 4;
 /// A frame being filled is closed past this size, so that one peer's
 /// backlog goes out in pieces the receiver can start on.
 const SEAL_AT: usize = 1 << 20;
+/// A written prefix of the outbox this long, and at least half of it, is
+/// dropped: a peer that never quite catches up (the scheduler adds tasks
+/// for a worker while the worker reads) would otherwise keep every byte
+/// ever sent to it, and each growth of that buffer would copy all of it.
+const COMPACT_AT: usize = 4 << 20;
 /// Least free room kept for one `read` call.
 const READ_CHUNK: usize = 64 << 10;
 
@@ -236,13 +241,24 @@ impl Outbox {
             match dst.write(&self.buf[self.written..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if self.written >= COMPACT_AT && 2 * self.written >= self.buf.len() {
+                        // Sealed just above: no frame is open to move.
+                        self.buf.drain(..self.written);
+                        self.written = 0;
+                    }
+                    return Ok(false);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
         self.buf.clear();
         self.written = 0;
+        if self.buf.capacity() > 4 * COMPACT_AT {
+            // A job spec went out: its room goes back.
+            self.buf = Vec::new();
+        }
         Ok(true)
     }
 }

@@ -10,6 +10,8 @@
 //! its tasks. Jobs come back in the order they were handed over: one
 //! thread, one queue. A small spec is cheaper to prepare in place than to
 //! send across threads, so the loop keeps those ([`Admission::worth_it`]).
+//! Jobs that left the cluster are freed here too ([`Admission::free`]):
+//! giving back a big job's memory takes time in its size as well.
 
 use std::collections::VecDeque;
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -18,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use mio::Waker;
 
-use super::state::{ClientId, Prepared};
+use super::state::{ClientId, Prepared, Retired};
 use crate::protocol::{JobId, WireError};
 
 /// Specs at least this long are prepared on the admission thread: about
@@ -38,10 +40,13 @@ pub struct Admitted {
     pub took: Duration,
 }
 
-struct Request {
-    client: ClientId,
-    job: JobId,
-    spec: Arc<[u8]>,
+enum Request {
+    Prepare {
+        client: ClientId,
+        job: JobId,
+        spec: Arc<[u8]>,
+    },
+    Free(Vec<Retired>),
 }
 
 /// The loop's end of the admission thread.
@@ -60,7 +65,14 @@ impl Admission {
         std::thread::Builder::new()
             .name("rask-admission".into())
             .spawn(move || {
-                for Request { client, job, spec } in inbox {
+                for request in inbox {
+                    let (client, job, spec) = match request {
+                        Request::Prepare { client, job, spec } => (client, job, spec),
+                        Request::Free(jobs) => {
+                            drop(jobs);
+                            continue;
+                        }
+                    };
                     let started = Instant::now();
                     let prepared = Prepared::new(spec);
                     let done = Admitted {
@@ -96,12 +108,23 @@ impl Admission {
             return false;
         };
         requests
-            .send(Request {
+            .send(Request::Prepare {
                 client,
                 job,
                 spec: spec.into(),
             })
             .is_ok()
+    }
+
+    /// Frees `jobs` on the thread (here, if it is gone).
+    pub fn free(&self, jobs: Vec<Retired>) {
+        if jobs.is_empty() {
+            return;
+        }
+        if let Some(requests) = &self.requests {
+            // A closed queue hands the jobs back; they are freed here then.
+            let _ = requests.send(Request::Free(jobs));
+        }
     }
 
     /// The next job the thread has finished, if any; never blocks.

@@ -246,10 +246,12 @@ fn serve_on(
         eprintln!("{}: dashboard at http://{}/", config.log_name, d.addr());
     }
     let stream = dashboard.as_ref().map(|_| config.task_stream);
+    let mut cluster = Cluster::new(config.heartbeat_timeout, stream);
+    cluster.hand_back_retired();
     let mut server = Server {
         poll,
         listener,
-        cluster: Cluster::new(config.heartbeat_timeout, stream),
+        cluster,
         dashboard,
         config,
         conns: HashMap::new(),
@@ -329,6 +331,7 @@ impl Server {
                 }
                 self.remove_silent_workers();
             }
+            self.admission.free(self.cluster.take_retired());
             self.flush_all();
             let took = turn.elapsed();
             if took > SLOW_TURN {

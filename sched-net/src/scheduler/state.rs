@@ -26,7 +26,7 @@ mod queues;
 mod replicas;
 mod view;
 
-pub use admit::Prepared;
+pub use admit::{Prepared, Retired};
 use constraints::Constraints;
 use queues::{ParkedGet, QueueItem};
 
@@ -159,6 +159,9 @@ pub struct Cluster {
     lent: Vec<(ClientId, DataKey)>,
     /// What the dashboard shows beyond the above.
     board: Board,
+    /// Jobs that left, for the caller to free where it suits it, if it
+    /// asked to ([`Cluster::hand_back_retired`]).
+    retired: Option<Vec<Retired>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -188,6 +191,7 @@ impl Cluster {
             parked: Vec::new(),
             lent: Vec::new(),
             board: Board::new(task_stream),
+            retired: None,
         }
     }
 
@@ -467,7 +471,7 @@ impl Cluster {
         if !j.released || j.pins > 0 || (j.forgotten && !j.finished) {
             return;
         }
-        let Some(j) = self.jobs.remove(&job) else {
+        let Some(mut j) = self.jobs.remove(&job) else {
             return;
         };
         self.board.history.fold(&j.progress);
@@ -488,11 +492,14 @@ impl Cluster {
         for k in &j.pinned_keys {
             self.key_unpinned(*k, sink);
         }
-        for earlier in j.pinned {
+        for earlier in std::mem::take(&mut j.pinned) {
             if let Some(e) = self.jobs.get_mut(&earlier) {
                 e.pins -= 1;
             }
             self.drop_if_unused(earlier, sink);
+        }
+        if let Some(retired) = &mut self.retired {
+            retired.push(Retired::from(j));
         }
     }
 
@@ -1141,12 +1148,19 @@ fn needs_of(spec: &JobSpec) -> Vec<(String, bool, bool)> {
     }
     // A worker decodes an earlier result only to feed a task of this job;
     // results merely held (a dataset read) need nothing.
-    let used: HashSet<u32> = spec
-        .args
-        .iter()
-        .filter_map(|&a| rask_core::Arg::from_bits(a).as_dep())
-        .map(|t| t.0)
-        .collect();
+    // Scanned only for a job that has externals: hashing every argument
+    // of a ten-million-task job costs more than planning it.
+    let passed_in: HashSet<u32> = spec.externals.iter().map(|e| e.task).collect();
+    let used: HashSet<u32> = if passed_in.is_empty() {
+        HashSet::new()
+    } else {
+        spec.args
+            .iter()
+            .filter_map(|&a| rask_core::Arg::from_bits(a).as_dep())
+            .map(|t| t.0)
+            .filter(|t| passed_in.contains(t))
+            .collect()
+    };
     for e in spec.externals.iter().filter(|e| used.contains(&e.task)) {
         add(e.codec.type_name, e.codec.code.is_some(), false);
     }

@@ -10,6 +10,10 @@
 //! the results passed in from earlier jobs, pins them and interns the
 //! job's task prefixes, all in time that grows with the number of those
 //! results and prefixes, not with the number of tasks.
+//!
+//! The way out can be the same: a job that leaves can be handed back as
+//! [`Retired`] ([`Cluster::take_retired`]), so that freeing its memory,
+//! which takes time in its size too, happens off the loop.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -193,5 +197,36 @@ impl Cluster {
             },
         );
         Ok(())
+    }
+}
+
+/// A job that left the cluster, kept only to be freed.
+pub struct Retired(Job);
+
+impl From<Job> for Retired {
+    fn from(job: Job) -> Retired {
+        Retired(job)
+    }
+}
+
+impl std::fmt::Debug for Retired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Retired")
+            .field("tasks", &self.0.holder.len())
+            .finish()
+    }
+}
+
+impl Cluster {
+    /// From now on, jobs that leave are kept for
+    /// [`take_retired`](Self::take_retired) instead of being freed at once.
+    pub fn hand_back_retired(&mut self) {
+        self.retired.get_or_insert_with(Vec::new);
+    }
+
+    /// The jobs that left since the last call: dropping them frees their
+    /// memory.
+    pub fn take_retired(&mut self) -> Vec<Retired> {
+        self.retired.as_mut().map(std::mem::take).unwrap_or_default()
     }
 }

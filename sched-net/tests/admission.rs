@@ -1,0 +1,111 @@
+//! Admitting jobs with real sockets on 127.0.0.1: a job submitted to a
+//! cluster with no worker says it waits and runs once one joins, and a big
+//! job being admitted does not make the scheduler drop live workers.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::{builtin_job, with_token, worker};
+use rask_core::{Arg, Inputs, JobBuilder, Op};
+use rask_sched_net::scheduler::{spawn, SchedulerConfig, SchedulerHandle};
+use rask_sched_net::{Client, SubmitOptions};
+
+const TOKEN: &str = "admission-test";
+
+/// A scheduler on a thread of this process, on a free port.
+fn scheduler(heartbeat_timeout: Duration) -> SchedulerHandle {
+    let config = SchedulerConfig {
+        token: Some(TOKEN.into()),
+        heartbeat_timeout,
+        log_membership: false,
+        dashboard_port: None,
+        ..SchedulerConfig::default()
+    };
+    spawn(SocketAddr::from(([127, 0, 0, 1], 0)), config).unwrap()
+}
+
+/// Polls `cond` every 10 ms for up to `limit`; true if it held.
+fn within(limit: Duration, cond: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cond()
+}
+
+#[test]
+fn a_job_with_no_worker_says_it_waits_and_runs_once_one_joins() {
+    let sched = scheduler(Duration::from_secs(10));
+    let addr = sched.addr().to_string();
+    let client = Client::connect_with(&addr, with_token(TOKEN)).unwrap();
+    let (job, out) = builtin_job(10);
+    let futures = client.submit_job(&job, &[out], &[]).unwrap();
+    let f = &futures[0];
+    assert!(
+        within(Duration::from_secs(10), || f.waiting_for_workers()),
+        "the job never said it waits for workers"
+    );
+    assert!(!f.done());
+
+    let _worker = worker(&addr, TOKEN);
+    let v = f.result_timeout(Duration::from_secs(30)).unwrap();
+    assert_eq!(v.downcast_ref::<i64>(), Some(&55));
+    assert!(!f.waiting_for_workers(), "a finished job does not wait");
+}
+
+/// `n` tasks gathered by one, asking for a resource no worker offers: the
+/// scheduler must decode and plan all of it before it can refuse it, and
+/// the worker never loads it.
+fn big_unrunnable_job(client: &Client, n: usize) -> rask_sched_net::RawFuture {
+    let leaf = Op::new("big-leaf", || 1u8);
+    let gather = Op::new("big-gather", |xs: Inputs<u8>| xs.count_all() as u64);
+    let mut b = JobBuilder::new();
+    let (leaf, gather) = (b.op(&leaf), b.op(&gather));
+    let leaves: Vec<Arg> = (0..n).map(|_| Arg::dep(b.task(leaf, &[]))).collect();
+    let out = b.task(gather, &leaves);
+    let job = b.finish();
+    let options = SubmitOptions::new().pure(false).resources(&[("unobtainium", 1.0)]);
+    let mut futures = client.submit_job_with(&job, &[out], &[], &options).unwrap();
+    futures.remove(0)
+}
+
+#[test]
+fn admitting_a_big_job_does_not_drop_live_workers() {
+    // Workers send a heartbeat every 500 ms; decoding and planning this
+    // job in place held the scheduler's loop past the timeout (about 1.5 s
+    // on a 2-core machine), and the worker was removed.
+    let timeout = Duration::from_secs(1);
+    let sched = scheduler(timeout);
+    let addr = sched.addr().to_string();
+    let client = Client::connect_with(&addr, with_token(TOKEN)).unwrap();
+    let _worker = worker(&addr, TOKEN);
+    client
+        .wait_for_workers(1, Duration::from_secs(10))
+        .expect("the worker joined");
+    let joined = client.workers();
+
+    let big = big_unrunnable_job(&client, 4_000_000);
+    let error = big
+        .result_timeout(Duration::from_secs(120))
+        .expect_err("no worker offers the resource");
+    assert!(
+        error.to_string().contains("unobtainium"),
+        "refused for its resource: {error}"
+    );
+    // A worker dropped during admission is gone from the client's list
+    // by the time the refusal, sent after it, arrives; wait one more
+    // timeout for a late removal.
+    std::thread::sleep(timeout + Duration::from_millis(500));
+    assert_eq!(client.workers(), joined, "the live worker was kept");
+
+    let (job, out) = builtin_job(10);
+    let v = client
+        .gather(&client.submit_job(&job, &[out], &[]).unwrap())
+        .unwrap();
+    assert_eq!(v[0].downcast_ref::<i64>(), Some(&55));
+}
