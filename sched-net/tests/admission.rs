@@ -97,9 +97,9 @@ fn admitting_a_big_job_does_not_drop_live_workers() {
         error.to_string().contains("unobtainium"),
         "refused for its resource: {error}"
     );
-    // A worker dropped during admission is gone from the client's list
-    // by the time the refusal, sent after it, arrives; wait one more
-    // timeout for a late removal.
+    // A scheduler that held its loop while admitting removed the worker
+    // at the end of that same turn, right after the refusal; wait one
+    // more timeout for a late removal too.
     std::thread::sleep(timeout + Duration::from_millis(500));
     assert_eq!(client.workers(), joined, "the live worker was kept");
 

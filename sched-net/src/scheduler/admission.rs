@@ -13,7 +13,6 @@
 //! Jobs that left the cluster are freed here too ([`Admission::free`]):
 //! giving back a big job's memory takes time in its size as well.
 
-use std::collections::VecDeque;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -140,25 +139,5 @@ impl Drop for Admission {
         // big job is being planned stops now, and the thread's answer
         // finds no loop and is dropped.
         self.requests = None;
-    }
-}
-
-/// A client's frames that arrived while one of its jobs was being
-/// admitted: they wait, in order, so that whatever the client says about
-/// that job (release it, forget it, publish its results, submit a job
-/// using them) finds it on the cluster, as when admission was in place.
-#[derive(Debug, Default)]
-pub struct Holdback {
-    /// Its jobs on the admission thread.
-    pub admitting: usize,
-    /// What it sent since, oldest first: frame bodies, or what was left
-    /// of one after the submit that went to the admission thread.
-    pub frames: VecDeque<Vec<u8>>,
-}
-
-impl Holdback {
-    /// True if the client's next frame must wait.
-    pub fn holds(&self) -> bool {
-        self.admitting > 0 || !self.frames.is_empty()
     }
 }

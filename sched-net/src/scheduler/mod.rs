@@ -15,6 +15,7 @@
 //! never counts against the workers.
 
 mod admission;
+mod held;
 mod state;
 mod waiting;
 
@@ -32,10 +33,11 @@ use mio::{Events, Poll, Token, Waker};
 use crate::conn::Conn;
 use crate::dashboard::{self, Dashboard};
 use crate::protocol::{
-    messages, FrameError, Hello, Role, ToClient, ToScheduler, ToWorker, Welcome, WorkerId,
-    DEFAULT_MAX_FRAME,
+    messages, FrameError, Hello, JobId, Role, ToClient, ToScheduler, ToWorker, Welcome,
+    WorkerId, DEFAULT_MAX_FRAME,
 };
-use admission::{Admission, Admitted, Holdback};
+use admission::Admission;
+use held::Holdback;
 use state::{ClientId, Cluster, Sink};
 use waiting::WaitingForWorkers;
 
@@ -126,6 +128,12 @@ impl Sink for Outboxes<'_> {
     fn to_client(&mut self, c: ClientId, msg: &ToClient) {
         if let Some((conn, _)) = self.clients.get(&c).and_then(|t| self.conns.get_mut(t)) {
             conn.outbox.push(msg);
+        }
+    }
+    fn job_to_worker(&mut self, w: WorkerId, job: JobId, spec: &Arc<[u8]>) {
+        if let Some((conn, _)) = self.workers.get(&w).and_then(|t| self.conns.get_mut(t)) {
+            conn.outbox
+                .push_shared(spec, |spec| ToWorker::Job { job, spec });
         }
     }
 }
@@ -281,6 +289,13 @@ impl Server {
                     .min(TICK)
                     .max(Duration::from_millis(1))
             });
+            // Work left from the last turn is done after a look at the
+            // sockets, not after a nap.
+            let tick = if self.cluster.releasing() {
+                Duration::ZERO
+            } else {
+                tick
+            };
             match self.poll.poll(&mut events, Some(tick)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -359,67 +374,6 @@ impl Server {
             ));
             if let Some(token) = self.workers.get(&w).copied() {
                 self.close(token);
-            }
-        }
-    }
-
-    /// Installs a job back from the admission thread, then lets its
-    /// client's held frames through until the next job it hands over.
-    fn admitted(&mut self, done: Admitted) {
-        let Admitted {
-            client,
-            job,
-            prepared,
-            took,
-        } = done;
-        if let Some(h) = self.held.get_mut(&client) {
-            h.admitting = h.admitting.saturating_sub(1);
-        }
-        // A client gone meanwhile took its job with it.
-        if !self.clients.contains_key(&client) {
-            self.held.remove(&client);
-            return;
-        }
-        if let Ok(p) = &prepared {
-            log::debug!("job {job:#x}: {} tasks prepared in {took:?}", p.tasks());
-        }
-        let mut sink = Outboxes {
-            conns: &mut self.conns,
-            workers: &self.workers,
-            clients: &self.clients,
-        };
-        self.cluster.install(client, job, prepared, &mut sink);
-        self.release_held(client);
-    }
-
-    /// Handles the frames `client` sent while its jobs were admitted, in
-    /// order, until one of them hands another job over.
-    fn release_held(&mut self, client: ClientId) {
-        loop {
-            let Some(h) = self.held.get_mut(&client) else {
-                return;
-            };
-            if h.admitting > 0 {
-                return;
-            }
-            let Some(body) = h.frames.pop_front() else {
-                self.held.remove(&client);
-                return;
-            };
-            match self.client_frame(client, &body) {
-                Ok(None) => {}
-                Ok(Some(rest)) => {
-                    if let Some(h) = self.held.get_mut(&client) {
-                        h.frames.push_front(rest);
-                    }
-                }
-                Err(why) => {
-                    self.log(&format!("closing the connection of client {client}: {why}"));
-                    if let Some(token) = self.clients.get(&client).copied() {
-                        self.close(token);
-                    }
-                    return;
-                }
             }
         }
     }
@@ -518,22 +472,6 @@ impl Server {
                 Ok(())
             }
         }
-    }
-
-    /// Handles a client's frame up to its end, or up to a submit handed to
-    /// the admission thread: then what is left of the frame is returned,
-    /// to wait until that job is in.
-    fn client_frame(&mut self, c: ClientId, body: &[u8]) -> Result<Option<Vec<u8>>, String> {
-        let mut rest = body;
-        while !rest.is_empty() {
-            let (msg, tail) = postcard::take_from_bytes::<ToScheduler>(rest)
-                .map_err(|e| FrameError::Malformed(e.to_string()).to_string())?;
-            rest = tail;
-            if self.client_message(c, msg)? && !rest.is_empty() {
-                return Ok(Some(rest.to_vec()));
-            }
-        }
-        Ok(None)
     }
 
     fn hello(&mut self, token: Token, body: &[u8]) -> Result<(), String> {

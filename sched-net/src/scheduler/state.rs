@@ -23,6 +23,7 @@ use crate::protocol::{
 mod admit;
 mod constraints;
 mod queues;
+mod release;
 mod replicas;
 mod view;
 
@@ -39,6 +40,11 @@ pub trait Sink {
     fn to_worker(&mut self, w: WorkerId, msg: &ToWorker<'_>);
     /// Queues `msg` for client `c`.
     fn to_client(&mut self, c: ClientId, msg: &ToClient);
+    /// Queues job `job`'s spec for worker `w`: a sink may share the bytes
+    /// rather than copy them for every worker.
+    fn job_to_worker(&mut self, w: WorkerId, job: JobId, spec: &Arc<[u8]>) {
+        self.to_worker(w, &ToWorker::Job { job, spec });
+    }
 }
 
 /// A task that killed this many workers fails.
@@ -134,6 +140,8 @@ struct Job {
     dropped: HashSet<u32>,
     /// Its tasks by prefix and state, for the dashboard.
     progress: JobProgress,
+    /// Results all of whose users have run, not yet released.
+    releasing: Vec<TaskId>,
 }
 
 /// Everything the scheduler knows.
@@ -575,29 +583,15 @@ impl Cluster {
         }
     }
 
-    /// Completes `t` in the job's state machine and releases what it allows.
+    /// Completes `t` in the job's state machine and releases what it allows
+    /// (a task with very many inputs: some now, the rest over the next
+    /// turns, see `release`).
     fn complete(job: &mut Job, id: JobId, t: TaskId, sink: &mut impl Sink) {
-        let mut released: Vec<TaskId> = Vec::new();
-        if job.exec.state.complete(t, |r| released.push(r)).is_err() {
+        let releasing = &mut job.releasing;
+        if job.exec.state.complete(t, |r| releasing.push(r)).is_err() {
             return;
         }
-        let mut by_worker: BTreeMap<WorkerId, Vec<DataKey>> = BTreeMap::new();
-        for r in released {
-            let w = std::mem::take(&mut job.holder[r.index()]);
-            let copies = job.take_replicas(r.0);
-            if w != 0 && !job.externals.contains_key(&r.0) {
-                job.progress.released(r.index());
-                for w in std::iter::once(w).chain(copies) {
-                    by_worker
-                        .entry(w)
-                        .or_default()
-                        .push(DataKey { job: id, task: r.0 });
-                }
-            }
-        }
-        for (w, keys) in by_worker {
-            sink.to_worker(w, &ToWorker::Release { keys });
-        }
+        job.release_some(id, sink);
     }
 
     /// A task failed on a worker: its job fails. `run` is there when the
@@ -847,6 +841,7 @@ impl Cluster {
     /// Hands out ready tasks, oldest job first, while workers have room;
     /// finishes jobs; asks busy workers to give work to idle ones.
     pub fn schedule(&mut self, sink: &mut impl Sink) {
+        self.release_pending(sink);
         let mut i = 0;
         while i < self.active.len() {
             let id = self.active[i];
@@ -1027,13 +1022,7 @@ impl Cluster {
             return;
         };
         if worker.has_spec.insert(id) {
-            sink.to_worker(
-                w,
-                &ToWorker::Job {
-                    job: id,
-                    spec: &job.spec,
-                },
-            );
+            sink.job_to_worker(w, id, &job.spec);
         }
         let fetch = job
             .exec

@@ -194,6 +194,7 @@ impl Cluster {
                 forgotten: false,
                 dropped: HashSet::new(),
                 progress,
+                releasing: Vec::new(),
             },
         );
         Ok(())
