@@ -69,7 +69,9 @@ fn big_unrunnable_job(client: &Client, n: usize) -> rask_sched_net::RawFuture {
     let leaves: Vec<Arg> = (0..n).map(|_| Arg::dep(b.task(leaf, &[]))).collect();
     let out = b.task(gather, &leaves);
     let job = b.finish();
-    let options = SubmitOptions::new().pure(false).resources(&[("unobtainium", 1.0)]);
+    let options = SubmitOptions::new()
+        .pure(false)
+        .resources(&[("unobtainium", 1.0)]);
     let mut futures = client.submit_job_with(&job, &[out], &[], &options).unwrap();
     futures.remove(0)
 }

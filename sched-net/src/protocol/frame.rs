@@ -271,7 +271,8 @@ impl Outbox {
         self.buf.extend_from_slice(&body.to_le_bytes());
         self.buf.extend_from_slice(&head);
         self.buf.extend_from_slice(&len);
-        self.queued.push_back(Chunk::Own(std::mem::take(&mut self.buf)));
+        self.queued
+            .push_back(Chunk::Own(std::mem::take(&mut self.buf)));
         self.queued.push_back(Chunk::Shared(payload.clone()));
     }
 

@@ -98,7 +98,11 @@ impl Server {
     /// Handles a client's frame up to its end, or up to a submit handed to
     /// the admission thread: then what is left of the frame is returned,
     /// to wait until that job is in.
-    pub(super) fn client_frame(&mut self, c: ClientId, body: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    pub(super) fn client_frame(
+        &mut self,
+        c: ClientId,
+        body: &[u8],
+    ) -> Result<Option<Vec<u8>>, String> {
         let mut rest = body;
         while !rest.is_empty() {
             let (msg, tail) = postcard::take_from_bytes::<ToScheduler>(rest)

@@ -33,8 +33,8 @@ use mio::{Events, Poll, Token, Waker};
 use crate::conn::Conn;
 use crate::dashboard::{self, Dashboard};
 use crate::protocol::{
-    messages, FrameError, Hello, JobId, Role, ToClient, ToScheduler, ToWorker, Welcome,
-    WorkerId, DEFAULT_MAX_FRAME,
+    messages, FrameError, Hello, JobId, Role, ToClient, ToScheduler, ToWorker, Welcome, WorkerId,
+    DEFAULT_MAX_FRAME,
 };
 use admission::Admission;
 use held::Holdback;
@@ -204,14 +204,7 @@ pub fn serve(listener: std::net::TcpListener, config: SchedulerConfig) -> io::Re
     let http = bind_dashboard(listener.local_addr()?.ip(), &config);
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-    serve_on(
-        poll,
-        waker,
-        listener,
-        http,
-        config,
-        &AtomicBool::new(false),
-    )
+    serve_on(poll, waker, listener, http, config, &AtomicBool::new(false))
 }
 
 /// The dashboard's listener, if the config asks for one. A dashboard that

@@ -74,9 +74,7 @@ impl Prepared {
             .map_err(|e| refused(format!("invalid graph: {e}")))?;
         let mut prefixes = Prefixes::new();
         let plan = exec.state.plan();
-        let progress = JobProgress::new(&decoded, &mut prefixes, |t| {
-            plan.is_needed(TaskId(t))
-        });
+        let progress = JobProgress::new(&decoded, &mut prefixes, |t| plan.is_needed(TaskId(t)));
         Ok(Prepared {
             code_id: decoded.code_id,
             needs: needs_of(&decoded),
@@ -228,6 +226,9 @@ impl Cluster {
     /// The jobs that left since the last call: dropping them frees their
     /// memory.
     pub fn take_retired(&mut self) -> Vec<Retired> {
-        self.retired.as_mut().map(std::mem::take).unwrap_or_default()
+        self.retired
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 }
