@@ -41,7 +41,10 @@ usage: cargo xtask bench [flags]
                    the demo workload in headless Chromium
   --graphs a,b     merge, chain, tree, fanin, busy (default: the first four,
                    plus busy with n=200 for the speedup)
-  --n N[,N...]     graph sizes (default: 10000,100000,1000000)
+  --n N[,N...]     graph sizes (default: 10000,100000,1000000); the scale
+                   row of the distributed runtime is
+                   `--backends distributed --graphs merge --n 10000000
+                   --workers 2 --reps 1` (minutes, a few GB; not in CI)
   --workers N      workers per parallel backend (default: available cores)
   --reps R         repetitions per run; the median is reported (default: 5,
                    3 above n=100000)

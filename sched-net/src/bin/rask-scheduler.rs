@@ -7,6 +7,7 @@
 
 use std::net::TcpListener;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use rask_sched_net::scheduler::{serve, SchedulerConfig};
 
@@ -36,6 +37,13 @@ fn main() -> ExitCode {
                     .map(|p| config.dashboard_port = Some(p))
                     .map_err(|e| format!("--dashboard-port: {e}"))
             }),
+            "--heartbeat-timeout" => value("--heartbeat-timeout").and_then(|v| {
+                v.parse::<f64>()
+                    .map_err(|e| e.to_string())
+                    .and_then(|s| Duration::try_from_secs_f64(s).map_err(|e| e.to_string()))
+                    .map(|t| config.heartbeat_timeout = t)
+                    .map_err(|e| format!("--heartbeat-timeout: {e}"))
+            }),
             "--no-dashboard" => {
                 config.dashboard_port = None;
                 Ok(())
@@ -43,7 +51,7 @@ fn main() -> ExitCode {
             "-h" | "--help" => {
                 println!(
                     "usage: rask-scheduler [--host H] [--port 8786] [--token T] [--max-frame BYTES] \
-                     [--dashboard-port 8787 | --no-dashboard]"
+                     [--heartbeat-timeout SECONDS] [--dashboard-port 8787 | --no-dashboard]"
                 );
                 return ExitCode::SUCCESS;
             }

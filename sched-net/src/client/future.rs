@@ -2,6 +2,7 @@
 //! share ([`JobHandle`]). The last future of an output releases it on the
 //! cluster; the last of the job releases the job.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,7 +27,7 @@ pub(super) enum Status {
 /// Where a future stands, as Dask's `Future.status` tells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FutureStatus {
-    /// Not finished yet.
+    /// Not finished yet (see also [`RawFuture::waiting_for_workers`]).
     Pending,
     /// Finished; the result is on the cluster.
     Finished,
@@ -49,6 +50,9 @@ pub(super) struct JobHandle {
     pub(super) client: Arc<Inner>,
     pub(super) job: JobId,
     pub(super) status: Mutex<(Status, Vec<Callback>)>,
+    /// The scheduler said it has no worker to run the job, and no worker
+    /// has joined since.
+    pub(super) waiting: AtomicBool,
 }
 
 impl std::fmt::Debug for JobHandle {
@@ -207,6 +211,13 @@ impl RawFuture {
     /// True once the task finished, failed or was cancelled.
     pub fn done(&self) -> bool {
         !matches!(self.handle.status(), Status::Pending)
+    }
+
+    /// True while its job is pending on a cluster with no worker: the
+    /// scheduler has admitted it and runs it once a worker joins (Dask's
+    /// "waiting for workers"). A job that has settled is not waiting.
+    pub fn waiting_for_workers(&self) -> bool {
+        self.handle.waiting.load(Ordering::Acquire) && !self.done()
     }
 
     /// Where it stands.

@@ -330,9 +330,15 @@ impl Io {
                 let (lock, cond) = &*self.workers;
                 let mut workers = lock.lock().ignore_poison();
                 workers.retain(|(id, _)| !remove.contains(id));
+                let joined = !add.is_empty();
                 workers.extend(add);
                 cond.notify_all();
                 drop(workers);
+                if joined {
+                    for h in self.jobs.values().filter_map(|e| e.handle.upgrade()) {
+                        h.waiting.store(false, Ordering::Release);
+                    }
+                }
                 for w in remove {
                     if let Some(t) = self.by_worker.get(&w).copied() {
                         self.close_peer(t);
@@ -353,6 +359,11 @@ impl Io {
                 }
             }
             ToClient::Failed { job, error } => self.job_failed(job, wire_error(error)),
+            ToClient::Waiting { job } => {
+                if let Some(h) = self.jobs.get(&job).and_then(|e| e.handle.upgrade()) {
+                    h.waiting.store(true, Ordering::Release);
+                }
+            }
             ToClient::Cluster { dashboard } => {
                 let (lock, cond) = &*self.info;
                 *lock.lock().ignore_poison() = Some(dashboard);

@@ -1,7 +1,7 @@
 //! Submitting jobs: encoding, one future per output, and holding back a
 //! job until the earlier futures it uses have finished ([`Deferred`]).
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use rask_core::{Codec, Error, IgnorePoison, Inputs, Job, JobBuilder, Op, TaskId};
@@ -149,6 +149,7 @@ impl Client {
             client: self.inner.clone(),
             job: id,
             status: Mutex::new((Status::Pending, Vec::new())),
+            waiting: AtomicBool::new(false),
         });
         if waiting.is_empty() {
             self.inner

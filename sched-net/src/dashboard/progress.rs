@@ -107,6 +107,20 @@ impl JobProgress {
         JobProgress { task_row, rows }
     }
 
+    /// Moves the rows from the prefix ids of `from` (where
+    /// [`new`](Self::new) interned them) to those of `into`: a job counted
+    /// off the event loop, against a table of its own, joins the
+    /// scheduler's table in time that grows with its prefixes, not its
+    /// tasks.
+    pub fn reintern(&mut self, from: &Prefixes, into: &mut Prefixes) {
+        for (prefix, _) in &mut self.rows {
+            *prefix = match *prefix {
+                OTHER => OTHER,
+                id => into.intern(from.name(id)),
+            };
+        }
+    }
+
     fn counts(&mut self, t: usize) -> Option<&mut Counts> {
         let row = *self.task_row.get(t)?;
         self.rows.get_mut(usize::from(row)).map(|(_, c)| c)
@@ -279,6 +293,32 @@ mod tests {
 
     fn inc(x: &i64) -> i64 {
         x + 1
+    }
+
+    #[test]
+    fn a_job_counted_against_its_own_table_joins_the_schedulers() {
+        let mut b = JobBuilder::new();
+        let op = b.op(&Op::new("inc", inc));
+        let x = b.lit(1i64);
+        let a = b.task(op, &[x]);
+        let c = b.keyed_task("load-data-7", op, &[Arg::dep(a)]);
+        let job = b.finish();
+        let bytes = encode_job(&job, &[c], &[], None).unwrap();
+        let spec = crate::portable::decode_spec(&bytes).unwrap();
+        let mut own = Prefixes::new();
+        let mut p = JobProgress::new(&spec, &mut own, |_| true);
+        let mut cluster = Prefixes::new();
+        let earlier = cluster.intern("shuffle");
+        p.reintern(&own, &mut cluster);
+        let (inc_id, load) = (cluster.intern("inc"), cluster.intern("load-data"));
+        assert!(earlier != inc_id && earlier != load && inc_id != load);
+        assert_eq!(p.prefix(a.index()), inc_id);
+        assert_eq!(p.prefix(c.index()), load);
+        let mut ids: Vec<u32> = p.rows().iter().map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        let mut want = vec![inc_id, load];
+        want.sort_unstable();
+        assert_eq!(ids, want);
     }
 
     #[test]

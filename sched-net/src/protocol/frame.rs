@@ -5,8 +5,10 @@
 //! reading the body. [`Outbox`] appends messages to an open frame and
 //! writes as much as the socket takes; the rest waits for writability.
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::ops::Range;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -15,6 +17,11 @@ const LEN: usize = 4;
 /// A frame being filled is closed past this size, so that one peer's
 /// backlog goes out in pieces the receiver can start on.
 const SEAL_AT: usize = 1 << 20;
+/// A written prefix of the outbox this long, and at least half of it, is
+/// dropped: a peer that never quite catches up (the scheduler adds tasks
+/// for a worker while the worker reads) would otherwise keep every byte
+/// ever sent to it, and each growth of that buffer would copy all of it.
+const COMPACT_AT: usize = 4 << 20;
 /// Least free room kept for one `read` call.
 const READ_CHUNK: usize = 64 << 10;
 
@@ -79,6 +86,11 @@ impl Inbox {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Bytes arrived and not yet handed out as frames.
+    pub fn buffered(&self) -> usize {
+        self.filled - self.start
     }
 
     /// Moves unread data to the front and grows the buffer so a read has
@@ -190,10 +202,30 @@ pub fn messages<'a, M: serde::Deserialize<'a>>(
 /// Bytes waiting to be written, as frames.
 #[derive(Debug, Default)]
 pub struct Outbox {
+    /// Frames sealed before `buf`, oldest first: runs of bytes, and byte
+    /// payloads shared with their owner ([`push_shared`](Self::push_shared)).
+    queued: VecDeque<Chunk>,
+    /// How much of the first queued chunk is written.
+    queued_written: usize,
     buf: Vec<u8>,
     /// Start of the frame being filled.
     open: Option<usize>,
     written: usize,
+}
+
+#[derive(Debug)]
+enum Chunk {
+    Own(Vec<u8>),
+    Shared(Arc<[u8]>),
+}
+
+impl Chunk {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Chunk::Own(v) => v,
+            Chunk::Shared(b) => b,
+        }
+    }
 }
 
 impl Outbox {
@@ -218,6 +250,39 @@ impl Outbox {
         }
     }
 
+    /// Queues `message(payload)` as a frame of its own without copying
+    /// `payload`, which the caller keeps sharing: a job spec sent to many
+    /// workers is held once, not once per worker. The message's last field
+    /// must be the payload as a `serde_bytes` field, so that its encoding
+    /// ends with the payload's length and bytes.
+    pub fn push_shared<'p, M: Serialize>(
+        &mut self,
+        payload: &'p Arc<[u8]>,
+        message: impl Fn(&'p [u8]) -> M,
+    ) {
+        // The message around an empty payload ends with its length, 0.
+        let Ok(mut head) = postcard::to_allocvec(&message(&payload[..0])) else {
+            return;
+        };
+        if head.pop() != Some(0) {
+            // Not a payload at the end after all: sent the plain way.
+            self.push(&message(&payload[..]));
+            return;
+        }
+        let mut len = Vec::with_capacity(10);
+        let _ = postcard::to_io(&payload.len(), &mut len);
+        self.seal();
+        self.buf.drain(..self.written);
+        self.written = 0;
+        let body = (head.len() + len.len() + payload.len()) as u32;
+        self.buf.extend_from_slice(&body.to_le_bytes());
+        self.buf.extend_from_slice(&head);
+        self.buf.extend_from_slice(&len);
+        self.queued
+            .push_back(Chunk::Own(std::mem::take(&mut self.buf)));
+        self.queued.push_back(Chunk::Shared(payload.clone()));
+    }
+
     /// Closes the frame being filled: its length is now known.
     pub fn seal(&mut self) {
         if let Some(start) = self.open.take() {
@@ -228,23 +293,49 @@ impl Outbox {
 
     /// True when nothing waits.
     pub fn is_empty(&self) -> bool {
-        self.buf.len() == self.written
+        self.queued.is_empty() && self.buf.len() == self.written
     }
 
     /// Seals and writes what `dst` takes. `Ok(true)`: all written.
     pub fn write_to(&mut self, dst: &mut impl Write) -> io::Result<bool> {
         self.seal();
+        while let Some(chunk) = self.queued.front() {
+            let bytes = chunk.bytes();
+            if self.queued_written == bytes.len() {
+                self.queued.pop_front();
+                self.queued_written = 0;
+                continue;
+            }
+            match dst.write(&bytes[self.queued_written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.queued_written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
         while self.written < self.buf.len() {
             match dst.write(&self.buf[self.written..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if self.written >= COMPACT_AT && 2 * self.written >= self.buf.len() {
+                        // Sealed just above: no frame is open to move.
+                        self.buf.drain(..self.written);
+                        self.written = 0;
+                    }
+                    return Ok(false);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
         self.buf.clear();
         self.written = 0;
+        if self.buf.capacity() > 4 * COMPACT_AT {
+            // A job spec went out: its room goes back.
+            self.buf = Vec::new();
+        }
         Ok(true)
     }
 }
@@ -335,6 +426,64 @@ mod tests {
             ]
         );
         assert!(inbox.is_idle());
+    }
+
+    /// A writer that takes at most `1` bytes a call, and refuses every
+    /// other call (WouldBlock), as a full socket does.
+    struct Choking(Vec<u8>, usize, bool);
+    impl Write for Choking {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.2 = !self.2;
+            if self.2 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = self.1.min(buf.len());
+            self.0.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_shared_payload_goes_out_as_if_copied_in_order() {
+        use crate::protocol::ToWorker;
+        let spec: Arc<[u8]> = (0..300_000u32).map(|i| i as u8).collect();
+        let job = |spec| ToWorker::Job {
+            job: JobId::new(0, 9),
+            spec,
+        };
+        let steal = ToWorker::Steal { max: 3 };
+        let (mut shared, mut copied) = (Outbox::new(), Outbox::new());
+        for out in [&mut shared, &mut copied] {
+            out.push(&steal);
+        }
+        let mut partial = Choking(Vec::new(), 1000, false);
+        assert!(!shared.write_to(&mut partial).unwrap());
+        shared.push_shared(&spec, job);
+        shared.push(&steal);
+        copied.push(&job(&spec));
+        copied.push(&steal);
+        while !shared.write_to(&mut partial).unwrap() {}
+        assert!(shared.is_empty());
+        let mut plain = Vec::new();
+        assert!(copied.write_to(&mut plain).unwrap());
+
+        let decode = |wire: &[u8]| {
+            let mut inbox = Inbox::new(1 << 20);
+            inbox.fill(&mut Trickle(wire, 4096)).unwrap();
+            let mut got = Vec::new();
+            while let Some(r) = inbox.next_frame().unwrap() {
+                for m in messages::<ToWorker>(inbox.body(r)) {
+                    got.push(format!("{:?}", m.unwrap()));
+                }
+            }
+            got
+        };
+        let got = decode(&partial.0);
+        assert_eq!(got.len(), 3);
+        assert_eq!(got, decode(&plain), "same messages, in the same order");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 /// The first four bytes of every hello.
 pub const MAGIC: [u8; 4] = *b"RASK";
 /// Bumped on any incompatible change of the messages below.
-pub const VERSION: u16 = 4;
+pub const VERSION: u16 = 5;
 /// Largest frame body accepted unless configured otherwise.
 pub const DEFAULT_MAX_FRAME: usize = 256 << 20;
 
@@ -414,6 +414,15 @@ pub enum ToClient {
         /// The answer.
         reply: Answer,
     },
+    /// A job is admitted but the cluster has no worker to run it: it
+    /// starts once one joins. Sent when the job is admitted with no worker
+    /// connected, and again for each unfinished job whenever the last
+    /// worker leaves; the next [`ToClient::Workers`] that adds a worker
+    /// ends the wait.
+    Waiting {
+        /// The job.
+        job: JobId,
+    },
 }
 
 /// Why a job failed, as it crosses the wire.
@@ -543,7 +552,7 @@ mod tests {
         };
         assert_eq!(
             old.refusal(None).as_deref(),
-            Some("protocol version 0 is not 4")
+            Some("protocol version 0 is not 5")
         );
         let alien = Hello {
             magic: *b"HTTP",

@@ -6,8 +6,18 @@
 //! The same loop serves the [dashboard](crate::dashboard) over HTTP: its
 //! listener and connections are more tokens of the loop, answered from the
 //! cluster's state in place between two turns of scheduling.
+//!
+//! No handler may hold the loop long: a big job is decoded and planned on
+//! the [admission](admission) thread. Liveness is judged by what arrived,
+//! not by when the loop got round to reading it: any bytes from a worker
+//! count as a sign of life, and a worker that looks silent has its socket
+//! read once more before it is removed, so a loop turn that took long
+//! never counts against the workers.
 
+mod admission;
+mod held;
 pub(crate) mod state;
+mod waiting;
 
 use std::collections::HashMap;
 use std::io;
@@ -23,10 +33,13 @@ use mio::{Events, Poll, Token, Waker};
 use crate::conn::Conn;
 use crate::dashboard::{self, Dashboard};
 use crate::protocol::{
-    messages, FrameError, Hello, Role, ToClient, ToScheduler, ToWorker, Welcome, WorkerId,
+    messages, FrameError, Hello, JobId, Role, ToClient, ToScheduler, ToWorker, Welcome, WorkerId,
     DEFAULT_MAX_FRAME,
 };
+use admission::Admission;
+use held::Holdback;
 use state::{ClientId, Cluster, Failure, Sink};
+use waiting::WaitingForWorkers;
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -34,6 +47,8 @@ const DASHBOARD: Token = Token(2);
 const FIRST_CONN: usize = 3;
 /// The longest the loop sleeps: how often it checks heartbeats.
 const TICK: Duration = Duration::from_millis(250);
+/// A loop turn longer than this is logged: something held the loop.
+const SLOW_TURN: Duration = Duration::from_millis(100);
 
 /// How a scheduler runs.
 #[derive(Clone, Debug)]
@@ -88,6 +103,10 @@ struct Server {
     next_client: ClientId,
     cluster: Cluster,
     dashboard: Option<Dashboard>,
+    admission: Admission,
+    /// Per client with a job on the admission thread: what it sent since.
+    held: HashMap<ClientId, Holdback>,
+    waiting: WaitingForWorkers,
 }
 
 /// The [`Sink`] over the server's connections.
@@ -106,6 +125,12 @@ impl Sink for Outboxes<'_> {
     fn to_client(&mut self, c: ClientId, msg: &ToClient) {
         if let Some((conn, _)) = self.clients.get(&c).and_then(|t| self.conns.get_mut(t)) {
             conn.outbox.push(msg);
+        }
+    }
+    fn job_to_worker(&mut self, w: WorkerId, job: JobId, spec: &Arc<[u8]>) {
+        if let Some((conn, _)) = self.workers.get(&w).and_then(|t| self.conns.get_mut(t)) {
+            conn.outbox
+                .push_shared(spec, |spec| ToWorker::Job { job, spec });
         }
     }
 }
@@ -152,11 +177,12 @@ pub(crate) fn spawn(addr: SocketAddr, config: SchedulerConfig) -> io::Result<Sch
     let stop = Arc::new(AtomicBool::new(false));
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+    let waker_in = waker.clone();
     let flag = stop.clone();
     let thread = std::thread::Builder::new()
         .name("rask-scheduler".into())
         .spawn(move || {
-            if let Err(e) = serve_on(poll, listener, http, config, &flag) {
+            if let Err(e) = serve_on(poll, waker_in, listener, http, config, &flag) {
                 log::error!("the scheduler stopped: {e}");
             }
         })?;
@@ -173,13 +199,9 @@ pub(crate) fn spawn(addr: SocketAddr, config: SchedulerConfig) -> io::Result<Sch
 /// the same address) until the process ends.
 pub fn serve(listener: std::net::TcpListener, config: SchedulerConfig) -> io::Result<()> {
     let http = bind_dashboard(listener.local_addr()?.ip(), &config);
-    serve_on(
-        Poll::new()?,
-        listener,
-        http,
-        config,
-        &AtomicBool::new(false),
-    )
+    let poll = Poll::new()?;
+    let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+    serve_on(poll, waker, listener, http, config, &AtomicBool::new(false))
 }
 
 /// The dashboard's listener, if the config asks for one. A dashboard that
@@ -197,6 +219,7 @@ fn bind_dashboard(ip: IpAddr, config: &SchedulerConfig) -> Option<std::net::TcpL
 
 fn serve_on(
     poll: Poll,
+    waker: Arc<Waker>,
     listener: std::net::TcpListener,
     http: Option<std::net::TcpListener>,
     config: SchedulerConfig,
@@ -220,10 +243,12 @@ fn serve_on(
         log::info!("dashboard at http://{}/", d.addr());
     }
     let stream = dashboard.as_ref().map(|_| config.task_stream);
+    let mut cluster = Cluster::new(config.heartbeat_timeout, stream, Instant::now());
+    cluster.hand_back_retired();
     let mut server = Server {
         poll,
         listener,
-        cluster: Cluster::new(config.heartbeat_timeout, stream, Instant::now()),
+        cluster,
         dashboard,
         config,
         conns: HashMap::new(),
@@ -231,6 +256,9 @@ fn serve_on(
         clients: HashMap::new(),
         next_token: FIRST_CONN,
         next_client: 1,
+        admission: Admission::start(waker)?,
+        held: HashMap::new(),
+        waiting: WaitingForWorkers::default(),
     };
     server.run(stop)
 }
@@ -246,6 +274,13 @@ impl Server {
                     .min(TICK)
                     .max(Duration::from_millis(1))
             });
+            // Work left from the last turn is done after a look at the
+            // sockets, not after a nap.
+            let tick = if self.cluster.releasing() {
+                Duration::ZERO
+            } else {
+                tick
+            };
             match self.poll.poll(&mut events, Some(tick)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -255,6 +290,7 @@ impl Server {
                 self.shutdown();
                 return Ok(());
             }
+            let turn = Instant::now();
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(),
@@ -276,6 +312,9 @@ impl Server {
                     }
                 }
             }
+            while let Some(done) = self.admission.next() {
+                self.admitted(done);
+            }
             let mut sink = Outboxes {
                 conns: &mut self.conns,
                 workers: &self.workers,
@@ -283,19 +322,42 @@ impl Server {
             };
             self.cluster.schedule(&mut sink);
             self.cluster.expire_gets(Instant::now(), &mut sink);
+            self.waiting
+                .check(&self.cluster, !self.workers.is_empty(), &mut sink);
             if last_check.elapsed() > Duration::from_millis(500) {
                 last_check = Instant::now();
                 if let Some(d) = &mut self.dashboard {
                     d.sweep(self.poll.registry());
                 }
-                for w in self.cluster.silent_workers(Instant::now()) {
-                    log::warn!("worker {w} sent nothing for too long; removing it");
-                    if let Some(token) = self.workers.get(&w).copied() {
-                        self.close(token);
-                    }
-                }
+                self.remove_silent_workers();
             }
+            self.admission.free(self.cluster.take_retired());
             self.flush_all();
+            let took = turn.elapsed();
+            if took > SLOW_TURN {
+                log::warn!("a turn of the scheduler's loop took {took:?}");
+            }
+        }
+    }
+
+    /// Removes the workers silent past the heartbeat timeout. What a worker
+    /// sent while the loop was busy waits in its socket: that is read
+    /// first, and counts.
+    fn remove_silent_workers(&mut self) {
+        let silent = self.cluster.silent_workers(Instant::now());
+        if silent.is_empty() {
+            return;
+        }
+        for w in &silent {
+            if let Some(token) = self.workers.get(w).copied() {
+                self.readable(token);
+            }
+        }
+        for w in self.cluster.silent_workers(Instant::now()) {
+            log::warn!("worker {w} sent nothing for too long; removing it");
+            if let Some(token) = self.workers.get(&w).copied() {
+                self.close(token);
+            }
         }
     }
 
@@ -337,10 +399,16 @@ impl Server {
     }
 
     fn readable(&mut self, token: Token) {
-        let Some((conn, _)) = self.conns.get_mut(&token) else {
+        let Some((conn, peer)) = self.conns.get_mut(&token) else {
             return;
         };
+        let before = conn.inbox.buffered();
         let closed = conn.read().unwrap_or(true);
+        if let (Peer::Worker(w), true) = (*peer, conn.inbox.buffered() > before) {
+            // Whatever arrived, even part of a frame, shows it is alive;
+            // a read that found nothing does not.
+            self.cluster.seen(w, Instant::now());
+        }
         // Frames borrow from the inbox while the cluster writes to other
         // connections.
         let mut inbox = conn.inbox.take();
@@ -369,10 +437,9 @@ impl Server {
         match who {
             Peer::New => self.hello(token, body),
             Peer::Worker(w) => {
-                // One clock reading per frame: the worker's liveness, and
-                // where the tasks it reports go on the dashboard's stream.
+                // One clock reading per frame places every task it reports
+                // on the dashboard's task stream.
                 let received = Instant::now();
-                self.cluster.seen(w, received);
                 for msg in messages::<ToScheduler>(body) {
                     let msg = msg.map_err(|e| e.to_string())?;
                     self.worker_message(w, msg, received)?;
@@ -380,9 +447,12 @@ impl Server {
                 Ok(())
             }
             Peer::Client(c) => {
-                for msg in messages::<ToScheduler>(body) {
-                    let msg = msg.map_err(|e| e.to_string())?;
-                    self.client_message(c, msg)?;
+                if let Some(h) = self.held.get_mut(&c).filter(|h| h.holds()) {
+                    h.frames.push_back(body.to_vec());
+                    return Ok(());
+                }
+                if let Some(rest) = self.client_frame(c, body)? {
+                    self.held.entry(c).or_default().frames.push_back(rest);
                 }
                 Ok(())
             }
@@ -517,7 +587,9 @@ impl Server {
         Ok(())
     }
 
-    fn client_message(&mut self, c: ClientId, msg: ToScheduler<'_>) -> Result<(), String> {
+    /// Handles one message of client `c`; `Ok(true)` if it handed a job
+    /// to the admission thread.
+    fn client_message(&mut self, c: ClientId, msg: ToScheduler<'_>) -> Result<bool, String> {
         let mut sink = Outboxes {
             conns: &mut self.conns,
             workers: &self.workers,
@@ -527,6 +599,10 @@ impl Server {
             ToScheduler::Submit { job, spec } => {
                 if job.client() != c {
                     return Err(format!("job id {job:#x} does not belong to client {c}"));
+                }
+                if Admission::worth_it(spec.len()) && self.admission.prepare(c, job, spec) {
+                    self.held.entry(c).or_default().admitting += 1;
+                    return Ok(true);
                 }
                 self.cluster.submit(c, job, spec, &mut sink);
             }
@@ -557,7 +633,7 @@ impl Server {
             }
             _ => return Err("a client sent a worker's message".into()),
         }
-        Ok(())
+        Ok(false)
     }
 
     fn close(&mut self, token: Token) {
@@ -582,6 +658,7 @@ impl Server {
             }
             Peer::Client(c) => {
                 self.clients.remove(&c);
+                self.held.remove(&c);
                 let mut sink = Outboxes {
                     conns: &mut self.conns,
                     workers: &self.workers,

@@ -19,16 +19,18 @@
 //!   [`dispatch`] applies it to the books.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::dashboard::Board;
 use crate::protocol::{DataKey, JobId, ToClient, ToWorker, WorkerId};
 
+mod admit;
 mod constraints;
 mod datasets;
 mod dispatch;
 mod exec;
-mod holds;
+pub(super) mod holds;
 mod job;
 mod load;
 mod placement;
@@ -45,6 +47,7 @@ mod recording;
 #[cfg(test)]
 mod tests;
 
+pub use admit::{Prepared, Retired};
 pub use placement::Placement;
 pub use reports::Failure;
 
@@ -62,6 +65,11 @@ pub trait Sink {
     fn to_worker(&mut self, w: WorkerId, msg: &ToWorker<'_>);
     /// Queues `msg` for client `c`.
     fn to_client(&mut self, c: ClientId, msg: &ToClient);
+    /// Queues job `job`'s spec for worker `w`: a sink may share the bytes
+    /// rather than copy them for every worker.
+    fn job_to_worker(&mut self, w: WorkerId, job: JobId, spec: &Arc<[u8]>) {
+        self.to_worker(w, &ToWorker::Job { job, spec });
+    }
 }
 
 /// Everything the scheduler knows.
@@ -96,6 +104,9 @@ pub struct Cluster {
     lent: Vec<(ClientId, DataKey)>,
     /// What the dashboard shows beyond the above.
     board: Board,
+    /// Jobs that left, for the caller to free where it suits it, if it
+    /// asked to ([`Cluster::hand_back_retired`]).
+    retired: Option<Vec<Retired>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -139,12 +150,27 @@ impl Cluster {
             parked: Vec::new(),
             lent: Vec::new(),
             board: Board::new(now, task_stream),
+            retired: None,
         }
     }
 
     /// Moves the state's clock to `now`; a clock never goes back.
     fn advance(&mut self, now: Instant) {
         self.clock = self.clock.max(now);
+    }
+
+    /// Jobs with work left, and the client of each.
+    pub fn unfinished_jobs(&self) -> impl Iterator<Item = (JobId, ClientId)> + '_ {
+        self.active
+            .iter()
+            .filter_map(|id| self.jobs.get(id).map(|j| (*id, j)))
+            .filter(|(_, j)| !j.finished)
+            .map(|(id, j)| (id, j.client))
+    }
+
+    /// Jobs on the cluster, finished or not.
+    pub fn job_count(&self) -> usize {
+        self.jobs.len()
     }
 
     /// Workers now: (id, address).

@@ -9,6 +9,10 @@
 //! rask-bench --backend threads --graph merge --n 100000 --workers 8 --reps 5
 //! ```
 //!
+//! `RASK_LOG=warn` (or `info`, `debug`) prints the libraries' log lines
+//! on stderr, with the seconds since the start: the distributed
+//! scheduler's slow loop turns and job admissions, for instance.
+//!
 //! Besides the names `rask` knows, `distributed-polled` is `distributed`
 //! with a thread polling the scheduler's dashboard API every 500 ms, as an
 //! open page does, and `distributed-nodash` is `distributed` with the
@@ -35,6 +39,7 @@ struct Run {
 }
 
 fn main() -> ExitCode {
+    stderr_log::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     // `rask-bench --calibrate`: how many busy-loop steps take ~5 ms here.
     if args == ["--calibrate"] {
@@ -376,6 +381,51 @@ mod dashboard {
                 "dashboard polled {polls} times ({:.1} KiB read, {failures} failed polls)",
                 BYTES.load(Ordering::Relaxed) as f64 / 1024.0
             );
+        }
+    }
+}
+
+/// The log lines `RASK_LOG` asks for, on stderr.
+mod stderr_log {
+    use std::time::Instant;
+
+    struct Stderr {
+        start: Instant,
+    }
+
+    impl log::Log for Stderr {
+        fn enabled(&self, meta: &log::Metadata<'_>) -> bool {
+            meta.level() <= log::max_level()
+        }
+
+        fn log(&self, record: &log::Record<'_>) {
+            if self.enabled(record.metadata()) {
+                eprintln!(
+                    "{:9.3} {} {}: {}",
+                    self.start.elapsed().as_secs_f64(),
+                    record.level(),
+                    record.target(),
+                    record.args()
+                );
+            }
+        }
+
+        fn flush(&self) {}
+    }
+
+    /// Installs the logger if `RASK_LOG` names a level.
+    pub fn init() {
+        let Some(level) = std::env::var("RASK_LOG")
+            .ok()
+            .and_then(|v| v.parse::<log::LevelFilter>().ok())
+        else {
+            return;
+        };
+        let logger = Box::leak(Box::new(Stderr {
+            start: Instant::now(),
+        }));
+        if log::set_logger(logger).is_ok() {
+            log::set_max_level(level);
         }
     }
 }

@@ -15,10 +15,11 @@ use super::{Cluster, Sink};
 use crate::protocol::{run_priority, DataKey, JobId, ToClient, ToWorker, WireError, WorkerId};
 
 impl Cluster {
-    /// Hands out ready tasks, job by job in priority order, while workers
-    /// have room; finishes jobs; asks busy workers to give work to idle
-    /// ones.
+    /// Goes on with the releases earlier turns left; hands out ready
+    /// tasks, job by job in priority order, while workers have room;
+    /// finishes jobs; asks busy workers to give work to idle ones.
     pub fn schedule(&mut self, sink: &mut impl Sink) {
+        self.release_pending(sink);
         let mut i = 0;
         while i < self.active.len() {
             let id = self.active[i];
@@ -181,13 +182,7 @@ impl Cluster {
             return;
         };
         if worker.has_spec.insert(id) {
-            sink.to_worker(
-                w,
-                &ToWorker::Job {
-                    job: id,
-                    spec: &job.spec,
-                },
-            );
+            sink.job_to_worker(w, id, &job.spec);
         }
         // A ready task's inputs are all held.
         let fetch = job

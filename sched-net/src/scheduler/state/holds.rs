@@ -5,14 +5,25 @@
 //! Two counts keep results: `Job::pins` (later jobs and key pins keep the
 //! whole job) and `Cluster::key_pins` (one result, by key). A job goes once
 //! it is released, not pinned and not running on as fire-and-forget.
+//!
+//! Results whose last consumer ran are released a bounded number per job
+//! and turn ([`RELEASE_PER_TURN`]): a task with ten million inputs (a
+//! merge) frees ten million results when it completes, and building and
+//! sending those release lists at once held the loop for seconds, with the
+//! job's `Done` waiting behind them. They wait on the job's `releasing`
+//! list instead, the first batch going at once.
 
 use std::collections::BTreeMap;
 
 use rask_core::TaskId;
 
 use super::job::Job;
-use super::{ClientId, Cluster, Sink};
+use super::{ClientId, Cluster, Retired, Sink};
 use crate::protocol::{DataKey, JobId, ToWorker, WorkerId};
+
+/// Results released per job and loop turn: a few milliseconds of work.
+/// The in-memory tests use a small turn, so that their jobs cross it.
+pub(super) const RELEASE_PER_TURN: usize = if cfg!(test) { 100 } else { 1 << 16 };
 
 impl Cluster {
     /// The client no longer needs `job`'s results. A job a dataset holds
@@ -151,7 +162,7 @@ impl Cluster {
         if !j.released || j.pins > 0 || (j.forgotten && !j.finished) {
             return;
         }
-        let Some(j) = self.jobs.remove(&job) else {
+        let Some(mut j) = self.jobs.remove(&job) else {
             return;
         };
         self.active.retain(|a| *a != job);
@@ -171,32 +182,58 @@ impl Cluster {
         for k in &j.pinned_keys {
             self.key_unpinned(*k, sink);
         }
-        for earlier in j.pinned {
+        for earlier in std::mem::take(&mut j.pinned) {
             if let Some(e) = self.jobs.get_mut(&earlier) {
                 e.pins = e.pins.saturating_sub(1);
             }
             self.drop_if_unused(earlier, sink);
         }
+        if let Some(retired) = &mut self.retired {
+            retired.push(Retired::from(j));
+        }
+    }
+
+    /// Goes on with the releases left from earlier turns.
+    pub(super) fn release_pending(&mut self, sink: &mut impl Sink) {
+        for (id, job) in self.jobs.iter_mut() {
+            job.release_some(*id, sink);
+        }
+    }
+
+    /// True if results wait to be released: the loop should come back at
+    /// once rather than sleep.
+    pub fn releasing(&self) -> bool {
+        self.jobs.values().any(|j| !j.releasing.is_empty())
     }
 }
 
 impl Job {
     /// Completes `t` in the job's state machine and releases the results
-    /// no task needs any more.
+    /// no task needs any more: some now, the rest over the next turns.
     pub(super) fn complete(&mut self, id: JobId, t: TaskId, sink: &mut impl Sink) {
-        let mut released: Vec<TaskId> = Vec::new();
-        if self.exec.state.complete(t, |r| released.push(r)).is_err() {
+        let releasing = &mut self.releasing;
+        if self.exec.state.complete(t, |r| releasing.push(r)).is_err() {
             return;
         }
+        self.release_some(id, sink);
+    }
+
+    /// Releases up to [`RELEASE_PER_TURN`] of the results waiting for it:
+    /// each worker holding one (or a copy) is told to drop it.
+    pub(super) fn release_some(&mut self, id: JobId, sink: &mut impl Sink) {
+        if self.releasing.is_empty() {
+            return;
+        }
+        let from = self.releasing.len().saturating_sub(RELEASE_PER_TURN);
         let mut by_worker: BTreeMap<WorkerId, Vec<DataKey>> = BTreeMap::new();
-        for r in released {
+        for r in self.releasing.drain(from..) {
             if self.externals.contains_key(&r.0) {
                 // Held for the earlier job: this job only lets go of it.
                 self.holder[r.index()] = None;
                 self.replicas.remove(&r.0);
                 continue;
             }
-            let copies = self.take_replicas(r.0);
+            let copies = self.replicas.remove(&r.0).unwrap_or_default();
             if let Some(w) = self.holder[r.index()].take() {
                 self.progress.released(r.index());
                 for w in std::iter::once(w).chain(copies) {
@@ -209,6 +246,10 @@ impl Job {
         }
         for (w, keys) in by_worker {
             sink.to_worker(w, &ToWorker::Release { keys });
+        }
+        if self.releasing.is_empty() {
+            // Ten million task ids are 40 MB: given back once done.
+            self.releasing = Vec::new();
         }
     }
 }

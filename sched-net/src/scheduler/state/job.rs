@@ -1,5 +1,6 @@
 //! A submitted job and its per-task books: who holds each result, where
-//! each task was sent, result sizes and deaths; and its admission.
+//! each task was sent, result sizes and deaths; and how it gets on the
+//! active list ([`admit`](super::admit) prepares and installs it).
 //!
 //! Each job is driven by the core's [`ExecState`](rask_core::ExecState).
 //! Data never passes through here: a task is sent with the list of its
@@ -12,9 +13,9 @@ use rask_core::TaskId;
 
 use super::constraints::Constraints;
 use super::exec::Exec;
-use super::{ClientId, Cluster, Sink};
+use super::{ClientId, Cluster, Prepared, Sink};
 use crate::dashboard::JobProgress;
-use crate::portable::{decode_spec, JobSpec};
+use crate::portable::decode_spec;
 use crate::protocol::{DataKey, JobId, ToClient, WireError, WorkerId};
 
 /// What a worker must offer to run a job: an op (or a type) by name,
@@ -73,12 +74,27 @@ pub(super) struct Job {
     pub dropped: HashSet<u32>,
     /// Its tasks by prefix and state, for the dashboard.
     pub progress: JobProgress,
+    /// Results all of whose users have run, not yet released (see
+    /// [`holds`](super::holds)).
+    pub releasing: Vec<TaskId>,
 }
 
 impl Cluster {
     /// A client asks to run a job. Errors are reported to the client.
     pub fn submit(&mut self, client: ClientId, job: JobId, spec: &[u8], sink: &mut impl Sink) {
-        match self.admit(client, job, spec) {
+        self.install(client, job, Prepared::new(spec.into()), sink);
+    }
+
+    /// Puts a job [prepared](Prepared::new) elsewhere on the cluster, or
+    /// reports to the client why it cannot run.
+    pub fn install(
+        &mut self,
+        client: ClientId,
+        job: JobId,
+        prepared: Result<Prepared, WireError>,
+        sink: &mut impl Sink,
+    ) {
+        match prepared.and_then(|p| self.admit(client, job, p)) {
             Ok(()) => {
                 self.activate(job);
                 self.return_lent(client, job, sink);
@@ -102,98 +118,6 @@ impl Cluster {
             })
             .map_or(0, |i| i + 1);
         self.active.insert(at, job);
-    }
-
-    fn admit(&mut self, client: ClientId, id: JobId, bytes: &[u8]) -> Result<(), WireError> {
-        let refused = |message: String| WireError::Refused { message };
-        if self.jobs.contains_key(&id) {
-            return Err(refused(format!("job {id:#x} was already submitted")));
-        }
-        let spec = decode_spec(bytes).map_err(refused)?;
-        let graph = Arc::new(spec.graph());
-        let n = graph.len();
-        let mut holder = vec![None; n];
-        let mut externals = HashMap::new();
-        let mut replicas = HashMap::new();
-        let mut pinned = Vec::new();
-        let mut pinned_keys = Vec::with_capacity(spec.externals.len());
-        for e in &spec.externals {
-            // A result that itself stands for an earlier one is fetched, and
-            // held, under the original's key.
-            let mut key = e.key;
-            while let Some(k) = self
-                .jobs
-                .get(&key.job)
-                .and_then(|j| j.externals.get(&key.task))
-            {
-                key = *k;
-            }
-            // A released job still here is held by a dataset or a later job.
-            let from = self.jobs.get(&key.job);
-            let Some(held) = from.and_then(|j| j.holder.get(key.task as usize).copied().flatten())
-            else {
-                return Err(refused(format!(
-                    "the result `{}` passed in from an earlier job is no longer on the cluster",
-                    spec.task_name(e.task)
-                )));
-            };
-            if let Some(copies) = from.and_then(|j| j.replicas.get(&key.task)) {
-                replicas.insert(e.task, copies.clone());
-            }
-            holder[e.task as usize] = Some(held);
-            externals.insert(e.task, key);
-            pinned_keys.push(key);
-            if !pinned.contains(&key.job) {
-                pinned.push(key.job);
-            }
-        }
-        let outputs: Vec<TaskId> = spec.outputs.iter().map(|&t| TaskId(t)).collect();
-        let exec = Exec::new(graph, &outputs, |t| holder[t.index()].is_some())
-            .map_err(|e| refused(format!("invalid graph: {e}")))?;
-        for j in &pinned {
-            if let Some(j) = self.jobs.get_mut(j) {
-                j.pins += 1;
-            }
-        }
-        for k in &pinned_keys {
-            *self.key_pins.entry(*k).or_default() += 1;
-        }
-        let constraints = Constraints::of(&spec.options);
-        let needs = needs_of(&spec);
-        let plan = exec.state.plan();
-        let progress = JobProgress::new(&spec, &mut self.board.prefixes, |t| {
-            plan.is_needed(TaskId(t))
-        });
-        self.jobs.insert(
-            id,
-            Job {
-                client,
-                spec: bytes.into(),
-                code_id: spec.code_id,
-                needs,
-                exec,
-                outputs,
-                externals,
-                holder,
-                replicas,
-                sent: vec![None; n],
-                bytes: vec![0; n],
-                deaths: vec![0; n],
-                eligible: HashMap::new(),
-                eligible_now: None,
-                finished: false,
-                released: false,
-                pins: 0,
-                pinned,
-                pinned_keys,
-                constraints,
-                retried: HashMap::new(),
-                forgotten: false,
-                dropped: HashSet::new(),
-                progress,
-            },
-        );
-        Ok(())
     }
 
     /// Job `job` fails with `error`: its client is told, and it is
@@ -241,40 +165,4 @@ impl Job {
             .and_then(|idx| spec.task_ops.iter().position(|&o| o as usize == idx));
         task.map(|t| spec.task_name(t as u32)).unwrap_or_default()
     }
-}
-
-/// What a worker must have to run `spec`: each op, and each literal or
-/// external type.
-fn needs_of(spec: &JobSpec) -> Vec<Need> {
-    let mut needs: Vec<Need> = Vec::new();
-    let mut add = |name: &str, has_code: bool, is_op: bool| {
-        let need = Need {
-            name: name.to_owned(),
-            has_code,
-            is_op,
-        };
-        if !needs.contains(&need) {
-            needs.push(need);
-        }
-    };
-    for op in &spec.ops {
-        if op.name != crate::portable::EXTERNAL_OP {
-            add(op.name, op.code.is_some(), true);
-        }
-    }
-    for lit in &spec.lits {
-        add(lit.codec.type_name, lit.codec.code.is_some(), false);
-    }
-    // A worker decodes an earlier result only to feed a task of this job;
-    // results merely held (a dataset read) need nothing.
-    let used: HashSet<u32> = spec
-        .args
-        .iter()
-        .filter_map(|&a| rask_core::Arg::from_bits(a).as_dep())
-        .map(|t| t.0)
-        .collect();
-    for e in spec.externals.iter().filter(|e| used.contains(&e.task)) {
-        add(e.codec.type_name, e.codec.code.is_some(), false);
-    }
-    needs
 }

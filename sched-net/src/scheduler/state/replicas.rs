@@ -137,7 +137,7 @@ impl Cluster {
             return;
         };
         if worker.has_spec.insert(job) {
-            sink.to_worker(w, &ToWorker::Job { job, spec: &j.spec });
+            sink.job_to_worker(w, job, &j.spec);
         }
     }
 }

@@ -4,6 +4,8 @@
 
 mod harness;
 
+mod admission;
+mod bounded_release;
 mod datasets;
 mod killed_worker;
 mod liveness;

@@ -1,0 +1,73 @@
+//! A task with more inputs than one turn releases: its inputs go over
+//! several `schedule` calls, each result once, and the job's `Done` is not
+//! held behind them.
+
+use std::collections::HashSet;
+
+use super::harness::{end_of, info, key, Sim, Spec};
+use crate::scheduler::state::holds::RELEASE_PER_TURN;
+
+#[test]
+fn the_inputs_of_a_wide_gather_are_released_over_several_turns() {
+    let mut sim = Sim::new();
+    sim.join(info(4, &[]));
+    sim.join(info(4, &[]));
+    let roots = (RELEASE_PER_TURN * 5 / 2) as u32;
+    let mut tasks = vec![Vec::new(); roots as usize];
+    tasks.push((0..roots).collect());
+    let job = sim.submit(&Spec {
+        tasks,
+        outputs: vec![roots],
+        ..Spec::default()
+    });
+
+    // Run every root; the gather is sent once they are all held.
+    let mut gather = None;
+    for _ in 0..10 * roots {
+        for (w, k, _) in sim.schedule().runs() {
+            if k.task == roots {
+                gather = Some((w, k));
+            } else {
+                sim.done(w, k, 8);
+            }
+        }
+        if gather.is_some() {
+            break;
+        }
+    }
+    let (w, k) = gather.expect("the gather was sent");
+    assert!(
+        sim.sent().releases().is_empty(),
+        "its inputs are still needed"
+    );
+
+    sim.done(w, k, 8);
+    let mut released = HashSet::new();
+    let first = sim.sent().releases();
+    assert_eq!(first.len(), RELEASE_PER_TURN, "one turn's worth at once");
+    released.extend(first);
+    assert!(sim.cluster.releasing());
+    let mut turns = 0;
+    let mut done = false;
+    while sim.cluster.releasing() && turns < 10 {
+        let sent = sim.schedule();
+        done |= end_of(&sent, job).is_some();
+        let batch = sent.releases();
+        assert!(
+            batch.len() <= RELEASE_PER_TURN,
+            "{} in one turn",
+            batch.len()
+        );
+        for r in batch {
+            assert!(released.insert(r), "{r:?} released twice");
+        }
+        turns += 1;
+    }
+    assert_eq!(turns, 2, "the rest went over the next two turns");
+    assert!(done, "the job's Done went out meanwhile");
+    let keys: HashSet<_> = released.iter().map(|(_, k)| *k).collect();
+    assert_eq!(keys, (0..roots).map(|t| key(job, t)).collect());
+    let j = &sim.cluster.jobs[&job];
+    assert!((0..roots as usize).all(|t| j.holder[t].is_none()));
+    assert!(j.holder[roots as usize].is_some(), "the output stays");
+}
