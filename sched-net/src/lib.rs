@@ -39,9 +39,9 @@ pub mod protocol;
 #[cfg(not(feature = "fuzzing"))]
 mod protocol;
 pub mod scheduler;
-mod stderr_log;
 #[cfg(feature = "sim")]
 pub mod sim;
+mod stderr_log;
 mod submit;
 pub mod worker;
 
