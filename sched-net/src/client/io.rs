@@ -13,8 +13,8 @@ use rask_core::{Codec, Error, IgnorePoison, Value};
 
 use super::commands::{ClusterInfo, Cmd, WorkerList};
 use super::connect::ClientOptions;
+use super::errors;
 use super::future::{cancelled, JobHandle, Reply, Status};
-use super::net_error;
 use super::queues::QueueCmd;
 use crate::conn::Conn;
 use crate::protocol::{
@@ -130,7 +130,7 @@ impl Io {
     }
 
     fn lost_scheduler(&mut self) {
-        let lost = || net_error("lost the connection to the scheduler");
+        let lost = errors::disconnected;
         for handle in self.jobs.values().filter_map(|j| j.handle.upgrade()) {
             if matches!(handle.status(), Status::Pending | Status::Done) {
                 handle.set(Status::Lost(lost()));
@@ -384,6 +384,6 @@ fn wire_error(error: WireError) -> Error {
         WireError::Task { key, op, message } => Error::TaskFailed { key, op, message },
         WireError::KilledWorker { key, op, workers } => Error::KilledWorker { key, op, workers },
         WireError::UnknownOp { key, op } => Error::UnknownOp { key, op },
-        WireError::Refused { message } => net_error(message),
+        WireError::Refused { message } => errors::job_refused(message),
     }
 }
