@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 
 /// The first four bytes of every hello.
 pub const MAGIC: [u8; 4] = *b"RASK";
-/// Bumped on any incompatible change of the messages below.
+/// Bumped on any change of the messages below that an older peer would
+/// decode differently; see "Compatibility" in `README.md`.
 pub const VERSION: u16 = 5;
 /// Largest frame body accepted unless configured otherwise.
 pub const DEFAULT_MAX_FRAME: usize = 256 << 20;
