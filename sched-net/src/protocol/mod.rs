@@ -613,6 +613,20 @@ mod tests {
         }
     }
 
+    /// Each worker message's wire number. The match has no wildcard, so a
+    /// variant added to [`FromWorker`] fails to compile here until it is
+    /// numbered, listed below, and given a placeholder in [`FromClient`].
+    fn wire_number(msg: &FromWorker) -> u32 {
+        match msg {
+            FromWorker::Done { .. } => 0,
+            FromWorker::Failed { .. } => 1,
+            FromWorker::Missing { .. } => 2,
+            FromWorker::Returned { .. } => 3,
+            FromWorker::Replicated { .. } => 4,
+            FromWorker::Status { .. } => 5,
+        }
+    }
+
     fn worker_messages() -> Vec<FromWorker> {
         let key = key();
         vec![
@@ -671,6 +685,7 @@ mod tests {
         assert_eq!(workers.len() as u32, WORKER_MESSAGES);
         for msg in &workers {
             let bytes = postcard::to_allocvec(msg).unwrap();
+            assert_eq!(u32::from(bytes[0]), wire_number(msg));
             assert_eq!(postcard::from_bytes::<FromWorker>(&bytes).unwrap(), *msg);
             let as_client: Vec<_> = messages::<FromClient>(&bytes).collect();
             assert!(
