@@ -5,6 +5,22 @@ use alloc::vec::Vec;
 use core::fmt;
 
 /// Why a computation did not produce its outputs.
+///
+/// A scheduler that reaches its workers over connections (the distributed
+/// one) tells apart what a caller acts on differently: [`Unreachable`]
+/// and [`Disconnected`] may pass on retrying, [`Refused`] needs another
+/// token or build, [`JobRefused`] another job, [`Timeout`] a longer wait,
+/// and [`Cancelled`] was asked for. Everything else a backend reports is
+/// [`Backend`]. Each variant is shown as one sentence; these keep the
+/// backend's name in front, as [`Backend`] does.
+///
+/// [`Unreachable`]: Error::Unreachable
+/// [`Disconnected`]: Error::Disconnected
+/// [`Refused`]: Error::Refused
+/// [`JobRefused`]: Error::JobRefused
+/// [`Timeout`]: Error::Timeout
+/// [`Cancelled`]: Error::Cancelled
+/// [`Backend`]: Error::Backend
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
@@ -85,6 +101,55 @@ pub enum Error {
         /// What happened.
         message: String,
     },
+    /// The scheduler could not be reached: its address does not resolve,
+    /// nothing listens there, or it did not answer the handshake.
+    Unreachable {
+        /// The backend.
+        backend: &'static str,
+        /// What happened, naming the address.
+        message: String,
+    },
+    /// The scheduler refused this client at the handshake: a wrong or
+    /// missing token, or another protocol version (the message names both
+    /// versions).
+    Refused {
+        /// The backend.
+        backend: &'static str,
+        /// What happened, with the scheduler's reason.
+        message: String,
+    },
+    /// The connection to the scheduler broke; what was in flight on it
+    /// did not finish.
+    Disconnected {
+        /// The backend.
+        backend: &'static str,
+        /// What happened.
+        message: String,
+    },
+    /// The job cannot run on this backend: it holds a value that cannot
+    /// leave its process, or the scheduler refused it or could not go on
+    /// with it (a malformed spec, an invalid graph, a lost result that
+    /// cannot be recomputed). Submitting it again fails the same way.
+    JobRefused {
+        /// The backend.
+        backend: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// A wait given a limit ran past it; what it waited for may still come.
+    Timeout {
+        /// The backend.
+        backend: &'static str,
+        /// What was waited for, and how long.
+        message: String,
+    },
+    /// The caller cancelled the job this result belongs to.
+    Cancelled {
+        /// The backend.
+        backend: &'static str,
+        /// Which result.
+        message: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -121,7 +186,13 @@ impl fmt::Display for Error {
                 f,
                 "task `{key}` (op `{op}`) killed worker: {workers} workers died while running it"
             ),
-            Error::Backend { backend, message } => write!(f, "{backend} scheduler: {message}"),
+            Error::Backend { backend, message }
+            | Error::Unreachable { backend, message }
+            | Error::Refused { backend, message }
+            | Error::Disconnected { backend, message }
+            | Error::JobRefused { backend, message }
+            | Error::Timeout { backend, message }
+            | Error::Cancelled { backend, message } => write!(f, "{backend} scheduler: {message}"),
         }
     }
 }

@@ -1,9 +1,9 @@
 //! The network protocol's receive path on arbitrary bytes: `Inbox` splits
 //! a byte stream (arriving in pieces, with `WouldBlock` between them) into
 //! frames under a size limit, and every frame body is decoded as each
-//! message type of `rask-sched-net` (`Hello`, `Welcome`, `ToScheduler`,
-//! `ToWorker`, `ToClient`, `PeerMsg`), because a peer may send any of them
-//! in any state.
+//! message type of `rask-sched-net` (`Hello`, `Welcome`, `FromWorker`,
+//! `ToWorker`, `FromClient`, `ToClient`, `PeerMsg`), because a peer may
+//! send any of them in any state.
 //!
 //! Beyond "no panic": each message that decodes must survive the real
 //! sending path (`Outbox` then a fresh `Inbox`) unchanged, so that what a
@@ -15,7 +15,7 @@ use std::io::{self, Read};
 
 use libfuzzer_sys::fuzz_target;
 use rask_sched_net::protocol::{
-    messages, Hello, Inbox, Outbox, PeerMsg, ToClient, ToScheduler, ToWorker, Welcome,
+    messages, FromClient, FromWorker, Hello, Inbox, Outbox, PeerMsg, ToClient, ToWorker, Welcome,
     DEFAULT_MAX_FRAME,
 };
 
@@ -81,7 +81,8 @@ fn decode_body(body: &[u8]) {
         let _ = h.refusal(None);
     });
     decode_as!(body, Welcome, |_: &Welcome| {});
-    decode_as!(body, ToScheduler<'_>, |_: &ToScheduler<'_>| {});
+    decode_as!(body, FromWorker, |_: &FromWorker| {});
+    decode_as!(body, FromClient<'_>, |_: &FromClient<'_>| {});
     decode_as!(body, ToWorker<'_>, |_: &ToWorker<'_>| {});
     decode_as!(body, ToClient, |_: &ToClient| {});
     decode_as!(body, PeerMsg<'_>, |_: &PeerMsg<'_>| {});

@@ -1,5 +1,5 @@
 //! The processes scheduler's pipe frames on arbitrary bytes: the child's
-//! blocking `read_frame` and the parent's non-blocking `Inbox` must split
+//! blocking `read_frame` and the parent's non-blocking `FrameInbox` must split
 //! the same stream into the same frames (the parent's arriving in pieces),
 //! and each frame's header decodes as `ToChild` or `ToParent` or is an
 //! error, never a panic. A header that decodes is re-sent with its tail
@@ -8,7 +8,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rask_sched_procs::frame::{parse, push_frame, read_frame, Inbox, ToChild, ToParent};
+use rask_core::FrameInbox;
+use rask_sched_procs::frame::{parse, push_frame, read_frame, ToChild, ToParent, MAX_FRAME};
 
 /// Re-encodes a frame that parsed as `M` and checks it reads back equal.
 fn round_trip<M>(frame: &[u8])
@@ -45,16 +46,20 @@ fuzz_target!(|data: &[u8]| {
         blocking.push(frame.clone());
     }
 
-    let mut inbox = Inbox::default();
+    let mut inbox = FrameInbox::new(MAX_FRAME);
     let mut pieces = Vec::new();
     for chunk in wire.chunks(usize::from(step) + 1) {
-        let spare = inbox.spare(chunk.len());
-        spare[..chunk.len()].copy_from_slice(chunk);
-        inbox.filled(chunk.len(), chunk.len());
-        while let Some(f) = inbox.next_frame() {
-            pieces.push(f.to_vec());
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            let spare = inbox.spare();
+            let n = spare.len().min(rest.len());
+            spare[..n].copy_from_slice(&rest[..n]);
+            inbox.filled(n);
+            rest = &rest[n..];
+            while let Ok(Some(body)) = inbox.next_frame() {
+                pieces.push(inbox.body(body).to_vec());
+            }
         }
-        inbox.compact();
     }
     assert_eq!(
         blocking, pieces,

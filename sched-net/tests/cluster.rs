@@ -144,6 +144,7 @@ fn a_wrong_token_is_refused_with_a_log_line_on_both_sides() {
     bad.expect("refused this worker: wrong token");
     sched.expect("refused: wrong token");
     let err = Client::connect_with(&addr, with_token("nope")).unwrap_err();
+    assert!(matches!(err, rask_core::Error::Refused { .. }), "{err:?}");
     assert!(
         err.to_string().contains("refused this client: wrong token"),
         "{err}"

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use rask_core::{Arg, Codec, JobBuilder, Op, TaskId};
 use rask_sched_net::portable::encode_job;
 use rask_sched_net::protocol::{
-    DataKey, AskOp, Answer, Hello, JobId, Outbox, PeerMsg, Role, RunTime, ToClient, ToScheduler,
-    ToWorker, Welcome, WireError, WorkerId, WorkerInfo,
+    AskOp, Answer, DataKey, FromClient, FromWorker, Hello, JobId, Outbox, PeerMsg, QueueOp,
+    QueuedRef, Role, RunTime, ToClient, ToWorker, Welcome, WireError, WorkerId, WorkerInfo,
 };
 use rask_sched_procs::frame::{push_frame, ToChild, ToParent};
 
@@ -133,18 +133,17 @@ fn net_frames(specs: &[(&str, Vec<u8>)]) {
             reason: "wrong token".into(),
         });
     });
-    one("to-scheduler", &|o| {
-        o.push(&ToScheduler::Submit { job: key.job, spec });
-        o.push(&ToScheduler::Done { key, bytes: 8, run });
-        o.push(&ToScheduler::Failed {
+    one("from-worker", &|o| {
+        o.push(&FromWorker::Done { key, bytes: 8, run });
+        o.push(&FromWorker::Failed {
             key,
             message: "boom".into(),
             origin: Some(("inc-1".into(), "inc".into())),
             run: Some(run),
         });
-        o.push(&ToScheduler::Missing { key, input: key });
-        o.push(&ToScheduler::Returned { key });
-        o.push(&ToScheduler::Status {
+        o.push(&FromWorker::Missing { key, input: key });
+        o.push(&FromWorker::Returned { key });
+        o.push(&FromWorker::Status {
             memory: 1 << 20,
             executing: 2,
             queued: 5,
@@ -152,8 +151,17 @@ fn net_frames(specs: &[(&str, Vec<u8>)]) {
             cpu_permille: 1500,
             spilled: 0,
         });
-        o.push(&ToScheduler::Release { job: key.job });
-        o.push(&ToScheduler::Ask {
+        o.push(&FromWorker::Replicated { key });
+    });
+    one("from-client", &|o| {
+        o.push(&FromClient::Submit { job: key.job, spec });
+        o.push(&FromClient::Release { job: key.job });
+        o.push(&FromClient::ReleaseOutputs {
+            job: key.job,
+            tasks: vec![3],
+        });
+        o.push(&FromClient::Forget { job: key.job });
+        o.push(&FromClient::Ask {
             request: 1,
             op: AskOp::Publish {
                 name: "x".into(),
@@ -161,22 +169,34 @@ fn net_frames(specs: &[(&str, Vec<u8>)]) {
                 replace: true,
             },
         });
-        o.push(&ToScheduler::Ask {
+        o.push(&FromClient::Ask {
             request: 2,
             op: AskOp::List,
         });
-        o.push(&ToScheduler::Ask {
+        o.push(&FromClient::Ask {
             request: 3,
             op: AskOp::Replicate {
                 keys: vec![key],
                 n: 2,
             },
         });
-        o.push(&ToScheduler::Ask {
+        o.push(&FromClient::Ask {
             request: 4,
             op: AskOp::WhoHas { keys: vec![key] },
         });
-        o.push(&ToScheduler::Replicated { key });
+        o.push(&FromClient::Queue {
+            request: 5,
+            name: "q".into(),
+            op: QueueOp::Put(QueuedRef::Value(&[1, 2], "i64")),
+        });
+        o.push(&FromClient::Queue {
+            request: 6,
+            name: "q".into(),
+            op: QueueOp::Get {
+                type_name: "i64".into(),
+                timeout_ms: 10,
+            },
+        });
     });
     one("to-worker", &|o| {
         o.push(&ToWorker::Job { job: key.job, spec });

@@ -14,8 +14,9 @@ use mio::{Poll, Waker};
 use rask_core::Error;
 
 use super::commands::{ClusterInfo, Inner};
+use super::errors::{self, net_error};
 use super::io::{Io, SCHEDULER, WAKER};
-use super::{net_error, Client};
+use super::Client;
 use crate::conn::Conn;
 use crate::local::LocalCluster;
 use crate::portable::CodeKey;
@@ -92,27 +93,28 @@ impl Client {
             .to_socket_addrs()
             .ok()
             .and_then(|mut a| a.next())
-            .ok_or_else(|| net_error(format!("no address for `{addr}`")))?;
+            .ok_or_else(|| errors::unreachable(format!("no address for `{addr}`")))?;
+        let no_answer = |e: io::Error| errors::unreachable(format!("scheduler at {addr}: {e}"));
         let io_err = |e: io::Error| net_error(format!("scheduler at {addr}: {e}"));
         let mut sock =
-            StdStream::connect_timeout(&target, Duration::from_secs(10)).map_err(io_err)?;
+            StdStream::connect_timeout(&target, Duration::from_secs(10)).map_err(no_answer)?;
         sock.set_nodelay(true).map_err(io_err)?;
         crate::conn::send_frame(
             &mut sock,
             &Hello::new(Role::Client, options.token.as_deref()),
         )
-        .map_err(io_err)?;
+        .map_err(no_answer)?;
         sock.set_read_timeout(Some(Duration::from_secs(30)))
             .map_err(io_err)?;
-        let body = crate::conn::recv_frame(&mut sock, options.max_frame).map_err(io_err)?;
+        let body = crate::conn::recv_frame(&mut sock, options.max_frame).map_err(no_answer)?;
         let id = match postcard::from_bytes::<Welcome>(&body) {
             Ok(Welcome::Accepted { id }) => id,
             Ok(Welcome::Refused { reason }) => {
-                return Err(net_error(format!(
+                return Err(errors::refused(format!(
                     "the scheduler at {addr} refused this client: {reason}"
                 )));
             }
-            Err(e) => return Err(net_error(format!("bad welcome from {addr}: {e}"))),
+            Err(e) => return Err(errors::unreachable(format!("bad welcome from {addr}: {e}"))),
         };
         sock.set_read_timeout(None).map_err(io_err)?;
         sock.set_nonblocking(true).map_err(io_err)?;

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use mio::Token;
 use rask_core::{Error, IgnorePoison, Value};
 
+use super::errors::net_error;
 use super::io::Io;
-use super::net_error;
 use crate::conn::Conn;
 use crate::protocol::{messages, DataKey, JobId, PeerMsg, Welcome, WorkerId};
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use rask_core::{Codec, Error, IgnorePoison, TaskId, Value};
 
 use super::commands::{Cmd, Inner};
-use super::net_error;
+use super::errors::{self, net_error};
 use crate::protocol::{DataKey, JobId};
 
 /// Where a job stands, as the IO thread last heard.
@@ -136,13 +136,13 @@ impl JobHandle {
 }
 
 pub(super) fn cancelled(key: DataKey) -> Error {
-    net_error(format!("{}/{} was cancelled", key.job, key.task))
+    errors::cancelled(format!("{}/{} was cancelled", key.job, key.task))
 }
 
 /// The answer to a [`JobHandle::request`].
 pub(super) fn answer(rx: Receiver<Result<Vec<Value>, Error>>) -> Result<Vec<Value>, Error> {
     rx.recv()
-        .unwrap_or_else(|_| Err(net_error("the client's IO thread stopped")))
+        .unwrap_or_else(|_| Err(errors::io_thread_stopped()))
 }
 
 /// The result of one output of a submitted job, held on the cluster until
@@ -201,7 +201,7 @@ impl RawFuture {
             .recv_timeout(timeout)
         {
             Ok(v) => v?.pop().ok_or_else(|| net_error("no value came back")),
-            Err(_) => Err(net_error(format!(
+            Err(_) => Err(errors::timeout(format!(
                 "no result for {}/{} within {timeout:?}",
                 self.key.job, self.key.task
             ))),

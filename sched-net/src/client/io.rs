@@ -13,13 +13,12 @@ use rask_core::{Codec, Error, IgnorePoison, Value};
 
 use super::commands::{ClusterInfo, Cmd, WorkerList};
 use super::connect::ClientOptions;
+use super::errors;
 use super::future::{cancelled, JobHandle, Reply, Status};
-use super::net_error;
 use super::queues::QueueCmd;
 use crate::conn::Conn;
 use crate::protocol::{
-    messages, Answer, DataKey, JobId, QueueOp, QueuedRef, ToClient, ToScheduler, WireError,
-    WorkerId,
+    messages, Answer, DataKey, FromClient, JobId, QueueOp, QueuedRef, ToClient, WireError, WorkerId,
 };
 
 pub(super) const SCHEDULER: Token = Token(0);
@@ -131,7 +130,7 @@ impl Io {
     }
 
     fn lost_scheduler(&mut self) {
-        let lost = || net_error("lost the connection to the scheduler");
+        let lost = errors::disconnected;
         for handle in self.jobs.values().filter_map(|j| j.handle.upgrade()) {
             if matches!(handle.status(), Status::Pending | Status::Done) {
                 handle.set(Status::Lost(lost()));
@@ -185,14 +184,14 @@ impl Io {
                 if let Some(spec) = spec {
                     self.sched
                         .outbox
-                        .push(&ToScheduler::Submit { job, spec: &spec });
+                        .push(&FromClient::Submit { job, spec: &spec });
                 }
             }
             Cmd::Cancel(job) => {
                 if let Some(entry) = self.jobs.get_mut(&job) {
                     // Releasing an unfinished job drops its tasks; its
                     // fetches end with the cancellation.
-                    self.sched.outbox.push(&ToScheduler::Release { job });
+                    self.sched.outbox.push(&FromClient::Release { job });
                     let error = cancelled(DataKey { job, task: 0 });
                     entry.failed = Some(error.clone());
                     self.end_fetches_of(job, error);
@@ -203,17 +202,17 @@ impl Io {
                 Ok(spec) => {
                     self.sched
                         .outbox
-                        .push(&ToScheduler::Submit { job, spec: &spec });
+                        .push(&FromClient::Submit { job, spec: &spec });
                     let Some(entry) = self.jobs.get_mut(&job) else {
                         return;
                     };
                     entry.sent = true;
                     if entry.forgotten {
-                        self.sched.outbox.push(&ToScheduler::Forget { job });
+                        self.sched.outbox.push(&FromClient::Forget { job });
                     }
                     if entry.released {
                         self.jobs.remove(&job);
-                        self.sched.outbox.push(&ToScheduler::Release { job });
+                        self.sched.outbox.push(&FromClient::Release { job });
                     } else if !entry.let_go.is_empty() {
                         self.let_go.push(job);
                     }
@@ -233,7 +232,7 @@ impl Io {
                     }
                 }
                 self.jobs.remove(&job);
-                self.sched.outbox.push(&ToScheduler::Release { job });
+                self.sched.outbox.push(&FromClient::Release { job });
             }
             Cmd::ReleaseOutput(job, task) => {
                 if let Some(entry) = self.jobs.get_mut(&job) {
@@ -246,7 +245,7 @@ impl Io {
             Cmd::Forget(job) => {
                 if let Some(entry) = self.jobs.get_mut(&job) {
                     if !entry.forgotten && entry.sent {
-                        self.sched.outbox.push(&ToScheduler::Forget { job });
+                        self.sched.outbox.push(&FromClient::Forget { job });
                     }
                     entry.forgotten = true;
                 }
@@ -266,7 +265,7 @@ impl Io {
                 };
                 self.sched
                     .outbox
-                    .push(&ToScheduler::Queue { request, name, op });
+                    .push(&FromClient::Queue { request, name, op });
             }
             Cmd::Fetch(job, tasks, reply) => {
                 let id = self.next_fetch;
@@ -290,7 +289,7 @@ impl Io {
                 let request = self.next_ask;
                 self.next_ask += 1;
                 self.asks.insert(request, reply);
-                self.sched.outbox.push(&ToScheduler::Ask { request, op });
+                self.sched.outbox.push(&FromClient::Ask { request, op });
             }
             Cmd::Stop => {}
         }
@@ -305,7 +304,7 @@ impl Io {
                 if !tasks.is_empty() {
                     self.sched
                         .outbox
-                        .push(&ToScheduler::ReleaseOutputs { job, tasks });
+                        .push(&FromClient::ReleaseOutputs { job, tasks });
                 }
             }
         }
@@ -396,6 +395,6 @@ fn wire_error(error: WireError) -> Error {
         WireError::Task { key, op, message } => Error::TaskFailed { key, op, message },
         WireError::KilledWorker { key, op, workers } => Error::KilledWorker { key, op, workers },
         WireError::UnknownOp { key, op } => Error::UnknownOp { key, op },
-        WireError::Refused { message } => net_error(message),
+        WireError::Refused { message } => errors::job_refused(message),
     }
 }

@@ -19,6 +19,7 @@
 mod commands;
 mod connect;
 mod datasets;
+mod errors;
 mod fetch;
 mod future;
 mod gather;
@@ -41,13 +42,6 @@ use commands::Inner;
 pub use connect::ClientOptions;
 pub use future::{FutureStatus, RawFuture};
 pub use queues::QueueItem;
-
-fn net_error(message: impl Into<String>) -> Error {
-    Error::Backend {
-        backend: "distributed",
-        message: message.into(),
-    }
-}
 
 /// A connection to a cluster. Cloning shares it; the last clone closes it
 /// (and stops a local cluster).
@@ -77,7 +71,7 @@ impl Client {
             .wait_timeout_while(guard, timeout, |w| w.len() < n)
             .ignore_poison();
         if guard.len() < n {
-            return Err(net_error(format!(
+            return Err(errors::timeout(format!(
                 "only {} of {n} workers joined within {timeout:?}",
                 guard.len()
             )));

@@ -6,8 +6,9 @@ use std::time::Duration;
 use rask_core::{Codec, Error, Value};
 
 use super::commands::Cmd;
+use super::errors::{self, net_error};
 use super::future::RawFuture;
-use super::{net_error, Client};
+use super::Client;
 use crate::protocol::{Answer, DataKey, Queued};
 
 /// An item taken from a queue.
@@ -35,7 +36,7 @@ impl Client {
         match rx.recv() {
             Ok(Answer::Error(message)) => Err(net_error(message)),
             Ok(reply) => Ok(reply),
-            Err(_) => Err(net_error("lost the connection to the scheduler")),
+            Err(_) => Err(errors::disconnected()),
         }
     }
 

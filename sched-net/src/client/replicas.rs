@@ -4,8 +4,9 @@ use std::time::{Duration, Instant};
 
 use rask_core::Error;
 
+use super::errors::{self, net_error};
 use super::future::RawFuture;
-use super::{net_error, Client};
+use super::Client;
 use crate::protocol::{Answer, AskOp, DataKey, WorkerId};
 
 impl Client {
@@ -39,7 +40,7 @@ impl Client {
                 return Ok(());
             };
             if Instant::now() >= deadline {
-                return Err(net_error(format!(
+                return Err(errors::timeout(format!(
                     "result {}/{} is on {} of {want} workers after {timeout:?}",
                     key.job,
                     key.task,

@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex, Weak};
 use rask_core::{Codec, Error, IgnorePoison, Inputs, Job, JobBuilder, Op, TaskId};
 
 use super::commands::{Cmd, Inner};
+use super::errors::net_error;
 use super::future::{JobHandle, OutputHold, RawFuture, Status};
-use super::{net_error, Client};
+use super::Client;
 use crate::portable::encode_job_with;
 use crate::protocol::{DataKey, JobId};
 use crate::submit::SubmitOptions;

@@ -8,8 +8,9 @@ use super::spec::{CodecSpec, External, JobOptions, JobSpec, LitSpec, OpSpec};
 use super::EXTERNAL_OP;
 use crate::protocol::DataKey;
 
-fn net_error(message: String) -> Error {
-    Error::Backend {
+/// The job cannot go to a cluster: sending it again fails the same way.
+fn unfit(message: String) -> Error {
+    Error::JobRefused {
         backend: "distributed",
         message,
     }
@@ -50,7 +51,7 @@ pub fn encode_job_with(
         .iter()
         .find(|(_, a)| !a.is_finite() || *a < 0.0)
     {
-        return Err(net_error(format!(
+        return Err(unfit(format!(
             "resource `{name}`: {amount} is not a finite amount of at least 0"
         )));
     }
@@ -73,7 +74,7 @@ pub fn encode_job_with(
             continue;
         }
         if op.codec().is_none() {
-            return Err(net_error(format!(
+            return Err(unfit(format!(
                 "op `{}` returns a value that cannot leave this process (made with \
                  `delayed_local` or `Op::local`), so it cannot run on a cluster",
                 op.name()
@@ -89,7 +90,7 @@ pub fn encode_job_with(
     let mut lit_bytes = Vec::with_capacity(job.lits().len());
     for (i, lit) in job.lits().iter().enumerate() {
         let codec = lit.codec().ok_or_else(|| {
-            net_error(format!(
+            unfit(format!(
                 "literal #{i} (a {}) cannot leave this process (made with `local_lit` or \
                  `Local`), so its job cannot run on a cluster",
                 lit.value().type_name()
@@ -98,7 +99,7 @@ pub fn encode_job_with(
         let mut bytes = Vec::new();
         codec
             .encode(lit.value(), &mut bytes)
-            .map_err(|e| net_error(format!("literal #{i}: {e}")))?;
+            .map_err(|e| unfit(format!("literal #{i}: {e}")))?;
         lit_bytes.push((codec, bytes));
     }
     let graph = job.graph();
@@ -138,5 +139,5 @@ pub fn encode_job_with(
             .collect(),
         options: options.clone(),
     };
-    postcard::to_allocvec(&spec).map_err(|e| net_error(format!("encoding the job: {e}")))
+    postcard::to_allocvec(&spec).map_err(|e| unfit(format!("encoding the job: {e}")))
 }

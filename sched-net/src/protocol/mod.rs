@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 
 /// The first four bytes of every hello.
 pub const MAGIC: [u8; 4] = *b"RASK";
-/// Bumped on any incompatible change of the messages below.
+/// Bumped on any change of the messages below that an older peer would
+/// decode differently; see "Compatibility" in `README.md`.
 pub const VERSION: u16 = 5;
 /// Largest frame body accepted unless configured otherwise.
 pub const DEFAULT_MAX_FRAME: usize = 256 << 20;
@@ -96,9 +97,9 @@ pub enum Welcome {
     },
 }
 
-/// Worker or client to scheduler.
+/// Worker to scheduler.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum ToScheduler<'a> {
+pub enum FromWorker {
     /// A task finished; its result (`bytes` long, encoded) stays on the worker.
     Done {
         /// Which result.
@@ -154,6 +155,30 @@ pub enum ToScheduler<'a> {
         /// Bytes of results spilled to its local directory.
         spilled: u64,
     },
+}
+
+/// Client to scheduler.
+///
+/// On the wire its variants are numbered after [`FromWorker`]'s: the
+/// first six numbers are held by variants that can have no value, so a
+/// worker's message read on a client's connection (or a client's on a
+/// worker's) is a malformed frame, never a message of the other role.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+// The placeholders are never built: they only hold wire numbers.
+#[allow(dead_code)]
+pub enum FromClient<'a> {
+    #[doc(hidden)]
+    WorkerDone(Unsent),
+    #[doc(hidden)]
+    WorkerFailed(Unsent),
+    #[doc(hidden)]
+    WorkerMissing(Unsent),
+    #[doc(hidden)]
+    WorkerReturned(Unsent),
+    #[doc(hidden)]
+    WorkerReplicated(Unsent),
+    #[doc(hidden)]
+    WorkerStatus(Unsent),
     /// A client submits a job: a [`JobSpec`](crate::portable::JobSpec), encoded.
     Submit {
         /// The job's id.
@@ -201,6 +226,28 @@ pub enum ToScheduler<'a> {
         #[serde(borrow)]
         op: QueueOp<'a>,
     },
+}
+
+/// A value that cannot exist: it fills the wire numbers of one role's
+/// messages in the other role's enum, and fails to decode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unsent {}
+
+impl Serialize for Unsent {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        match *self {}
+    }
+}
+
+impl<'de> Deserialize<'de> for Unsent {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Unsent, D::Error> {
+        // serde's `skip` would renumber the variants after it when
+        // decoding (not when encoding), so the placeholders are decoded
+        // and refused here instead.
+        Err(serde::de::Error::custom(
+            "a message of the other role on this connection",
+        ))
+    }
 }
 
 /// How a task ran, for the dashboard's task stream: three varints, a few
@@ -349,7 +396,7 @@ pub enum ToWorker<'a> {
         keys: Vec<DataKey>,
     },
     /// Fetch this result from worker `from` and hold a copy of it as if
-    /// made here (answered with [`ToScheduler::Replicated`]).
+    /// made here (answered with [`FromWorker::Replicated`]).
     Replicate {
         /// The result.
         key: DataKey,
@@ -406,8 +453,8 @@ pub enum ToClient {
         /// The dashboard's address (`host:port`), if it has one.
         dashboard: Option<String>,
     },
-    /// The answer to a [`ToScheduler::Ask`] or
-    /// [`ToScheduler::Queue`] request.
+    /// The answer to a [`FromClient::Ask`] or
+    /// [`FromClient::Queue`] request.
     Reply {
         /// The request's number.
         request: u64,
@@ -561,6 +608,136 @@ mod tests {
         assert_eq!(
             alien.refusal(None).as_deref(),
             Some("not a rask peer (bad magic)")
+        );
+    }
+
+    /// How many variants [`FromWorker`] has: the wire numbers that
+    /// [`FromClient`] leaves to it.
+    const WORKER_MESSAGES: u32 = 6;
+
+    fn key() -> DataKey {
+        DataKey {
+            job: JobId::from(7 << 32 | 1),
+            task: 3,
+        }
+    }
+
+    /// Each worker message's wire number. The match has no wildcard, so a
+    /// variant added to [`FromWorker`] fails to compile here until it is
+    /// numbered, listed below, and given a placeholder in [`FromClient`].
+    fn wire_number(msg: &FromWorker) -> u32 {
+        match msg {
+            FromWorker::Done { .. } => 0,
+            FromWorker::Failed { .. } => 1,
+            FromWorker::Missing { .. } => 2,
+            FromWorker::Returned { .. } => 3,
+            FromWorker::Replicated { .. } => 4,
+            FromWorker::Status { .. } => 5,
+        }
+    }
+
+    fn worker_messages() -> Vec<FromWorker> {
+        let key = key();
+        vec![
+            FromWorker::Done {
+                key,
+                bytes: 8,
+                run: RunTime::default(),
+            },
+            FromWorker::Failed {
+                key,
+                message: "boom".into(),
+                origin: Some(("k".into(), "op".into())),
+                run: None,
+            },
+            FromWorker::Missing { key, input: key },
+            FromWorker::Returned { key },
+            FromWorker::Replicated { key },
+            FromWorker::Status {
+                memory: 1,
+                executing: 2,
+                queued: 3,
+                paused: false,
+                cpu_permille: 4,
+                spilled: 5,
+            },
+        ]
+    }
+
+    fn client_messages(spec: &[u8]) -> Vec<FromClient<'_>> {
+        let job = key().job;
+        vec![
+            FromClient::Submit { job, spec },
+            FromClient::Release { job },
+            FromClient::ReleaseOutputs {
+                job,
+                tasks: vec![1, 2],
+            },
+            FromClient::Forget { job },
+            FromClient::Ask {
+                request: 9,
+                op: AskOp::List,
+            },
+            FromClient::Queue {
+                request: 10,
+                name: "q".into(),
+                op: QueueOp::Size,
+            },
+        ]
+    }
+
+    /// The scheduler decodes a connection's frames by its role, so a
+    /// message of the other role must not read as one of this role's.
+    #[test]
+    fn a_message_of_one_role_is_malformed_as_the_others() {
+        let workers = worker_messages();
+        assert_eq!(workers.len() as u32, WORKER_MESSAGES);
+        for msg in &workers {
+            let bytes = postcard::to_allocvec(msg).unwrap();
+            assert_eq!(u32::from(bytes[0]), wire_number(msg));
+            assert_eq!(postcard::from_bytes::<FromWorker>(&bytes).unwrap(), *msg);
+            let as_client: Vec<_> = messages::<FromClient>(&bytes).collect();
+            assert!(
+                matches!(as_client.as_slice(), [Err(FrameError::Malformed(_))]),
+                "{msg:?} read as {as_client:?}"
+            );
+        }
+        let spec = [1u8, 2, 3];
+        for (i, msg) in client_messages(&spec).iter().enumerate() {
+            let bytes = postcard::to_allocvec(msg).unwrap();
+            assert_eq!(
+                u32::from(bytes[0]),
+                WORKER_MESSAGES + i as u32,
+                "client messages are numbered after the worker's"
+            );
+            assert_eq!(postcard::from_bytes::<FromClient>(&bytes).unwrap(), *msg);
+            let as_worker: Vec<_> = messages::<FromWorker>(&bytes).collect();
+            assert!(
+                matches!(as_worker.as_slice(), [Err(FrameError::Malformed(_))]),
+                "{msg:?} read as {as_worker:?}"
+            );
+        }
+    }
+
+    /// A peer of another version must still read why it is refused: the
+    /// hello and the welcome keep their encoding across versions.
+    #[test]
+    fn the_handshake_encoding_is_the_same_in_every_version() {
+        let hello = Hello {
+            version: 4,
+            ..Hello::new(Role::Client, None)
+        };
+        assert_eq!(
+            postcard::to_allocvec(&hello).unwrap(),
+            [b'R', b'A', b'S', b'K', 4, 0, 0]
+        );
+        let refused = Welcome::Refused {
+            reason: "no".into(),
+        };
+        assert_eq!(postcard::to_allocvec(&refused).unwrap(), [1, 2, b'n', b'o']);
+        assert_eq!(
+            postcard::to_allocvec(&Welcome::Accepted { id: 3 }).unwrap(),
+            [0, 3]
         );
     }
 }

@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use super::admission::Admitted;
 use super::state::ClientId;
 use super::{Outboxes, Server};
-use crate::protocol::{FrameError, ToScheduler};
+use crate::protocol::{FrameError, FromClient};
 
 /// What one client sent while its jobs were being admitted: whatever it
 /// says about those jobs (release, forget, publish their results, submit
@@ -105,8 +105,12 @@ impl Server {
     ) -> Result<Option<Vec<u8>>, String> {
         let mut rest = body;
         while !rest.is_empty() {
-            let (msg, tail) = postcard::take_from_bytes::<ToScheduler>(rest)
-                .map_err(|e| FrameError::Malformed(e.to_string()).to_string())?;
+            let (msg, tail) = postcard::take_from_bytes::<FromClient>(rest).map_err(|e| {
+                format!(
+                    "{} (not a client's message)",
+                    FrameError::Malformed(e.to_string())
+                )
+            })?;
             rest = tail;
             if self.client_message(c, msg)? && !rest.is_empty() {
                 return Ok(Some(rest.to_vec()));

@@ -33,8 +33,8 @@ use mio::{Events, Poll, Token, Waker};
 use crate::conn::Conn;
 use crate::dashboard::{self, Dashboard};
 use crate::protocol::{
-    messages, FrameError, Hello, JobId, Role, ToClient, ToScheduler, ToWorker, Welcome, WorkerId,
-    DEFAULT_MAX_FRAME,
+    messages, FrameError, FromClient, FromWorker, Hello, JobId, Role, ToClient, ToWorker, Welcome,
+    WorkerId, DEFAULT_MAX_FRAME,
 };
 use admission::Admission;
 use held::Holdback;
@@ -440,8 +440,8 @@ impl Server {
                 // One clock reading per frame places every task it reports
                 // on the dashboard's task stream.
                 let received = Instant::now();
-                for msg in messages::<ToScheduler>(body) {
-                    let msg = msg.map_err(|e| e.to_string())?;
+                for msg in messages::<FromWorker>(body) {
+                    let msg = msg.map_err(|e| format!("{e} (not a worker's message)"))?;
                     self.worker_message(w, msg, received)?;
                 }
                 Ok(())
@@ -532,7 +532,7 @@ impl Server {
     fn worker_message(
         &mut self,
         w: WorkerId,
-        msg: ToScheduler<'_>,
+        msg: FromWorker,
         received: Instant,
     ) -> Result<(), String> {
         let mut sink = Outboxes {
@@ -541,10 +541,10 @@ impl Server {
             clients: &self.clients,
         };
         match msg {
-            ToScheduler::Done { key, bytes, run } => self
+            FromWorker::Done { key, bytes, run } => self
                 .cluster
                 .on_done(w, key, bytes, run, received, &mut sink),
-            ToScheduler::Failed {
+            FromWorker::Failed {
                 key,
                 message,
                 origin,
@@ -558,12 +558,10 @@ impl Server {
                 };
                 self.cluster.on_failed(w, failure, received, &mut sink)
             }
-            ToScheduler::Missing { key, input } => {
-                self.cluster.on_missing(w, key, input, &mut sink)
-            }
-            ToScheduler::Returned { key } => self.cluster.on_returned(w, key),
-            ToScheduler::Replicated { key } => self.cluster.on_replicated(w, key, &mut sink),
-            ToScheduler::Status {
+            FromWorker::Missing { key, input } => self.cluster.on_missing(w, key, input, &mut sink),
+            FromWorker::Returned { key } => self.cluster.on_returned(w, key),
+            FromWorker::Replicated { key } => self.cluster.on_replicated(w, key, &mut sink),
+            FromWorker::Status {
                 memory,
                 executing,
                 queued,
@@ -577,26 +575,20 @@ impl Server {
                 paused,
                 received,
             ),
-            ToScheduler::Submit { .. }
-            | ToScheduler::Release { .. }
-            | ToScheduler::ReleaseOutputs { .. }
-            | ToScheduler::Forget { .. }
-            | ToScheduler::Queue { .. }
-            | ToScheduler::Ask { .. } => return Err("a worker sent a client's message".into()),
         }
         Ok(())
     }
 
     /// Handles one message of client `c`; `Ok(true)` if it handed a job
     /// to the admission thread.
-    fn client_message(&mut self, c: ClientId, msg: ToScheduler<'_>) -> Result<bool, String> {
+    fn client_message(&mut self, c: ClientId, msg: FromClient<'_>) -> Result<bool, String> {
         let mut sink = Outboxes {
             conns: &mut self.conns,
             workers: &self.workers,
             clients: &self.clients,
         };
         match msg {
-            ToScheduler::Submit { job, spec } => {
+            FromClient::Submit { job, spec } => {
                 if job.client() != c {
                     return Err(format!("job id {job:#x} does not belong to client {c}"));
                 }
@@ -606,32 +598,31 @@ impl Server {
                 }
                 self.cluster.submit(c, job, spec, &mut sink);
             }
-            ToScheduler::Release { job } => {
+            FromClient::Release { job } => {
                 if job.client() == c {
                     self.cluster.release(job, &mut sink);
                 }
             }
-            ToScheduler::ReleaseOutputs { job, tasks } => {
+            FromClient::ReleaseOutputs { job, tasks } => {
                 if job.client() == c {
                     self.cluster.release_outputs(job, &tasks, &mut sink);
                 }
             }
-            ToScheduler::Forget { job } => {
+            FromClient::Forget { job } => {
                 if job.client() == c {
                     self.cluster.forget(job);
                 }
             }
-            ToScheduler::Ask { request, op } => {
+            FromClient::Ask { request, op } => {
                 let reply = self.cluster.ask(op, &mut sink);
                 sink.to_client(c, &ToClient::Reply { request, reply });
             }
-            ToScheduler::Queue { request, name, op } => {
+            FromClient::Queue { request, name, op } => {
                 let now = Instant::now();
                 if let Some(reply) = self.cluster.queue(c, request, &name, op, now, &mut sink) {
                     sink.to_client(c, &ToClient::Reply { request, reply });
                 }
             }
-            _ => return Err("a client sent a worker's message".into()),
         }
         Ok(false)
     }

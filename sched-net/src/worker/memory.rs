@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::Worker;
-use crate::protocol::ToScheduler;
+use crate::protocol::FromWorker;
 
 /// Shares of the memory limit, as Dask has them: results in memory above
 /// `SPILL_AT` are spilled down to `SPILL_TO`; a process above
@@ -53,7 +53,7 @@ impl Worker {
         self.last_cpu = now;
         let cpu_permille = (cpu.as_secs_f64() / wall.as_secs_f64().max(1e-3) * 1000.0) as u32;
         let paused = self.options.memory_limit > 0 && memory > self.options.memory_limit;
-        self.sched.outbox.push(&ToScheduler::Status {
+        self.sched.outbox.push(&FromWorker::Status {
             memory,
             executing,
             queued: queued + self.pending.len() as u32,

@@ -39,7 +39,7 @@ use rask_core::{Registry, TaskId};
 use crate::conn::{recv_frame, send_frame, Conn};
 use crate::portable::{decode_spec, Loader, SharedJob};
 use crate::protocol::{
-    messages, DataKey, Hello, JobId, Role, ToScheduler, ToWorker, Welcome, WorkerId, WorkerInfo,
+    messages, DataKey, FromWorker, Hello, JobId, Role, ToWorker, Welcome, WorkerId, WorkerInfo,
 };
 use exec::{Executor, Outcome};
 use memory::cpu_time;
@@ -290,7 +290,7 @@ impl Worker {
                     self.unpin(&item.job, item.key, &deps);
                     self.sched
                         .outbox
-                        .push(&ToScheduler::Returned { key: item.key });
+                        .push(&FromWorker::Returned { key: item.key });
                 }
             }
             ToWorker::Peers { add, remove } => {

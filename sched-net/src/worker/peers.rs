@@ -10,7 +10,7 @@ use rask_core::TaskId;
 
 use super::Worker;
 use crate::conn::Conn;
-use crate::protocol::{messages, DataKey, Hello, PeerMsg, Role, ToScheduler, Welcome, WorkerId};
+use crate::protocol::{messages, DataKey, FromWorker, Hello, PeerMsg, Role, Welcome, WorkerId};
 
 pub(super) enum PeerKind {
     /// Someone fetching from us; `greeted` once its hello was accepted.
@@ -86,7 +86,7 @@ impl Worker {
             debug_assert_eq!(wanted.from, w);
             for (task, _) in wanted.waiters {
                 if self.pending.remove(&task).is_some() {
-                    self.sched.outbox.push(&ToScheduler::Missing {
+                    self.sched.outbox.push(&FromWorker::Missing {
                         key: task,
                         input: *input,
                     });
@@ -226,7 +226,7 @@ impl Worker {
                 };
                 for (task, _) in wanted.waiters {
                     self.pending.remove(&task);
-                    self.sched.outbox.push(&ToScheduler::Failed {
+                    self.sched.outbox.push(&FromWorker::Failed {
                         key: task,
                         message: message.clone(),
                         origin: None,
@@ -240,7 +240,7 @@ impl Worker {
         if wanted.keep {
             self.data
                 .insert(key, value, bytes.to_vec(), size, codec, true);
-            self.sched.outbox.push(&ToScheduler::Replicated { key });
+            self.sched.outbox.push(&FromWorker::Replicated { key });
         } else {
             self.data.insert(key, value, Vec::new(), size, codec, false);
         }

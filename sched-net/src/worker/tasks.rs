@@ -9,7 +9,7 @@ use rask_core::{TaskId, Value};
 use super::exec::Item;
 use super::Worker;
 use crate::portable::SharedJob;
-use crate::protocol::{DataKey, JobId, RunTime, ToScheduler, WorkerId};
+use crate::protocol::{DataKey, FromWorker, JobId, RunTime, WorkerId};
 
 /// A task waiting for inputs from peers.
 pub(super) struct Pending {
@@ -45,7 +45,7 @@ impl Worker {
         fetch: Vec<(DataKey, WorkerId)>,
     ) {
         let Some(job) = self.jobs.get(&key.job).cloned() else {
-            self.sched.outbox.push(&ToScheduler::Failed {
+            self.sched.outbox.push(&FromWorker::Failed {
                 key,
                 message: "this worker could not load the task's job".into(),
                 origin: None,
@@ -74,7 +74,7 @@ impl Worker {
             }
             let Some(&from) = fetch.get(&input) else {
                 self.unpin(&job, key, &deps);
-                self.sched.outbox.push(&ToScheduler::Missing { key, input });
+                self.sched.outbox.push(&FromWorker::Missing { key, input });
                 return;
             };
             self.wanted.insert(
@@ -107,7 +107,7 @@ impl Worker {
         if self.data.get(&key).is_some() {
             // Here already (perhaps fetched for a task): kept from now on.
             match self.data.adopt(key) {
-                Ok(()) => self.sched.outbox.push(&ToScheduler::Replicated { key }),
+                Ok(()) => self.sched.outbox.push(&FromWorker::Replicated { key }),
                 Err(e) => log::warn!("{e}"),
             }
             return;
@@ -155,12 +155,12 @@ impl Worker {
                     log::warn!("{e}");
                     self.unpin(job, key, deps);
                     self.data.remove(input);
-                    self.sched.outbox.push(&ToScheduler::Missing { key, input });
+                    self.sched.outbox.push(&FromWorker::Missing { key, input });
                     return;
                 }
                 None => {
                     self.unpin(job, key, deps);
-                    self.sched.outbox.push(&ToScheduler::Missing { key, input });
+                    self.sched.outbox.push(&FromWorker::Missing { key, input });
                     return;
                 }
             }
@@ -191,7 +191,7 @@ impl Worker {
             match outcome.result {
                 Ok((value, bytes)) => {
                     let size = bytes.len() as u64;
-                    self.sched.outbox.push(&ToScheduler::Done {
+                    self.sched.outbox.push(&FromWorker::Done {
                         key: outcome.key,
                         bytes: size,
                         run,
@@ -205,7 +205,7 @@ impl Worker {
                     self.data
                         .insert(outcome.key, value, bytes, size, codec, true);
                 }
-                Err(e) => self.sched.outbox.push(&ToScheduler::Failed {
+                Err(e) => self.sched.outbox.push(&FromWorker::Failed {
                     key: outcome.key,
                     message: e.message().to_owned(),
                     origin: e.origin().map(|(k, o)| (k.to_owned(), o.to_owned())),
