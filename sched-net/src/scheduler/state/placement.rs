@@ -101,8 +101,13 @@ impl Placement {
     /// Tasks `worker` may have in flight before it takes no more: of root
     /// tasks when `root`, else of any.
     pub(super) fn cap(&self, worker: &Worker, root: bool) -> u32 {
+        self.cap_on(worker.info.nthreads, root)
+    }
+
+    /// [`cap`](Self::cap) for a worker of `threads` threads.
+    fn cap_on(&self, threads: u32, root: bool) -> u32 {
         let factor = if root { self.saturation } else { self.headroom };
-        let threads = f64::from(worker.info.nthreads.max(1));
+        let threads = f64::from(threads.max(1));
         (threads * (factor + self.cover())).ceil().max(1.0) as u32
     }
 
@@ -169,6 +174,13 @@ impl Placement {
             consider(h, local);
         }
         for load in by_load.iter() {
+            // The cap is a fixed number of tasks per thread and the order
+            // is by tasks per thread, so from the first worker at its cap
+            // on every worker is at its cap: without this stop, a task no
+            // worker has room for would score every worker, on every turn.
+            if load.in_flight >= self.cap_on(load.threads, root) {
+                break;
+            }
             let w = load.id;
             if held.iter().any(|(h, _)| *h == w) {
                 continue;

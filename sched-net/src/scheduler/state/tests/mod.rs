@@ -5,6 +5,7 @@
 mod harness;
 
 mod datasets;
+mod full_workers;
 mod killed_worker;
 mod liveness;
 mod locality;
