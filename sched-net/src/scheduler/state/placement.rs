@@ -134,19 +134,24 @@ impl Placement {
         eligible: &[WorkerId],
         (workers, by_load): (&BTreeMap<WorkerId, Worker>, &ByLoad),
     ) -> Option<WorkerId> {
+        // Bytes each holder already has, summed after a sort so that a
+        // fan-in of n inputs costs n log n, not n × holders.
         let mut held: Vec<(WorkerId, u64)> = Vec::new();
         let mut total = 0u64;
         for d in job.exec.graph.deps(t) {
             let b = job.bytes[d.index()];
             total += b;
             let copies = job.replicas.get(&d.0).into_iter().flatten();
-            for &h in job.holder[d.index()].iter().chain(copies) {
-                match held.iter_mut().find(|(w, _)| *w == h) {
-                    Some(e) => e.1 += b,
-                    None => held.push((h, b)),
-                }
-            }
+            held.extend(job.holder[d.index()].iter().chain(copies).map(|&h| (h, b)));
         }
+        held.sort_unstable_by_key(|&(w, _)| w);
+        held.dedup_by(|next, kept| {
+            let same = next.0 == kept.0;
+            if same {
+                kept.1 += next.1;
+            }
+            same
+        });
         let failed_on = job.retried.get(&t.0).map(|r| r.1);
         let mut best: Option<(f64, WorkerId)> = None;
         let mut consider = |w: WorkerId, local: u64| -> bool {
@@ -182,7 +187,7 @@ impl Placement {
                 break;
             }
             let w = load.id;
-            if held.iter().any(|(h, _)| *h == w) {
+            if held.binary_search_by_key(&w, |&(h, _)| h).is_ok() {
                 continue;
             }
             // The worker to avoid is scored, and the search goes on.
