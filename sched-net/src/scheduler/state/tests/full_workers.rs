@@ -22,7 +22,10 @@ fn workers_of_different_sizes_each_fill_to_their_own_cap() {
     }
     let caps: Vec<u32> = ids.iter().map(|w| per_worker[w]).collect();
     assert_eq!(caps, vec![2, 3, 6, 11], "{per_worker:?}");
-    assert!(sim.schedule().runs().is_empty(), "every worker is at its cap");
+    assert!(
+        sim.schedule().runs().is_empty(),
+        "every worker is at its cap"
+    );
 }
 
 #[test]
