@@ -101,8 +101,13 @@ impl Placement {
     /// Tasks `worker` may have in flight before it takes no more: of root
     /// tasks when `root`, else of any.
     pub(super) fn cap(&self, worker: &Worker, root: bool) -> u32 {
+        self.cap_on(worker.info.nthreads, root)
+    }
+
+    /// [`cap`](Self::cap) for a worker of `threads` threads.
+    fn cap_on(&self, threads: u32, root: bool) -> u32 {
         let factor = if root { self.saturation } else { self.headroom };
-        let threads = f64::from(worker.info.nthreads.max(1));
+        let threads = f64::from(threads.max(1));
         (threads * (factor + self.cover())).ceil().max(1.0) as u32
     }
 
@@ -129,19 +134,24 @@ impl Placement {
         eligible: &[WorkerId],
         (workers, by_load): (&BTreeMap<WorkerId, Worker>, &ByLoad),
     ) -> Option<WorkerId> {
+        // Bytes each holder already has, summed after a sort so that a
+        // fan-in of n inputs costs n log n, not n × holders.
         let mut held: Vec<(WorkerId, u64)> = Vec::new();
         let mut total = 0u64;
         for d in job.exec.graph.deps(t) {
             let b = job.bytes[d.index()];
             total += b;
             let copies = job.replicas.get(&d.0).into_iter().flatten();
-            for &h in job.holder[d.index()].iter().chain(copies) {
-                match held.iter_mut().find(|(w, _)| *w == h) {
-                    Some(e) => e.1 += b,
-                    None => held.push((h, b)),
-                }
-            }
+            held.extend(job.holder[d.index()].iter().chain(copies).map(|&h| (h, b)));
         }
+        held.sort_unstable_by_key(|&(w, _)| w);
+        held.dedup_by(|next, kept| {
+            let same = next.0 == kept.0;
+            if same {
+                kept.1 += next.1;
+            }
+            same
+        });
         let failed_on = job.retried.get(&t.0).map(|r| r.1);
         let mut best: Option<(f64, WorkerId)> = None;
         let mut consider = |w: WorkerId, local: u64| -> bool {
@@ -169,8 +179,15 @@ impl Placement {
             consider(h, local);
         }
         for load in by_load.iter() {
+            // The cap is a fixed number of tasks per thread and the order
+            // is by tasks per thread, so from the first worker at its cap
+            // on every worker is at its cap: without this stop, a task no
+            // worker has room for would score every worker, on every turn.
+            if load.in_flight >= self.cap_on(load.threads, root) {
+                break;
+            }
             let w = load.id;
-            if held.iter().any(|(h, _)| *h == w) {
+            if held.binary_search_by_key(&w, |&(h, _)| h).is_ok() {
                 continue;
             }
             // The worker to avoid is scored, and the search goes on.

@@ -61,23 +61,21 @@ impl Cluster {
         let id = self.next_worker?;
         self.next_worker = id.next();
         let add = vec![(id, info.listen.clone())];
+        // One message for all: the sink borrows it, so a join costs a send
+        // per peer and no copy of the address each.
+        let workers = ToClient::Workers {
+            add: add.clone(),
+            remove: vec![],
+        };
+        let peers = ToWorker::Peers {
+            add,
+            remove: vec![],
+        };
         for other in self.workers.keys() {
-            sink.to_worker(
-                *other,
-                &ToWorker::Peers {
-                    add: add.clone(),
-                    remove: vec![],
-                },
-            );
+            sink.to_worker(*other, &peers);
         }
         for c in clients {
-            sink.to_client(
-                *c,
-                &ToClient::Workers {
-                    add: add.clone(),
-                    remove: vec![],
-                },
-            );
+            sink.to_client(*c, &workers);
         }
         let used = vec![0.0; info.resources.len()];
         self.by_load.add(id, info.nthreads);
@@ -153,23 +151,19 @@ impl Cluster {
         };
         self.by_load.remove(w, gone.info.nthreads, gone.in_flight);
         self.membership += 1;
+        let peers = ToWorker::Peers {
+            add: vec![],
+            remove: vec![w],
+        };
         for other in self.workers.keys() {
-            sink.to_worker(
-                *other,
-                &ToWorker::Peers {
-                    add: vec![],
-                    remove: vec![w],
-                },
-            );
+            sink.to_worker(*other, &peers);
         }
+        let workers = ToClient::Workers {
+            add: vec![],
+            remove: vec![w],
+        };
         for c in clients {
-            sink.to_client(
-                *c,
-                &ToClient::Workers {
-                    add: vec![],
-                    remove: vec![w],
-                },
-            );
+            sink.to_client(*c, &workers);
         }
         self.recover_from_loss(w, sink);
     }

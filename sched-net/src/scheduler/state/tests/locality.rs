@@ -160,3 +160,51 @@ fn scoring_holders_and_the_least_loaded_worker_finds_the_best_of_all() {
     }
     assert!(checked > 50, "only {checked} placements compared");
 }
+
+#[test]
+fn a_fan_in_goes_to_the_worker_holding_the_most_bytes_in_all() {
+    // Three one-thread workers; 12 roots, and a merge reading all of them.
+    let mut sim = Sim::new();
+    for _ in 0..3 {
+        sim.join(info(1, &[]));
+    }
+    let mut tasks: Vec<Vec<u32>> = vec![Vec::new(); 12];
+    tasks.push((0..12).collect());
+    let spec = Spec {
+        outputs: vec![12],
+        tasks,
+        ..Spec::default()
+    };
+    let job = sim.submit(&spec);
+    let mut ran_on = std::collections::BTreeMap::new();
+    let mut held_bytes = std::collections::BTreeMap::new();
+    for _ in 0..20 {
+        let runs = sim.schedule().runs();
+        if let Some(merge) = runs.iter().find(|r| r.1.task == 12) {
+            let most = held_bytes.iter().max_by_key(|(_, b)| **b).map(|(w, _)| *w);
+            assert_eq!(Some(merge.0), most, "{held_bytes:?}");
+            assert_ne!(Some(&merge.0), ran_on.get(&0), "not the largest input's");
+            return;
+        }
+        for (w, k, _) in runs {
+            ran_on.insert(k.task, w);
+        }
+        // Root 0 weighs 3 MB; the roots beside root 1 weigh 1 MB each, and
+        // 4 MB together; the rest 10 B.
+        let out: Vec<_> = ran_on
+            .iter()
+            .filter(|(t, _)| sim.cluster.jobs[&job].holder[**t as usize].is_none())
+            .map(|(t, w)| (*t, *w))
+            .collect();
+        for (t, w) in out {
+            let bytes = match t {
+                0 => 3_000_000,
+                _ if ran_on.get(&1) == Some(&w) => 1_000_000,
+                _ => 10,
+            };
+            *held_bytes.entry(w).or_insert(0u64) += bytes;
+            sim.done(w, key(job, t), bytes);
+        }
+    }
+    panic!("the merge was never sent");
+}
