@@ -1,14 +1,15 @@
 //! The scheduler: one mio event loop that accepts workers and clients,
-//! reads their frames, feeds [`Cluster`](state::Cluster) and writes what
+//! reads their frames, feeds the scheduler's state (`state::Cluster`,
+//! specified in `state/README.md`) and writes what
 //! it answers. A connection that sends a bad hello, a malformed frame or an
 //! oversized length is closed with a log line; nothing else is touched.
 //!
-//! The same loop serves the [dashboard](crate::dashboard) over HTTP: its
+//! The same loop serves the dashboard over HTTP: its
 //! listener and connections are more tokens of the loop, answered from the
 //! cluster's state in place between two turns of scheduling.
 //!
 //! No handler may hold the loop long: a big job is decoded and planned on
-//! the [admission](admission) thread. Liveness is judged by what arrived,
+//! the admission thread. Liveness is judged by what arrived,
 //! not by when the loop got round to reading it: any bytes from a worker
 //! count as a sign of life, and a worker that looks silent has its socket
 //! read once more before it is removed, so a loop turn that took long
