@@ -389,7 +389,7 @@ fn files_in(dir: &std::path::Path) -> Vec<(String, u64)> {
 #[test]
 fn a_worker_spills_results_past_its_limit_to_disk_and_reads_them_back() {
     const LIMIT: u64 = 128 << 20;
-    const CHUNKS: u64 = 12; // 432 MiB of results: 3.4 times the limit
+    const CHUNKS: u64 = 16; // 576 MiB of results: 4.5 times the limit
     let local = std::env::temp_dir().join(format!("rask-spill-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&local);
     std::fs::create_dir_all(&local).unwrap();
