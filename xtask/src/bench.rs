@@ -15,7 +15,7 @@ use xtask::flags;
 use xtask::graphs::Shape;
 use xtask::record::{Outcome, Record};
 
-use crate::command::{cargo, run, target_dir};
+use crate::command::release_bin;
 
 /// Backends tried by default; those whose cargo feature is off are skipped.
 const DEFAULT_BACKENDS: &[&str] = &["sync", "threads", "processes", "distributed"];
@@ -187,21 +187,11 @@ pub fn main(args: &[String]) -> Result<(), String> {
         .into_iter()
         .partition(|r| r.backend.starts_with("wasm-"));
 
-    // Browser-only runs need no native bench binary.
-    if !runs.is_empty() {
-        run(&mut cargo(&[
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "xtask",
-            "--bin",
-            "rask-bench",
-        ]))?;
-    }
-    let exe = target_dir()
-        .join("release")
-        .join(format!("rask-bench{}", std::env::consts::EXE_SUFFIX));
+    // Browser-only runs need no native bench binary (nor its path).
+    let exe = match runs.is_empty() {
+        true => PathBuf::new(),
+        false => release_bin("rask-bench")?,
+    };
 
     // Calibrate the busy loop once, in the release binary, so that every
     // backend's busy run does the same work and the speedups compare like

@@ -18,6 +18,23 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
+/// Builds xtask's binary `name` in release mode and returns its path: the
+/// bench and sim children are measured as users run them, optimised.
+pub fn release_bin(name: &str) -> Result<PathBuf, String> {
+    run(&mut cargo(&[
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "xtask",
+        "--bin",
+        name,
+    ]))?;
+    Ok(target_dir()
+        .join("release")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
+}
+
 /// `cargo` (the one running us, under `cargo xtask`) with `args`, in the root.
 pub fn cargo(args: &[&str]) -> Command {
     // `cargo run` sets CARGO to its own path, so nested builds use the same

@@ -17,7 +17,7 @@ use xtask::record::{Outcome, Record};
 use xtask::workloads::SimShape;
 
 use crate::bench::{seconds, si, wait_with_timeout};
-use crate::command::{cargo, run, target_dir};
+use crate::command::release_bin;
 
 /// Rows at 1,000 workers take minutes (the scheduler's cost per turn
 /// grows with the worker count), so the CI-sized default stops at 100.
@@ -138,18 +138,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
         println!("{HELP}");
         return Ok(());
     }
-    run(&mut cargo(&[
-        "build",
-        "--release",
-        "--quiet",
-        "-p",
-        "xtask",
-        "--bin",
-        "rask-sim",
-    ]))?;
-    let exe = target_dir()
-        .join("release")
-        .join(format!("rask-sim{}", std::env::consts::EXE_SUFFIX));
+    let exe = release_bin("rask-sim")?;
     let mut outcomes = Vec::new();
     for (shape, args) in options.rows() {
         eprint!("  sim {:<8} {} ", shape.name(), args[5]);

@@ -118,15 +118,12 @@ impl Cluster {
     /// the queue; if the input's holder is still here it lost the result,
     /// and a copy takes over or it is recomputed.
     pub fn on_missing(&mut self, w: WorkerId, key: DataKey, input: DataKey, sink: &mut impl Sink) {
+        if !self.take_back(w, key) {
+            return;
+        }
         let Some(job) = self.jobs.get_mut(&key.job) else {
             return;
         };
-        let t = key.task as usize;
-        if t >= job.holder.len() || job.sent[t] != Some(w) {
-            return;
-        }
-        unsend((&mut self.workers, &mut self.by_load), job, t, w);
-        let _ = job.exec.state.requeue(TaskId(key.task));
         let i = input.task as usize;
         let lost_here = input.job == key.job
             && job
@@ -149,15 +146,22 @@ impl Cluster {
 
     /// A task given back by worker `w` after a steal request.
     pub fn on_returned(&mut self, w: WorkerId, key: DataKey) {
+        self.take_back(w, key);
+    }
+
+    /// Puts task `key`, sent to worker `w`, back in its job's ready queue;
+    /// false (and nothing changes) if it was not out on `w`.
+    fn take_back(&mut self, w: WorkerId, key: DataKey) -> bool {
         let Some(job) = self.jobs.get_mut(&key.job) else {
-            return;
+            return false;
         };
         let t = key.task as usize;
         if t >= job.holder.len() || job.sent[t] != Some(w) {
-            return;
+            return false;
         }
         unsend((&mut self.workers, &mut self.by_load), job, t, w);
         let _ = job.exec.state.requeue(TaskId(key.task));
+        true
     }
 }
 
