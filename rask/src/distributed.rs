@@ -106,7 +106,7 @@ impl<T> Future<T> {
     /// True if both stand for the same output of the same submission (as
     /// two equal pure submissions do).
     pub fn same_as(&self, other: &Future<T>) -> bool {
-        self.raw.same_as(&other.raw)
+        self.raw == other.raw
     }
 }
 
@@ -249,12 +249,12 @@ impl Client {
     /// A cluster on this machine with one single-threaded worker process
     /// per core.
     pub fn local() -> Result<Client, Error> {
-        rask_sched_net::Client::local().map(Client::activate)
+        rask_sched_net::Client::local(LocalOptions::default()).map(Client::activate)
     }
 
     /// A cluster on this machine, shaped by `options`.
     pub fn local_with(options: LocalOptions) -> Result<Client, Error> {
-        rask_sched_net::Client::local_with(options).map(Client::activate)
+        rask_sched_net::Client::local(options).map(Client::activate)
     }
 
     /// Joins the scheduler at `addr` (`host:port`).
@@ -309,7 +309,7 @@ impl Client {
     /// value and its clones are dropped).
     pub fn close(self) {
         let mut active = ACTIVE.lock().ignore_poison();
-        if active.as_ref().is_some_and(|a| a.same_as(&self.raw)) {
+        if active.as_ref().is_some_and(|a| *a == self.raw) {
             *active = None;
         }
     }
@@ -579,8 +579,8 @@ impl Client {
     /// The ids of the workers holding each future's result (empty while
     /// it is not finished, or once it is lost).
     pub fn who_has<T>(&self, futures: &[Future<T>]) -> Result<Vec<Vec<u32>>, Error> {
-        let raw: Vec<RawFuture> = futures.iter().map(|f| f.raw.clone()).collect();
-        let holders = self.raw.who_has(&raw)?;
+        let keys: Vec<_> = futures.iter().map(|f| f.raw.key()).collect();
+        let holders = self.raw.who_has(&keys)?;
         Ok(holders
             .into_iter()
             .map(|h| h.into_iter().map(|w| w.get()).collect())

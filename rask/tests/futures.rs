@@ -85,8 +85,8 @@ fn a_dataset_published_by_one_client_is_read_by_another() {
     let other = Client::connect_with(
         &cluster.addr().to_string(),
         rask::distributed::ClientOptions {
-            token: Some(cluster.token().to_owned()),
-            ..Default::default()
+            code_key: None,
+            ..cluster.client_options()
         },
     )
     .unwrap();
@@ -284,12 +284,8 @@ fn second_client(client: &Client) -> Client {
     let cluster = client.cluster().unwrap();
     let other = Client::connect_with(
         &cluster.addr().to_string(),
-        rask::distributed::ClientOptions {
-            token: Some(cluster.token().to_owned()),
-            // This binary's functions run on the cluster's workers.
-            code_key: Some(*cluster.code_key()),
-            ..Default::default()
-        },
+        // This binary's functions run on the cluster's workers.
+        cluster.client_options(),
     )
     .unwrap();
     other.clone().close(); // not the active client

@@ -25,6 +25,21 @@
 //! The library logs through the `log` crate and never writes to stderr on
 //! its own; [`log_to_stderr`] is the logger of rask's own processes.
 
+/// Items that only the fuzz targets call from outside the crate: public
+/// with the `fuzzing` feature, crate-private without it, so that the
+/// public surface stays what users need.
+macro_rules! fuzzing_pub {
+    ($(#[$attr:meta])* fn $($rest:tt)*) => {
+        #[cfg(feature = "fuzzing")]
+        $(#[$attr])*
+        pub fn $($rest)*
+        #[cfg(not(feature = "fuzzing"))]
+        $(#[$attr])*
+        pub(crate) fn $($rest)*
+    };
+}
+pub(crate) use fuzzing_pub;
+
 pub mod builtin;
 mod client;
 mod conn;

@@ -24,9 +24,10 @@ use std::time::{Duration, Instant};
 
 use rask_core::IgnorePoison;
 
+use crate::client::ClientOptions;
 use crate::portable::CodeKey;
 use crate::scheduler::{spawn as spawn_scheduler, SchedulerConfig, SchedulerHandle};
-use crate::worker::{run_with as run_worker, WorkerOptions};
+use crate::worker::{run as run_worker, WorkerOptions};
 
 const ENV_ADDR: &str = "RASK_WORKER_OF";
 const ENV_TOKEN: &str = "RASK_WORKER_TOKEN";
@@ -161,19 +162,23 @@ impl LocalCluster {
         self.dashboard
     }
 
-    /// The dashboard's page, if it is on: `http://127.0.0.1:8787/`.
-    pub fn dashboard_link(&self) -> Option<String> {
+    /// The dashboard's page, if it is on: `http://127.0.0.1:8787/`
+    /// (what [`Client::dashboard_link`](crate::Client::dashboard_link)
+    /// gives for a local cluster).
+    pub(crate) fn dashboard_link(&self) -> Option<String> {
         self.dashboard.map(|a| format!("http://{a}/"))
     }
 
-    /// The cluster's token.
-    pub fn token(&self) -> &str {
-        &self.token
-    }
-
-    /// The code key its workers accept.
-    pub fn code_key(&self) -> &CodeKey {
-        &self.code_key
+    /// What another client needs to join this cluster besides its
+    /// [`addr`](Self::addr): the token, and the code key its workers
+    /// accept, so that a client in this same binary sends stateless
+    /// functions as code references, as the cluster's own client does.
+    pub fn client_options(&self) -> ClientOptions {
+        ClientOptions {
+            token: Some(self.token.clone()),
+            code_key: Some(self.code_key),
+            ..ClientOptions::default()
+        }
     }
 
     /// Starts one more worker process; returns its pid.

@@ -10,7 +10,7 @@ use crate::portable::JobOptions;
 /// ```
 /// use rask_sched_net::SubmitOptions;
 /// let opts = SubmitOptions::new().priority(10).retries(2).resources(&[("GPU", 1.0)]);
-/// assert_eq!(opts.get_priority(), 10);
+/// assert_ne!(opts, SubmitOptions::new().priority(10));
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct SubmitOptions {
@@ -93,11 +93,6 @@ impl SubmitOptions {
     /// Whether equal submissions share one job.
     pub(crate) fn is_pure(&self) -> bool {
         self.pure
-    }
-
-    /// The priority.
-    pub fn get_priority(&self) -> i32 {
-        self.priority
     }
 
     /// The options as the job's spec carries them.

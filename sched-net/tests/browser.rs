@@ -53,7 +53,7 @@ fn the_dashboard_page_shows_workers_and_the_task_stream_in_chromium() {
         eprintln!("SKIPPED the dashboard browser test: {why}");
         return;
     }
-    let client = Client::local_with(LocalOptions {
+    let client = Client::local(LocalOptions {
         workers: 2,
         threads_per_worker: 2,
         dashboard_port: Some(0),
@@ -61,7 +61,7 @@ fn the_dashboard_page_shows_workers_and_the_task_stream_in_chromium() {
     })
     .unwrap();
     client.wait_for_workers(2, Duration::from_secs(10)).unwrap();
-    let link = client.cluster().unwrap().dashboard_link().unwrap();
+    let link = client.dashboard_link().unwrap();
     let addresses: Vec<String> = client.workers().into_iter().map(|(_, a)| a).collect();
 
     // Graphs run, one after another, until the page has been checked.

@@ -167,7 +167,7 @@ fn a_graph_under_a_worker_killed_every_two_seconds_is_still_right() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
     let client = Arc::new(
-        Client::local_with(LocalOptions {
+        Client::local(LocalOptions {
             workers: 3,
             dashboard_port: None,
             ..LocalOptions::default()

@@ -50,7 +50,7 @@ fn chains(chains: u64, len: usize) -> (Job, TaskId, u64) {
 
 #[test]
 fn sigkill_of_a_worker_mid_run_still_gives_the_right_answer() {
-    let client = Client::local_with(LocalOptions {
+    let client = Client::local(LocalOptions {
         workers: 3,
         ..LocalOptions::default()
     })
@@ -108,7 +108,7 @@ fn submit_whoami(client: &Client, n: u64) -> rask_sched_net::RawFuture {
 
 #[test]
 fn a_worker_that_joins_mid_run_receives_work() {
-    let client = Client::local_with(LocalOptions {
+    let client = Client::local(LocalOptions {
         workers: 1,
         ..LocalOptions::default()
     })
@@ -215,7 +215,7 @@ fn die(_: &i64) -> i64 {
 
 #[test]
 fn a_task_that_kills_three_workers_fails_naming_it() {
-    let client = Client::local_with(LocalOptions {
+    let client = Client::local(LocalOptions {
         workers: 3,
         ..LocalOptions::default()
     })
@@ -268,7 +268,7 @@ fn who_runs(client: &Client) -> Vec<u32> {
 #[test]
 fn a_worker_over_its_memory_limit_takes_no_new_tasks_until_it_is_under() {
     const LIMIT: u64 = 96 << 20;
-    let client = Client::local_with(LocalOptions {
+    let client = Client::local(LocalOptions {
         workers: 2,
         memory_limit: LIMIT,
         // This test is about pausing alone: spilled, the result would
@@ -393,7 +393,7 @@ fn a_worker_spills_results_past_its_limit_to_disk_and_reads_them_back() {
     let local = std::env::temp_dir().join(format!("rask-spill-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&local);
     std::fs::create_dir_all(&local).unwrap();
-    let client = Client::local_with(LocalOptions {
+    let client = Client::local(LocalOptions {
         workers: 1,
         memory_limit: LIMIT,
         local_directory: Some(local.clone()),

@@ -54,7 +54,7 @@ fn read_until_closed(sock: &mut TcpStream) -> String {
 
 #[test]
 fn the_json_api_lists_workers_progress_and_the_task_stream() {
-    let client = Client::local_with(LocalOptions {
+    let client = Client::local(LocalOptions {
         workers: 2,
         threads_per_worker: 2,
         dashboard_port: Some(0),
@@ -344,7 +344,7 @@ fn a_taken_dashboard_port_falls_back_to_a_free_one_and_says_so() {
     drop(taken);
 
     // Turned off: no dashboard at all.
-    let client = Client::local_with(LocalOptions {
+    let client = Client::local(LocalOptions {
         workers: 1,
         dashboard_port: None,
         ..LocalOptions::default()

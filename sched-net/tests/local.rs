@@ -11,7 +11,7 @@ fn inc(x: &i64) -> i64 {
 }
 
 fn two_workers() -> Client {
-    Client::local_with(LocalOptions {
+    Client::local(LocalOptions {
         workers: 2,
         ..LocalOptions::default()
     })

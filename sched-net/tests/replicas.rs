@@ -18,7 +18,7 @@ fn read(x: &(u32, u64)) -> (u32, u32, u64) {
 }
 
 fn cluster(workers: usize) -> Client {
-    let client = Client::local_with(LocalOptions {
+    let client = Client::local(LocalOptions {
         workers,
         dashboard_port: None,
         ..LocalOptions::default()
@@ -69,15 +69,12 @@ fn readers(client: &Client, input: &RawFuture, count: usize) -> Vec<(u32, u32, u
 fn replicate_puts_a_copy_on_every_worker_and_who_has_lists_them() {
     let client = cluster(3);
     let f = make(&client, 7);
-    assert_eq!(
-        client.who_has(std::slice::from_ref(&f)).unwrap()[0].len(),
-        1
-    );
+    assert_eq!(client.who_has(&[f.key()]).unwrap()[0].len(), 1);
 
     client
         .replicate(std::slice::from_ref(&f), None, Duration::from_secs(20))
         .unwrap();
-    let mut holders = client.who_has(std::slice::from_ref(&f)).unwrap().remove(0);
+    let mut holders = client.who_has(&[f.key()]).unwrap().remove(0);
     holders.sort_unstable();
     let mut all: Vec<_> = client.workers().iter().map(|(id, _)| *id).collect();
     all.sort_unstable();
@@ -93,7 +90,7 @@ fn replicate_puts_a_copy_on_every_worker_and_who_has_lists_them() {
     let key = f.key();
     drop(f);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !client.who_has_keys(&[key]).unwrap()[0].is_empty() {
+    while !client.who_has(&[key]).unwrap()[0].is_empty() {
         assert!(Instant::now() < deadline, "its copies outlived it");
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -106,7 +103,7 @@ fn replicate_to_n_workers_stops_at_n() {
     client
         .replicate(std::slice::from_ref(&f), Some(2), Duration::from_secs(20))
         .unwrap();
-    let holders = client.who_has(std::slice::from_ref(&f)).unwrap().remove(0);
+    let holders = client.who_has(&[f.key()]).unwrap().remove(0);
     assert_eq!(holders.len(), 2, "{holders:?}");
 }
 
@@ -132,7 +129,7 @@ fn a_copy_keeps_the_result_when_its_maker_is_killed() {
 
     // Not recomputed (a recomputed value would name another worker):
     // read from the copy on the survivor.
-    let holders = client.who_has(std::slice::from_ref(&f)).unwrap().remove(0);
+    let holders = client.who_has(&[f.key()]).unwrap().remove(0);
     assert_eq!(holders.len(), 1);
     for (ran_on, by, n) in readers(&client, &f, 4) {
         assert_ne!(ran_on, maker);

@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use rask_sched_net::worker::{parse_resources, run_with, WorkerOptions};
+use rask_sched_net::worker::{parse_resources, run, WorkerOptions};
 
 const USAGE: &str = "usage: rask-worker ADDR [--nthreads N] [--memory-limit BYTES] [--no-spill] \
                      [--local-directory DIR] [--token T] [--resources NAME=AMOUNT,...]";
@@ -60,7 +60,7 @@ fn main() -> ExitCode {
         eprintln!("rask-worker: {USAGE}");
         return ExitCode::from(2);
     };
-    match run_with(rask_sched_net::builtin::registry(), &addr, options) {
+    match run(rask_sched_net::builtin::registry(), &addr, options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("rask-worker: {e}");

@@ -30,7 +30,7 @@ pub struct ClientOptions {
     /// Largest frame accepted.
     pub max_frame: usize,
     /// The code key of a local cluster
-    /// ([`LocalCluster::code_key`](crate::local::LocalCluster::code_key)):
+    /// ([`LocalCluster::client_options`](crate::LocalCluster::client_options)):
     /// another client in the same binary then sends stateless functions
     /// to its workers as code references, as the cluster's own client does.
     pub code_key: Option<CodeKey>,
@@ -54,29 +54,19 @@ impl Client {
 
     /// Connects with options (a token).
     pub fn connect_with(addr: &str, options: ClientOptions) -> Result<Client, Error> {
-        let code_key = options.code_key;
-        Client::open(addr, options, code_key, None)
+        Client::open(addr, options, None)
     }
 
     /// A cluster on this machine: an embedded scheduler and worker
-    /// processes re-executed from this binary (one per core, one thread
-    /// each), stopped with no process left behind when the last clone of
-    /// the client is dropped.
-    pub fn local() -> Result<Client, Error> {
-        Client::local_with(crate::LocalOptions::default())
-    }
-
-    /// [`local`](Self::local) with options.
-    pub fn local_with(options: crate::LocalOptions) -> Result<Client, Error> {
+    /// processes re-executed from this binary (by default one per core,
+    /// one thread each), stopped with no process left behind when the
+    /// last clone of the client is dropped.
+    pub fn local(options: crate::LocalOptions) -> Result<Client, Error> {
         let cluster = LocalCluster::start(&options)
             .map_err(|e| net_error(format!("starting a local cluster: {e}")))?;
         let client = Client::open(
             &cluster.addr().to_string(),
-            ClientOptions {
-                token: Some(cluster.token().to_owned()),
-                ..ClientOptions::default()
-            },
-            Some(*cluster.code_key()),
+            cluster.client_options(),
             Some(Arc::new(cluster)),
         )?;
         client.wait_for_workers(options.workers, Duration::from_secs(30))?;
@@ -86,9 +76,9 @@ impl Client {
     fn open(
         addr: &str,
         options: ClientOptions,
-        code_key: Option<CodeKey>,
         local: Option<Arc<LocalCluster>>,
     ) -> Result<Client, Error> {
+        let code_key = options.code_key;
         let target: SocketAddr = addr
             .to_socket_addrs()
             .ok()

@@ -284,11 +284,6 @@ impl RawFuture {
         self.key
     }
 
-    /// True if both are futures of the same output of the same job.
-    pub fn same_as(&self, other: &RawFuture) -> bool {
-        Arc::ptr_eq(&self.hold, &other.hold)
-    }
-
     /// Lets its job run to the end even when every future of it is
     /// dropped and the client goes away, as Dask's `fire_and_forget`; its
     /// results are released once it has finished.
@@ -301,6 +296,16 @@ impl RawFuture {
         self.codec
     }
 }
+
+/// Futures are equal when they are of the same output of the same job
+/// (clones, or an equal pure submission's).
+impl PartialEq for RawFuture {
+    fn eq(&self, other: &RawFuture) -> bool {
+        Arc::ptr_eq(&self.hold, &other.hold)
+    }
+}
+
+impl Eq for RawFuture {}
 
 /// A future is how a cluster holds a persisted collection's chunk: this
 /// client's jobs read it where it lives (see [`Client::submit_job_with`](crate::Client::submit_job_with));

@@ -52,12 +52,16 @@ pub struct Client {
     local: Option<Arc<LocalCluster>>,
 }
 
-impl Client {
-    /// True if both are clones of one client.
-    pub fn same_as(&self, other: &Client) -> bool {
+/// Clients are equal when they are clones of one connection.
+impl PartialEq for Client {
+    fn eq(&self, other: &Client) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
+}
 
+impl Eq for Client {}
+
+impl Client {
     /// Workers now: (id, address).
     pub fn workers(&self) -> Vec<(WorkerId, String)> {
         self.inner.workers.0.lock().ignore_poison().clone()

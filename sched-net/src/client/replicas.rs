@@ -34,7 +34,7 @@ impl Client {
         loop {
             let workers = self.workers().len();
             let want = if n == 0 { workers } else { n.min(workers) };
-            let holders = self.who_has_keys(&keys)?;
+            let holders = self.who_has(&keys)?;
             let short = holders.iter().zip(&keys).find(|(h, _)| h.len() < want);
             let Some((h, key)) = short else {
                 return Ok(());
@@ -51,15 +51,11 @@ impl Client {
         }
     }
 
-    /// The workers holding the result of each of `futures` (none: not
-    /// finished, or lost).
-    pub fn who_has(&self, futures: &[RawFuture]) -> Result<Vec<Vec<WorkerId>>, Error> {
-        let keys: Vec<DataKey> = futures.iter().map(RawFuture::key).collect();
-        self.who_has_keys(&keys)
-    }
-
-    /// [`who_has`](Self::who_has) by key.
-    pub fn who_has_keys(&self, keys: &[DataKey]) -> Result<Vec<Vec<WorkerId>>, Error> {
+    /// The workers holding each result of `keys` (a future's
+    /// [`key`](RawFuture::key); none: not finished, or released or lost).
+    /// A key outlives its future, so this also tells when a released
+    /// result has left the cluster.
+    pub fn who_has(&self, keys: &[DataKey]) -> Result<Vec<Vec<WorkerId>>, Error> {
         match self.ask(AskOp::WhoHas {
             keys: keys.to_vec(),
         })? {

@@ -19,11 +19,13 @@ pub struct WorkerId(NonZeroU32);
 
 impl WorkerId {
     /// The first worker a scheduler numbers.
-    pub const FIRST: WorkerId = WorkerId(NonZeroU32::MIN);
+    pub(crate) const FIRST: WorkerId = WorkerId(NonZeroU32::MIN);
 
-    /// Worker `n`; `None` for 0, which names no worker.
-    pub fn new(n: u32) -> Option<WorkerId> {
-        NonZeroU32::new(n).map(WorkerId)
+    crate::fuzzing_pub! {
+        /// Worker `n`; `None` for 0, which names no worker.
+        fn new(n: u32) -> Option<WorkerId> {
+            NonZeroU32::new(n).map(WorkerId)
+        }
     }
 
     /// Its number.
@@ -32,7 +34,7 @@ impl WorkerId {
     }
 
     /// The id after this one; `None` once every `u32` is used.
-    pub fn next(self) -> Option<WorkerId> {
+    pub(crate) fn next(self) -> Option<WorkerId> {
         self.0.checked_add(1).map(WorkerId)
     }
 }
@@ -65,23 +67,20 @@ pub struct JobId {
 }
 
 impl JobId {
-    /// Job `seq` of client `client`.
-    pub fn new(client: u32, seq: u32) -> JobId {
-        JobId { client, seq }
+    crate::fuzzing_pub! {
+        /// Job `seq` of client `client`.
+        fn new(client: u32, seq: u32) -> JobId {
+            JobId { client, seq }
+        }
     }
 
     /// The client that submitted it.
-    pub fn client(self) -> u32 {
+    pub(crate) fn client(self) -> u32 {
         self.client
     }
 
-    /// Its number among its client's jobs.
-    pub fn seq(self) -> u32 {
-        self.seq
-    }
-
     /// As one number: the client in the high half.
-    pub fn as_u64(self) -> u64 {
+    pub(crate) fn as_u64(self) -> u64 {
         (u64::from(self.client) << 32) | u64::from(self.seq)
     }
 }
@@ -147,7 +146,7 @@ mod tests {
         let bytes = postcard::to_allocvec(&id).unwrap();
         assert_eq!(bytes, postcard::to_allocvec(&id.as_u64()).unwrap());
         let back: JobId = postcard::from_bytes(&bytes).unwrap();
-        assert_eq!((back.client(), back.seq()), (3, 9));
+        assert_eq!((back, back.client()), (id, 3));
         assert_eq!(format!("{id:#x}"), "0x300000009");
         assert_eq!(format!("{id:016x}"), "0000000300000009");
         assert_eq!(format!("{id:?}"), "JobId(3:9)");

@@ -15,7 +15,8 @@
 //! ```no_run
 //! let mut ops = rask_core::Registry::new();
 //! ops.op("inc", |x: &i64| x + 1);
-//! rask_sched_net::worker::run(ops, "127.0.0.1:8786").unwrap();
+//! let options = rask_sched_net::worker::WorkerOptions::default();
+//! rask_sched_net::worker::run(ops, "127.0.0.1:8786", options).unwrap();
 //! ```
 
 mod exec;
@@ -57,12 +58,7 @@ const HEARTBEAT: Duration = Duration::from_millis(500);
 
 /// Joins the scheduler at `addr` with the ops of `registry` and works until
 /// the scheduler goes away or tells it to stop.
-pub fn run(registry: Registry, addr: &str) -> io::Result<()> {
-    run_with(registry, addr, WorkerOptions::default())
-}
-
-/// [`run`] with options.
-pub fn run_with(registry: Registry, addr: &str, options: WorkerOptions) -> io::Result<()> {
+pub fn run(registry: Registry, addr: &str, options: WorkerOptions) -> io::Result<()> {
     let loader = Loader::new(registry, options.code_key);
     Worker::connect(loader, addr, options)?.run()
 }
