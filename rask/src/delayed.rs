@@ -614,7 +614,7 @@ fn build_fetching(roots: &[&Arc<Node>]) -> Result<(Arc<Job>, Vec<TaskId>), Error
 fn fetch_future(b: &mut JobBuilder, future: &FutureRef) -> Result<Arg, Error> {
     #[cfg(all(feature = "net", unix))]
     {
-        Ok(b.lit_value(future.result()?, Some(future.codec())))
+        Ok(b.lit_value(future.result(None)?, Some(future.codec())))
     }
     #[cfg(not(all(feature = "net", unix)))]
     match (b, *future) {}

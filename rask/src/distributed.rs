@@ -64,7 +64,7 @@ impl<T> Future<T> {
 
     /// True once the task finished, failed or was cancelled.
     pub fn done(&self) -> bool {
-        self.raw.done()
+        self.raw.status() != FutureStatus::Pending
     }
 
     /// Where it stands: pending, finished, error, cancelled or lost.
@@ -119,12 +119,12 @@ impl<T> Clone for Future<T> {
 impl<T: Any + Send + Sync + Clone> Future<T> {
     /// Waits for the value.
     pub fn result(&self) -> Result<T, Error> {
-        output(self.raw.result()?)
+        output(self.raw.result(None)?)
     }
 
     /// Waits for the value at most `timeout`.
     pub fn result_timeout(&self, timeout: std::time::Duration) -> Result<T, Error> {
-        output(self.raw.result_timeout(timeout)?)
+        output(self.raw.result(Some(timeout))?)
     }
 }
 
@@ -259,12 +259,12 @@ impl Client {
 
     /// Joins the scheduler at `addr` (`host:port`).
     pub fn connect(addr: &str) -> Result<Client, Error> {
-        rask_sched_net::Client::connect(addr).map(Client::activate)
+        rask_sched_net::Client::connect(addr, ClientOptions::default()).map(Client::activate)
     }
 
     /// Joins with options (a token).
     pub fn connect_with(addr: &str, options: ClientOptions) -> Result<Client, Error> {
-        rask_sched_net::Client::connect_with(addr, options).map(Client::activate)
+        rask_sched_net::Client::connect(addr, options).map(Client::activate)
     }
 
     /// The lower-level client: jobs, raw futures, the local cluster.
@@ -323,7 +323,7 @@ impl Client {
         F::Output: Serialize + DeserializeOwned,
         A: IntoArgs<M>,
     {
-        self.submit_with(f, args, &SubmitOptions::new())
+        self.submit_with(f, args, &SubmitOptions::default())
     }
 
     /// [`submit`](Self::submit) with options (purity, priority, retries,
@@ -353,7 +353,7 @@ impl Client {
         T: Serialize + DeserializeOwned + Any + Send + Sync,
         I: IntoIterator<Item = T>,
     {
-        self.map_with(f, items, &SubmitOptions::new())
+        self.map_with(f, items, &SubmitOptions::default())
     }
 
     /// [`map`](Self::map) with options, which hold for every item's task.
@@ -389,7 +389,7 @@ impl Client {
         &self,
         values: &[Delayed<T>],
     ) -> Result<Vec<Future<T>>, Error> {
-        self.persist_many_with(values, &SubmitOptions::new().pure(false))
+        self.persist_many_with(values, &SubmitOptions::default().pure(false))
     }
 
     /// [`persist_many`](Self::persist_many) with options.
@@ -403,7 +403,7 @@ impl Client {
             externals.iter().map(|(t, f)| (*t, f)).collect();
         Ok(self
             .raw
-            .submit_job_with(&job, &outputs, &externals, options)?
+            .submit_job(&job, &outputs, &externals, options)?
             .into_iter()
             .map(Future::new)
             .collect())
@@ -690,7 +690,10 @@ impl Queue {
 
     /// Appends `future` once it has finished (a failed one is the error).
     pub fn put_future<T>(&self, future: &Future<T>) -> Result<(), Error> {
-        self.client.raw.queue_put_future(&self.name, &future.raw)
+        let item = rask_sched_net::QueueItem::Future(future.raw.clone());
+        self.client
+            .raw
+            .queue_put(&self.name, item, future.raw.codec())
     }
 
     /// Appends a small value (at most 1 MiB encoded).
@@ -698,17 +701,9 @@ impl Queue {
     where
         T: Serialize + DeserializeOwned + Any + Send + Sync,
     {
+        let item = rask_sched_net::QueueItem::Value(rask_core::Value::new(value));
         let codec = rask_core::Codec::of::<T>();
-        let mut bytes = Vec::new();
-        codec
-            .encode(&rask_core::Value::new(value), &mut bytes)
-            .map_err(|e| Error::Backend {
-                backend: "distributed",
-                message: format!("encoding a value for queue `{}`: {e}", self.name),
-            })?;
-        self.client
-            .raw
-            .queue_put_value(&self.name, bytes, codec.type_name())
+        self.client.raw.queue_put(&self.name, item, codec)
     }
 
     /// Takes the oldest item, waiting up to `timeout` for one; `None` if

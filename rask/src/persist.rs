@@ -43,7 +43,8 @@ impl<C: Persistable> Persist for C {
         let (job, outputs) = self.chunks_job()?;
         // Chunks of a collection that was itself built on persisted chunks
         // are read where they live (the client finds them in the job).
-        let futures = client.raw().submit_job(&job, &outputs, &[])?;
+        let impure = crate::distributed::SubmitOptions::default().pure(false);
+        let futures = client.raw().submit_job(&job, &outputs, &[], &impure)?;
         self.with_held_chunks(futures.into_iter().map(Held::elsewhere).collect())
     }
 }

@@ -114,7 +114,7 @@ fn a_pure_submission_is_computed_once_and_an_impure_one_each_time() {
         "ran once per distinct job"
     );
 
-    let impure = SubmitOptions::new().pure(false);
+    let impure = SubmitOptions::default().pure(false);
     let c = client
         .submit_with(count_run, (log.clone(),), &impure)
         .unwrap();
@@ -135,7 +135,7 @@ fn retries_rerun_a_failing_task_until_it_succeeds() {
         .submit_with(
             rask::fallible(flaky),
             (dir.clone(),),
-            &SubmitOptions::new().retries(2),
+            &SubmitOptions::default().retries(2),
         )
         .unwrap();
     assert_eq!(ok.result().unwrap(), 2, "two failures, then the third run");
@@ -148,7 +148,7 @@ fn retries_rerun_a_failing_task_until_it_succeeds() {
         .submit_with(
             rask::fallible(flaky),
             (dir,),
-            &SubmitOptions::new().retries(1),
+            &SubmitOptions::default().retries(1),
         )
         .unwrap();
     let err = short.result().unwrap_err().to_string();
@@ -163,7 +163,7 @@ fn workers_restrict_where_tasks_run() {
     let (id0, addr0) = workers[0].clone();
     let (id1, _) = workers[1].clone();
     let on = |w: &[String]| {
-        let opts = SubmitOptions::new().workers(w);
+        let opts = SubmitOptions::default().workers(w);
         let futures = client.map_with(pid_of, 0..8u64, &opts).unwrap();
         client.gather(&futures).unwrap()
     };
@@ -176,7 +176,7 @@ fn workers_restrict_where_tasks_run() {
         "workers {id0} and {id1} are two processes"
     );
 
-    let nowhere = SubmitOptions::new().workers(&["127.0.0.1:1"]);
+    let nowhere = SubmitOptions::default().workers(&["127.0.0.1:1"]);
     let err = client
         .submit_with(pid_of, (1u64,), &nowhere)
         .unwrap()
@@ -206,7 +206,7 @@ fn a_resource_is_held_by_one_task_at_a_time() {
         ..LocalOptions::default()
     })
     .unwrap();
-    let gpu = SubmitOptions::new().resources(&[("GPU", 1.0)]);
+    let gpu = SubmitOptions::default().resources(&[("GPU", 1.0)]);
     let dir = scratch("gpu").to_string_lossy().into_owned();
     let device = rask::delayed(rask::fallible(use_device));
     let six = |dir: &str| -> Vec<_> {
@@ -221,13 +221,13 @@ fn a_resource_is_held_by_one_task_at_a_time() {
     // could have failed.
     let dir = scratch("no-gpu").to_string_lossy().into_owned();
     let free = client
-        .persist_many_with(&six(&dir), &SubmitOptions::new())
+        .persist_many_with(&six(&dir), &SubmitOptions::default())
         .unwrap();
     let err = client.gather(&free).unwrap_err().to_string();
     assert!(err.contains("at once"), "{err}");
 
     // More than any worker offers is an error naming the resource.
-    let two = SubmitOptions::new().resources(&[("GPU", 2.0)]);
+    let two = SubmitOptions::default().resources(&[("GPU", 2.0)]);
     let err = client
         .submit_with(pid_of, (1u64,), &two)
         .unwrap()
@@ -249,7 +249,7 @@ fn higher_priority_runs_first_among_queued_tasks() {
     let dir = scratch("priority");
     let log = dir.join("order").to_string_lossy().into_owned();
     let at = |label: &str, ms: u64, priority: i32| {
-        let opts = SubmitOptions::new().priority(priority);
+        let opts = SubmitOptions::default().priority(priority);
         client
             .submit_with(record, (log.clone(), label.to_owned(), ms), &opts)
             .unwrap()

@@ -5,12 +5,12 @@
 
 use crate::portable::JobOptions;
 
-/// How a submission runs; build one with its methods.
+/// How a submission runs; build one from the defaults with its methods.
 ///
 /// ```
 /// use rask_sched_net::SubmitOptions;
-/// let opts = SubmitOptions::new().priority(10).retries(2).resources(&[("GPU", 1.0)]);
-/// assert_ne!(opts, SubmitOptions::new().priority(10));
+/// let opts = SubmitOptions::default().priority(10).retries(2).resources(&[("GPU", 1.0)]);
+/// assert_ne!(opts, SubmitOptions::default().priority(10));
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct SubmitOptions {
@@ -22,6 +22,7 @@ pub struct SubmitOptions {
     resources: Vec<(String, f64)>,
 }
 
+/// The defaults: pure, priority 0, no retries, any worker, no resources.
 impl Default for SubmitOptions {
     fn default() -> Self {
         SubmitOptions {
@@ -36,11 +37,6 @@ impl Default for SubmitOptions {
 }
 
 impl SubmitOptions {
-    /// The defaults: pure, priority 0, no retries, any worker, no resources.
-    pub fn new() -> Self {
-        SubmitOptions::default()
-    }
-
     /// Pure (the default): submitting the same ops on the same arguments
     /// with the same options again, while a future of the first
     /// submission lives, returns that submission's futures and computes

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{builtin_job, with_token, worker, Proc};
 use rask_core::{Arg, Inputs, JobBuilder, Op};
-use rask_sched_net::{Client, SubmitOptions};
+use rask_sched_net::{Client, FutureStatus, SubmitOptions};
 
 const TOKEN: &str = "admission-test";
 
@@ -46,18 +46,20 @@ fn within(limit: Duration, cond: impl Fn() -> bool) -> bool {
 #[test]
 fn a_job_with_no_worker_says_it_waits_and_runs_once_one_joins() {
     let (_sched, addr) = scheduler(Duration::from_secs(10));
-    let client = Client::connect_with(&addr, with_token(TOKEN)).unwrap();
+    let client = Client::connect(&addr, with_token(TOKEN)).unwrap();
     let (job, out) = builtin_job(10);
-    let futures = client.submit_job(&job, &[out], &[]).unwrap();
+    let futures = client
+        .submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
+        .unwrap();
     let f = &futures[0];
     assert!(
         within(Duration::from_secs(10), || f.waiting_for_workers()),
         "the job never said it waits for workers"
     );
-    assert!(!f.done());
+    assert_eq!(f.status(), FutureStatus::Pending);
 
     let _worker = worker(&addr, TOKEN);
-    let v = f.result_timeout(Duration::from_secs(30)).unwrap();
+    let v = f.result(Some(Duration::from_secs(30))).unwrap();
     assert_eq!(v.downcast_ref::<i64>(), Some(&55));
     assert!(!f.waiting_for_workers(), "a finished job does not wait");
 }
@@ -73,10 +75,10 @@ fn big_unrunnable_job(client: &Client, n: usize) -> rask_sched_net::RawFuture {
     let leaves: Vec<Arg> = (0..n).map(|_| Arg::dep(b.task(leaf, &[]))).collect();
     let out = b.task(gather, &leaves);
     let job = b.finish();
-    let options = SubmitOptions::new()
+    let options = SubmitOptions::default()
         .pure(false)
         .resources(&[("unobtainium", 1.0)]);
-    let mut futures = client.submit_job_with(&job, &[out], &[], &options).unwrap();
+    let mut futures = client.submit_job(&job, &[out], &[], &options).unwrap();
     futures.remove(0)
 }
 
@@ -87,7 +89,7 @@ fn admitting_a_big_job_does_not_drop_live_workers() {
     // on a 2-core machine), and the worker was removed.
     let timeout = Duration::from_secs(1);
     let (_sched, addr) = scheduler(timeout);
-    let client = Client::connect_with(&addr, with_token(TOKEN)).unwrap();
+    let client = Client::connect(&addr, with_token(TOKEN)).unwrap();
     let _worker = worker(&addr, TOKEN);
     client
         .wait_for_workers(1, Duration::from_secs(10))
@@ -96,7 +98,7 @@ fn admitting_a_big_job_does_not_drop_live_workers() {
 
     let big = big_unrunnable_job(&client, 4_000_000);
     let error = big
-        .result_timeout(Duration::from_secs(120))
+        .result(Some(Duration::from_secs(120)))
         .expect_err("no worker offers the resource");
     assert!(
         error.to_string().contains("unobtainium"),
@@ -110,7 +112,11 @@ fn admitting_a_big_job_does_not_drop_live_workers() {
 
     let (job, out) = builtin_job(10);
     let v = client
-        .gather(&client.submit_job(&job, &[out], &[]).unwrap())
+        .gather(
+            &client
+                .submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
+                .unwrap(),
+        )
         .unwrap();
     assert_eq!(v[0].downcast_ref::<i64>(), Some(&55));
 }
@@ -121,7 +127,7 @@ fn a_worker_that_stops_sending_is_still_removed() {
     // that finds nothing must not count as a sign of life.
     let timeout = Duration::from_secs(1);
     let (_sched, addr) = scheduler(timeout);
-    let client = Client::connect_with(&addr, with_token(TOKEN)).unwrap();
+    let client = Client::connect(&addr, with_token(TOKEN)).unwrap();
     let worker = worker(&addr, TOKEN);
     client
         .wait_for_workers(1, Duration::from_secs(10))

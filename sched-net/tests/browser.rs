@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::spin;
 use rask_core::{Inputs, Op};
-use rask_sched_net::{Client, LocalOptions};
+use rask_sched_net::{Client, LocalOptions, SubmitOptions};
 use serde_json::Value;
 use webdriver::Browser;
 
@@ -76,7 +76,11 @@ fn the_dashboard_page_shows_workers_and_the_task_stream_in_chromium() {
                 let (job, out) =
                     common::fan_in(0..200u64, &load_op, &reduce_op, Some("reduce-all"));
                 let v = client
-                    .gather(&client.submit_job(&job, &[out], &[]).unwrap())
+                    .gather(
+                        &client
+                            .submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
+                            .unwrap(),
+                    )
                     .unwrap();
                 assert_eq!(v[0].downcast_ref::<u64>(), Some(&(199 * 200)));
                 runs += 1;

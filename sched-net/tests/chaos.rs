@@ -116,8 +116,10 @@ fn publish_on_each_worker(client: &Client, run: usize) -> Vec<(String, u32, u64)
         let op = b.op(&Op::new("tagged", tagged));
         let l = b.lit(n);
         let t = b.task(op, &[l]);
-        let options = SubmitOptions::new().pure(false).workers(&[id.to_string()]);
-        let Ok(f) = client.submit_job_with(&b.finish(), &[t], &[], &options) else {
+        let options = SubmitOptions::default()
+            .pure(false)
+            .workers(&[id.to_string()]);
+        let Ok(f) = client.submit_job(&b.finish(), &[t], &[], &options) else {
             continue; // that worker has just gone
         };
         let Ok(value) = client.gather(&f) else {
@@ -140,7 +142,7 @@ fn check_datasets(client: &Client, datasets: &[(String, u32, u64)], killed: &[u3
         let value = client
             .get_dataset(name, Codec::of::<(u32, u64)>())
             .and_then(|f| {
-                f[0].result_timeout(Duration::from_secs(20))
+                f[0].result(Some(Duration::from_secs(20)))
                     .map(|v| *v.downcast_ref::<(u32, u64)>().unwrap())
             });
         if killed.contains(pid) {
@@ -192,8 +194,8 @@ fn a_graph_under_a_worker_killed_every_two_seconds_is_still_right() {
         };
         let began = Instant::now();
         let result = client
-            .submit_job(&job, &[out], &[])
-            .and_then(|mut f| f.pop().unwrap().result_timeout(Duration::from_secs(180)));
+            .submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
+            .and_then(|mut f| f.pop().unwrap().result(Some(Duration::from_secs(180))));
         stop.store(true, Ordering::SeqCst);
         let victims = driver.join().unwrap();
         eprintln!(

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{alive, builtin_job, fan_in, scheduler, spin, with_token, worker};
 use rask_core::{Arg, Inputs, Job, JobBuilder, Op, TaskId};
-use rask_sched_net::{Client, LocalOptions};
+use rask_sched_net::{Client, FutureStatus, LocalOptions, SubmitOptions};
 
 fn step(x: &u64) -> u64 {
     spin(60);
@@ -57,10 +57,14 @@ fn sigkill_of_a_worker_mid_run_still_gives_the_right_answer() {
     .unwrap();
     let (job, out, expected) = chains(200, 100);
     assert_eq!(job.len(), 20_001);
-    let future = client.submit_job(&job, &[out], &[]).unwrap().pop().unwrap();
+    let future = client
+        .submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
+        .unwrap()
+        .pop()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(300));
     assert!(
-        !future.done(),
+        future.status() == FutureStatus::Pending,
         "the run must still be going when the worker dies"
     );
     let pids = client.cluster().unwrap().worker_pids();
@@ -70,7 +74,7 @@ fn sigkill_of_a_worker_mid_run_still_gives_the_right_answer() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    let value = future.result().unwrap();
+    let value = future.result(None).unwrap();
     assert_eq!(value.downcast_ref::<u64>(), Some(&expected));
     assert_eq!(
         client.workers().len(),
@@ -103,7 +107,11 @@ fn submit_whoami(client: &Client, n: u64) -> rask_sched_net::RawFuture {
     let who = Op::new("whoami", whoami);
     let gather = Op::new("pids", pids);
     let (job, out) = fan_in(0..n, &who, &gather, None);
-    client.submit_job(&job, &[out], &[]).unwrap().pop().unwrap()
+    client
+        .submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
+        .unwrap()
+        .pop()
+        .unwrap()
 }
 
 #[test]
@@ -116,14 +124,14 @@ fn a_worker_that_joins_mid_run_receives_work() {
     let future = submit_whoami(&client, 1000);
     std::thread::sleep(Duration::from_millis(200));
     assert!(
-        !future.done(),
+        future.status() == FutureStatus::Pending,
         "the run must still be going when the worker joins"
     );
     let cluster = client.cluster().unwrap();
     let newcomer = cluster.add_worker().unwrap();
     client.wait_for_workers(2, Duration::from_secs(20)).unwrap();
     let seen = future
-        .result()
+        .result(None)
         .unwrap()
         .downcast_ref::<Vec<u32>>()
         .unwrap()
@@ -143,7 +151,7 @@ fn a_wrong_token_is_refused_with_a_log_line_on_both_sides() {
     assert!(!status.success());
     bad.expect("refused this worker: wrong token");
     sched.expect("refused: wrong token");
-    let err = Client::connect_with(&addr, with_token("nope")).unwrap_err();
+    let err = Client::connect(&addr, with_token("nope")).unwrap_err();
     assert!(matches!(err, rask_core::Error::Refused { .. }), "{err:?}");
     assert!(
         err.to_string().contains("refused this client: wrong token"),
@@ -151,11 +159,15 @@ fn a_wrong_token_is_refused_with_a_log_line_on_both_sides() {
     );
     // The right token works.
     let _good = worker(&addr, "right");
-    let client = Client::connect_with(&addr, with_token("right")).unwrap();
+    let client = Client::connect(&addr, with_token("right")).unwrap();
     client.wait_for_workers(1, Duration::from_secs(10)).unwrap();
     let (job, out) = builtin_job(10);
     let v = client
-        .gather(&client.submit_job(&job, &[out], &[]).unwrap())
+        .gather(
+            &client
+                .submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
+                .unwrap(),
+        )
         .unwrap();
     assert_eq!(v[0].downcast_ref::<i64>(), Some(&55));
 }
@@ -177,7 +189,7 @@ fn closed_by_server(sock: &mut TcpStream) -> bool {
 fn garbage_truncated_and_oversized_frames_close_only_their_connection() {
     let (mut sched, addr) = scheduler("t");
     let _w = worker(&addr, "t");
-    let client = Client::connect_with(&addr, with_token("t")).unwrap();
+    let client = Client::connect(&addr, with_token("t")).unwrap();
     client.wait_for_workers(1, Duration::from_secs(10)).unwrap();
 
     // A frame whose body is not a hello.
@@ -204,7 +216,11 @@ fn garbage_truncated_and_oversized_frames_close_only_their_connection() {
     // Nothing else was touched: the client computes.
     let (job, out) = builtin_job(1000);
     let v = client
-        .gather(&client.submit_job(&job, &[out], &[]).unwrap())
+        .gather(
+            &client
+                .submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
+                .unwrap(),
+        )
         .unwrap();
     assert_eq!(v[0].downcast_ref::<i64>(), Some(&500_500));
 }
@@ -226,7 +242,11 @@ fn a_task_that_kills_three_workers_fails_naming_it() {
     let t = b.keyed_task("poison", die, &[x]);
     let job = b.finish();
     let err = client
-        .gather(&client.submit_job(&job, &[t], &[]).unwrap())
+        .gather(
+            &client
+                .submit_job(&job, &[t], &[], &SubmitOptions::default().pure(false))
+                .unwrap(),
+        )
         .unwrap_err();
     assert_eq!(
         err,
@@ -261,7 +281,7 @@ fn rss(pid: u32) -> u64 {
 
 /// The distinct pids that ran 200 short tasks.
 fn who_runs(client: &Client) -> Vec<u32> {
-    let value = submit_whoami(client, 200).result().unwrap();
+    let value = submit_whoami(client, 200).result(None).unwrap();
     value.downcast_ref::<Vec<u32>>().unwrap().clone()
 }
 
@@ -291,12 +311,17 @@ fn a_worker_over_its_memory_limit_takes_no_new_tasks_until_it_is_under() {
     let l = b.lit(0u64);
     let t = b.task(op, &[l]);
     let held = client
-        .submit_job(&b.finish(), &[t], &[])
+        .submit_job(
+            &b.finish(),
+            &[t],
+            &[],
+            &SubmitOptions::default().pure(false),
+        )
         .unwrap()
         .pop()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !held.done() {
+    while held.status() == FutureStatus::Pending {
         assert!(Instant::now() < deadline, "the hog task never finished");
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -414,10 +439,17 @@ fn a_worker_spills_results_past_its_limit_to_disk_and_reads_them_back() {
             b.task(chunk_op, &[l])
         })
         .collect();
-    let chunks = client.submit_job(&b.finish(), &tasks, &[]).unwrap();
+    let chunks = client
+        .submit_job(
+            &b.finish(),
+            &tasks,
+            &[],
+            &SubmitOptions::default().pure(false),
+        )
+        .unwrap();
     client.gather(&chunks[..1]).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !chunks.iter().all(|c| c.done()) {
+    while chunks.iter().any(|c| c.status() == FutureStatus::Pending) {
         assert!(Instant::now() < deadline, "the chunks never finished");
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -443,7 +475,16 @@ fn a_worker_spills_results_past_its_limit_to_disk_and_reads_them_back() {
     let externals: Vec<(TaskId, &rask_sched_net::RawFuture)> =
         inputs.iter().copied().zip(&chunks).collect();
     let got = client
-        .gather(&client.submit_job(&b.finish(), &sums, &externals).unwrap())
+        .gather(
+            &client
+                .submit_job(
+                    &b.finish(),
+                    &sums,
+                    &externals,
+                    &SubmitOptions::default().pure(false),
+                )
+                .unwrap(),
+        )
         .unwrap();
     for (i, g) in got.iter().enumerate() {
         assert_eq!(*g.downcast_ref::<u64>().unwrap(), i as u64, "chunk {i}");

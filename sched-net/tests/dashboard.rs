@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::{builtin_job, spin, with_token, worker, Proc};
 use rask_core::{Inputs, Job, Op, TaskId};
-use rask_sched_net::{Client, LocalOptions};
+use rask_sched_net::{Client, LocalOptions, SubmitOptions};
 use serde_json::Value as Json;
 
 fn step(x: &u64) -> u64 {
@@ -66,8 +66,12 @@ fn the_json_api_lists_workers_progress_and_the_task_stream() {
     assert!(dash.ip().is_loopback());
 
     let (job, out) = steps(200);
-    let future = client.submit_job(&job, &[out], &[]).unwrap().pop().unwrap();
-    let value = future.result().unwrap();
+    let future = client
+        .submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
+        .unwrap()
+        .pop()
+        .unwrap();
+    let value = future.result(None).unwrap();
     assert_eq!(value.downcast_ref::<u64>(), Some(&(200 * 201 / 2)));
 
     // The workers table: both workers, their threads, a heartbeat's memory.
@@ -258,13 +262,15 @@ fn bad_http_clients_lose_only_their_connection_while_the_scheduler_computes() {
     let (mut sched, addr) = scheduler_with(&["--dashboard-port", "0"]);
     let dash = url_addr(&sched.expect("dashboard at http://"));
     let _w = worker(&addr, "t");
-    let client = Client::connect_with(&addr, with_token("t")).unwrap();
+    let client = Client::connect(&addr, with_token("t")).unwrap();
     client.wait_for_workers(1, Duration::from_secs(10)).unwrap();
 
     // A graph runs while the bad clients come and go.
     let n = 30_000;
     let (job, out) = builtin_job(n);
-    let running = client.submit_job(&job, &[out], &[]).unwrap();
+    let running = client
+        .submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
+        .unwrap();
 
     // A client that sends half a request and waits: it must not hold up
     // anyone (it is closed later, by its timeout).
@@ -319,7 +325,11 @@ fn bad_http_clients_lose_only_their_connection_while_the_scheduler_computes() {
     // And the scheduler takes new work.
     let (job, out) = builtin_job(100);
     let v = client
-        .gather(&client.submit_job(&job, &[out], &[]).unwrap())
+        .gather(
+            &client
+                .submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
+                .unwrap(),
+        )
         .unwrap();
     assert_eq!(v[0].downcast_ref::<i64>(), Some(&5050));
     drop(stalled);

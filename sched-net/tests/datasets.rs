@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{scheduler, with_token, worker};
 use rask_core::{Arg, Codec, Inputs, JobBuilder, Op, TaskId};
-use rask_sched_net::{Client, RawFuture};
+use rask_sched_net::{Client, RawFuture, SubmitOptions};
 
 /// `square` over 1..10 with the worker's built-in op, one future each.
 fn squares(client: &Client) -> Vec<RawFuture> {
@@ -21,7 +21,14 @@ fn squares(client: &Client) -> Vec<RawFuture> {
             b.task(square, &[l])
         })
         .collect();
-    client.submit_job(&b.finish(), &outputs, &[]).unwrap()
+    client
+        .submit_job(
+            &b.finish(),
+            &outputs,
+            &[],
+            &SubmitOptions::default().pure(false),
+        )
+        .unwrap()
 }
 
 fn values(client: &Client, futures: &[RawFuture]) -> Vec<i64> {
@@ -39,7 +46,7 @@ fn a_dataset_outlives_its_publisher_and_is_read_by_another_client() {
     let _w1 = worker(&addr, "ds");
     let _w2 = worker(&addr, "ds");
 
-    let first = Client::connect_with(&addr, with_token("ds")).unwrap();
+    let first = Client::connect(&addr, with_token("ds")).unwrap();
     first.wait_for_workers(2, Duration::from_secs(20)).unwrap();
     let a = squares(&first);
     first.publish("squares", &a, false).unwrap();
@@ -53,7 +60,7 @@ fn a_dataset_outlives_its_publisher_and_is_read_by_another_client() {
     drop(a);
     drop(first);
 
-    let second = Client::connect_with(&addr, with_token("ds")).unwrap();
+    let second = Client::connect(&addr, with_token("ds")).unwrap();
     assert_eq!(second.list_datasets().unwrap(), ["squares"]);
     let got = second.get_dataset("squares", Codec::of::<i64>()).unwrap();
     assert_eq!(values(&second, &got), [1, 4, 9, 16, 25, 36, 49, 64, 81]);
@@ -67,11 +74,16 @@ fn a_dataset_outlives_its_publisher_and_is_read_by_another_client() {
     let total = b.task(sum, &args);
     let externals: Vec<(TaskId, &RawFuture)> = inputs.iter().copied().zip(&got).collect();
     let f = second
-        .submit_job(&b.finish(), &[total], &externals)
+        .submit_job(
+            &b.finish(),
+            &[total],
+            &externals,
+            &SubmitOptions::default().pure(false),
+        )
         .unwrap()
         .pop()
         .unwrap();
-    assert_eq!(*f.result().unwrap().downcast_ref::<i64>().unwrap(), 285);
+    assert_eq!(*f.result(None).unwrap().downcast_ref::<i64>().unwrap(), 285);
 
     // Unpublished, the name is gone; the reader's futures still hold
     // their results.
@@ -84,7 +96,7 @@ fn a_dataset_outlives_its_publisher_and_is_read_by_another_client() {
 fn missing_names_taken_names_and_wrong_types_are_errors_naming_them() {
     let (_sched, addr) = scheduler("ds");
     let _w = worker(&addr, "ds");
-    let client = Client::connect_with(&addr, with_token("ds")).unwrap();
+    let client = Client::connect(&addr, with_token("ds")).unwrap();
     client.wait_for_workers(1, Duration::from_secs(20)).unwrap();
 
     let missing = client.get_dataset("nope", Codec::of::<i64>()).unwrap_err();

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{builtin_job, scheduler, with_token};
 use rask_core::Error;
-use rask_sched_net::Client;
+use rask_sched_net::{Client, ClientOptions, SubmitOptions};
 
 #[test]
 fn nothing_listening_is_unreachable() {
@@ -18,22 +18,22 @@ fn nothing_listening_is_unreachable() {
         let probe = TcpListener::bind("127.0.0.1:0").unwrap();
         probe.local_addr().unwrap().to_string()
     };
-    let err = Client::connect(&addr).unwrap_err();
+    let err = Client::connect(&addr, ClientOptions::default()).unwrap_err();
     assert!(matches!(err, Error::Unreachable { .. }), "{err:?}");
     assert!(err.to_string().contains(&addr), "{err}");
 
-    let err = Client::connect("no-such-host.invalid:1").unwrap_err();
+    let err = Client::connect("no-such-host.invalid:1", ClientOptions::default()).unwrap_err();
     assert!(matches!(err, Error::Unreachable { .. }), "{err:?}");
 }
 
 #[test]
 fn a_missing_token_is_refused_and_too_few_workers_is_a_timeout() {
     let (_sched, addr) = scheduler("t");
-    let err = Client::connect(&addr).unwrap_err();
+    let err = Client::connect(&addr, ClientOptions::default()).unwrap_err();
     assert!(matches!(err, Error::Refused { .. }), "{err:?}");
     assert!(err.to_string().ends_with("a token is required"), "{err}");
 
-    let client = Client::connect_with(&addr, with_token("t")).unwrap();
+    let client = Client::connect(&addr, with_token("t")).unwrap();
     let err = client
         .wait_for_workers(1, Duration::from_millis(50))
         .unwrap_err();
@@ -44,7 +44,7 @@ fn a_missing_token_is_refused_and_too_few_workers_is_a_timeout() {
 #[test]
 fn a_scheduler_gone_is_disconnected() {
     let (mut sched, addr) = scheduler("t");
-    let client = Client::connect_with(&addr, with_token("t")).unwrap();
+    let client = Client::connect(&addr, with_token("t")).unwrap();
     sched.child.kill().unwrap();
     sched.child.wait().unwrap();
     let (job, out) = builtin_job(10);
@@ -52,7 +52,8 @@ fn a_scheduler_gone_is_disconnected() {
     // submitted before or after fails the same way.
     let deadline = Instant::now() + Duration::from_secs(10);
     let err = loop {
-        let err = match client.submit_job(&job, &[out], &[]) {
+        let err = match client.submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
+        {
             Ok(futures) => client.gather(&futures).unwrap_err(),
             Err(e) => e,
         };

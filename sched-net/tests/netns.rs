@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rask_core::{Arg, Inputs, JobBuilder, Op};
-use rask_sched_net::{Client, ClientOptions};
+use rask_sched_net::{Client, ClientOptions, SubmitOptions};
 
 fn ip(args: &[&str]) -> Result<(), String> {
     let out = Command::new("ip")
@@ -133,7 +133,7 @@ fn scheduler_and_workers_on_three_hosts() {
     };
     let mut client = None;
     for _ in 0..50 {
-        if let Ok(c) = Client::connect_with(&sched_addr, options.clone()) {
+        if let Ok(c) = Client::connect(&sched_addr, options.clone()) {
             client = Some(c);
             break;
         }
@@ -168,7 +168,11 @@ fn scheduler_and_workers_on_three_hosts() {
     let out = b.task(sum, &leaves);
     let job = Arc::new(b.finish());
     let v = client
-        .gather(&client.submit_job(&job, &[out], &[]).unwrap())
+        .gather(
+            &client
+                .submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
+                .unwrap(),
+        )
         .unwrap();
     let expected: i64 = (0..2000i64).map(|i| i * i).sum();
     assert_eq!(v[0].downcast_ref::<i64>(), Some(&expected));

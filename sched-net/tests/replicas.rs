@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use rask_core::{Arg, JobBuilder, Op, TaskId};
-use rask_sched_net::{Client, LocalOptions, RawFuture};
+use rask_sched_net::{Client, LocalOptions, RawFuture, SubmitOptions};
 
 /// A result that names the worker that made it.
 fn made_by(n: &u64) -> (u32, u64) {
@@ -36,7 +36,12 @@ fn make(client: &Client, n: u64) -> RawFuture {
     let l = b.lit(n);
     let t = b.task(op, &[l]);
     let f = client
-        .submit_job(&b.finish(), &[t], &[])
+        .submit_job(
+            &b.finish(),
+            &[t],
+            &[],
+            &SubmitOptions::default().pure(false),
+        )
         .unwrap()
         .pop()
         .unwrap();
@@ -55,7 +60,12 @@ fn readers(client: &Client, input: &RawFuture, count: usize) -> Vec<(u32, u32, u
         .map(|_| b.task(read_op, &[Arg::dep(x)]))
         .collect();
     let fs = client
-        .submit_job(&b.finish(), &outs, &[(x, input)])
+        .submit_job(
+            &b.finish(),
+            &outs,
+            &[(x, input)],
+            &SubmitOptions::default().pure(false),
+        )
         .unwrap();
     client
         .gather(&fs)
@@ -81,7 +91,11 @@ fn replicate_puts_a_copy_on_every_worker_and_who_has_lists_them() {
     assert_eq!(holders, all);
 
     // Every copy is the same value, whichever worker a reader runs on.
-    let maker = *f.result().unwrap().downcast_ref::<(u32, u64)>().unwrap();
+    let maker = *f
+        .result(None)
+        .unwrap()
+        .downcast_ref::<(u32, u64)>()
+        .unwrap();
     for (_, by, n) in readers(&client, &f, 30) {
         assert_eq!((by, n), maker);
     }
@@ -111,7 +125,11 @@ fn replicate_to_n_workers_stops_at_n() {
 fn a_copy_keeps_the_result_when_its_maker_is_killed() {
     let client = cluster(2);
     let f = make(&client, 11);
-    let (maker, _) = *f.result().unwrap().downcast_ref::<(u32, u64)>().unwrap();
+    let (maker, _) = *f
+        .result(None)
+        .unwrap()
+        .downcast_ref::<(u32, u64)>()
+        .unwrap();
     client
         .replicate(std::slice::from_ref(&f), None, Duration::from_secs(20))
         .unwrap();
@@ -147,7 +165,14 @@ fn replicating_a_failed_result_is_its_error() {
     ));
     let l = b.lit(0u64);
     let t = b.task(op, &[l]);
-    let f = client.submit_job(&b.finish(), &[t], &[]).unwrap();
+    let f = client
+        .submit_job(
+            &b.finish(),
+            &[t],
+            &[],
+            &SubmitOptions::default().pure(false),
+        )
+        .unwrap();
     let err = client
         .replicate(&f, None, Duration::from_secs(5))
         .unwrap_err();

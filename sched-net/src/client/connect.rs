@@ -47,13 +47,8 @@ impl Default for ClientOptions {
 }
 
 impl Client {
-    /// Connects to the scheduler at `addr`.
-    pub fn connect(addr: &str) -> Result<Client, Error> {
-        Client::connect_with(addr, ClientOptions::default())
-    }
-
-    /// Connects with options (a token).
-    pub fn connect_with(addr: &str, options: ClientOptions) -> Result<Client, Error> {
+    /// Connects to the scheduler at `addr` with `options` (its token).
+    pub fn connect(addr: &str, options: ClientOptions) -> Result<Client, Error> {
         Client::open(addr, options, None)
     }
 

@@ -187,29 +187,25 @@ impl Drop for OutputHold {
 }
 
 impl RawFuture {
-    /// Waits for the value.
-    pub fn result(&self) -> Result<Value, Error> {
-        let mut v = answer(self.handle.request(std::slice::from_ref(self)))?;
-        v.pop().ok_or_else(|| net_error("no value came back"))
+    /// Waits for the value: at most `timeout` if one is given (then an
+    /// error that says so), as Dask's `Future.result(timeout=None)`.
+    pub fn result(&self, timeout: Option<Duration>) -> Result<Value, Error> {
+        let rx = self.handle.request(std::slice::from_ref(self));
+        let mut values = match timeout {
+            None => answer(rx)?,
+            Some(timeout) => rx.recv_timeout(timeout).map_err(|_| {
+                errors::timeout(format!(
+                    "no result for {}/{} within {timeout:?}",
+                    self.key.job, self.key.task
+                ))
+            })??,
+        };
+        values.pop().ok_or_else(|| net_error("no value came back"))
     }
 
-    /// Waits for the value at most `timeout`; then an error that says so.
-    pub fn result_timeout(&self, timeout: Duration) -> Result<Value, Error> {
-        match self
-            .handle
-            .request(std::slice::from_ref(self))
-            .recv_timeout(timeout)
-        {
-            Ok(v) => v?.pop().ok_or_else(|| net_error("no value came back")),
-            Err(_) => Err(errors::timeout(format!(
-                "no result for {}/{} within {timeout:?}",
-                self.key.job, self.key.task
-            ))),
-        }
-    }
-
-    /// True once the task finished, failed or was cancelled.
-    pub fn done(&self) -> bool {
+    /// True once the task finished, failed or was cancelled, that is
+    /// while its [`status`](Self::status) is not pending.
+    pub(super) fn done(&self) -> bool {
         !matches!(self.handle.status(), Status::Pending)
     }
 
@@ -308,7 +304,7 @@ impl PartialEq for RawFuture {
 impl Eq for RawFuture {}
 
 /// A future is how a cluster holds a persisted collection's chunk: this
-/// client's jobs read it where it lives (see [`Client::submit_job_with`](crate::Client::submit_job_with));
+/// client's jobs read it where it lives (see [`Client::submit_job`](crate::Client::submit_job));
 /// other schedulers fetch it.
 impl rask_core::Holder for RawFuture {
     fn key(&self) -> String {
@@ -329,6 +325,6 @@ impl rask_core::Holder for RawFuture {
                 self.key.job, self.key.task
             ));
         }
-        self.result().map_err(|e| e.to_string())
+        self.result(None).map_err(|e| e.to_string())
     }
 }

@@ -48,7 +48,8 @@ impl Scheduler for Client {
             job: Some(job.clone()),
         };
         rask_core::report_run(events, info, || {
-            let futures = self.submit_job(job, outputs, &[])?;
+            let impure = crate::SubmitOptions::default().pure(false);
+            let futures = self.submit_job(job, outputs, &[], &impure)?;
             self.gather(&futures)
         })
     }

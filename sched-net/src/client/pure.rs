@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
-use rask_core::{Codec, Error, IgnorePoison, Job, TaskId};
+use rask_core::{Codec, Error, IgnorePoison, TaskId};
 
 use super::future::{JobHandle, OutputHold, RawFuture, Status};
+use super::submission::Encoded;
 use super::Client;
 use crate::protocol::DataKey;
 
@@ -44,32 +45,25 @@ impl PureJob {
 }
 
 impl Client {
-    /// Submits pure `spec` unless an equal one's futures all live, which
-    /// it returns instead; either way the job is then findable.
-    pub(super) fn submit_pure(
-        &self,
-        spec: Vec<u8>,
-        job: &Job,
-        outputs: &[TaskId],
-        externals: &[(TaskId, DataKey, Codec)],
-        waiting: Vec<RawFuture>,
-    ) -> Result<Vec<RawFuture>, Error> {
+    /// Submits pure `encoded` unless an equal spec's futures all live,
+    /// which it returns instead; either way the job is then findable.
+    pub(super) fn submit_pure(&self, encoded: Encoded) -> Result<Vec<RawFuture>, Error> {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        spec.hash(&mut hasher);
+        encoded.spec.hash(&mut hasher);
         let hash = hasher.finish();
         let mut pure = self.inner.pure.lock().ignore_poison();
         if let Some(same) = pure
             .get(&hash)
             .into_iter()
             .flatten()
-            .filter(|p| *p.spec == *spec)
+            .filter(|p| *p.spec == *encoded.spec)
             .find_map(PureJob::futures)
         {
             return Ok(same);
         }
-        let spec: Arc<[u8]> = spec.into();
-        let futures = self.submit_spec(spec.to_vec(), job, outputs, externals, waiting)?;
+        let spec: Arc<[u8]> = encoded.spec.as_slice().into();
+        let futures = self.submit_spec(encoded)?;
         let entry = PureJob {
             spec,
             handle: futures

@@ -11,7 +11,8 @@ use super::future::RawFuture;
 use super::Client;
 use crate::protocol::{Answer, DataKey, Queued};
 
-/// An item taken from a queue.
+/// An item of a queue: what [`Client::queue_put`] appends and
+/// [`Client::queue_get`] takes.
 #[derive(Debug)]
 pub enum QueueItem {
     /// A result on the cluster.
@@ -40,24 +41,33 @@ impl Client {
         }
     }
 
-    /// Appends `future` to queue `name` once it has finished (a failed one
-    /// is the error); its result stays on the cluster while queued, even
-    /// after this client has gone.
-    pub fn queue_put_future(&self, name: &str, future: &RawFuture) -> Result<(), Error> {
-        future.wait()?;
-        let cmd = QueueCmd::PutKey(future.key(), future.codec().type_name().to_owned());
+    /// Appends `item` to queue `name` as an item of `codec`'s type: a
+    /// value, encoded here with `codec`, or a future once it has finished
+    /// (a failed one is the error), whose result then stays on the cluster
+    /// while queued, even after this client has gone. A future of another
+    /// type than `codec`'s is an error naming both.
+    pub fn queue_put(&self, name: &str, item: QueueItem, codec: Codec) -> Result<(), Error> {
+        let type_name = codec.type_name().to_owned();
+        let cmd = match item {
+            QueueItem::Future(future) => {
+                if future.codec().type_name() != type_name {
+                    return Err(net_error(format!(
+                        "a future of `{}` cannot go on queue `{name}` as `{type_name}`",
+                        future.codec().type_name()
+                    )));
+                }
+                future.wait()?;
+                QueueCmd::PutKey(future.key(), type_name)
+            }
+            QueueItem::Value(value) => {
+                let mut bytes = Vec::new();
+                codec
+                    .encode(&value, &mut bytes)
+                    .map_err(|e| net_error(format!("encoding a value for queue `{name}`: {e}")))?;
+                QueueCmd::PutValue(bytes, type_name)
+            }
+        };
         self.ask_queue(name, cmd).map(drop)
-    }
-
-    /// Appends an encoded value of type `type_name` to queue `name`.
-    pub fn queue_put_value(
-        &self,
-        name: &str,
-        bytes: Vec<u8>,
-        type_name: &str,
-    ) -> Result<(), Error> {
-        self.ask_queue(name, QueueCmd::PutValue(bytes, type_name.to_owned()))
-            .map(drop)
     }
 
     /// Takes the oldest item of queue `name`, waiting up to `timeout` for

@@ -56,24 +56,25 @@ impl Deferred {
     }
 }
 
-impl Client {
-    /// Submits `outputs` of `job`. `externals` are tasks of `job` that stand
-    /// for results of earlier submissions. Returns one future per output.
-    pub fn submit_job(
-        &self,
-        job: &Job,
-        outputs: &[TaskId],
-        externals: &[(TaskId, &RawFuture)],
-    ) -> Result<Vec<RawFuture>, Error> {
-        self.submit_job_with(job, outputs, externals, &SubmitOptions::new().pure(false))
-    }
+/// A job encoded for the scheduler, not sent yet.
+pub(super) struct Encoded {
+    /// The job's spec, as the scheduler decodes it.
+    pub(super) spec: Vec<u8>,
+    /// Per output: its task, its codec, and the earlier result it stands
+    /// for if it is an external.
+    pub(super) outputs: Vec<(TaskId, Codec, Option<DataKey>)>,
+    /// Earlier futures it uses that have not finished.
+    pub(super) waiting: Vec<RawFuture>,
+}
 
-    /// [`submit_job`](Self::submit_job) with options: a pure submission
-    /// equal to one whose futures all live returns those futures. Tasks of
-    /// `job` standing for results held by futures
-    /// ([`JobBuilder::held`](rask_core::JobBuilder::held)) are externals
-    /// too.
-    pub fn submit_job_with(
+impl Client {
+    /// Submits `outputs` of `job` with `options`; returns one future per
+    /// output. `externals` are tasks of `job` that stand for results of
+    /// earlier submissions, and so are tasks standing for results held by
+    /// futures ([`JobBuilder::held`](rask_core::JobBuilder::held)). A pure
+    /// submission (the options' default) equal to one whose futures all
+    /// live returns those futures.
+    pub fn submit_job(
         &self,
         job: &Job,
         outputs: &[TaskId],
@@ -117,31 +118,33 @@ impl Client {
             self.inner.code_key.as_ref(),
             &options.job_options(),
         )?;
-        if options.is_pure() {
-            return self.submit_pure(spec, job, outputs, externals, waiting);
-        }
-        self.submit_spec(spec, job, outputs, externals, waiting)
-    }
-
-    /// Submits an encoded job: one future per output.
-    pub(super) fn submit_spec(
-        &self,
-        spec: Vec<u8>,
-        job: &Job,
-        outputs: &[TaskId],
-        externals: &[(TaskId, DataKey, Codec)],
-        waiting: Vec<RawFuture>,
-    ) -> Result<Vec<RawFuture>, Error> {
-        let mut codecs = Vec::with_capacity(outputs.len());
+        let mut coded = Vec::with_capacity(outputs.len());
         for &t in outputs {
-            let codec = externals
-                .iter()
-                .find(|(e, ..)| *e == t)
+            let external = externals.iter().find(|(e, ..)| *e == t);
+            let codec = external
                 .map(|(.., c)| *c)
                 .or_else(|| job.op(t).and_then(|op| op.codec()))
                 .ok_or_else(|| net_error(format!("output `{}` has no codec", job.key(t))))?;
-            codecs.push(codec);
+            coded.push((t, codec, external.map(|(_, k, _)| *k)));
         }
+        let encoded = Encoded {
+            spec,
+            outputs: coded,
+            waiting,
+        };
+        if options.is_pure() {
+            return self.submit_pure(encoded);
+        }
+        self.submit_spec(encoded)
+    }
+
+    /// Submits an encoded job: one future per output.
+    pub(super) fn submit_spec(&self, encoded: Encoded) -> Result<Vec<RawFuture>, Error> {
+        let Encoded {
+            spec,
+            outputs,
+            waiting,
+        } = encoded;
         let id = JobId::new(
             self.inner.id,
             self.inner.next_job.fetch_add(1, Ordering::Relaxed),
@@ -161,22 +164,18 @@ impl Client {
             Deferred::start(&self.inner, id, spec, waiting);
         }
         Ok(outputs
-            .iter()
-            .zip(codecs)
-            .map(|(&task, codec)| RawFuture {
+            .into_iter()
+            .map(|(task, codec, external)| RawFuture {
                 hold: Arc::new(OutputHold {
                     handle: handle.clone(),
                     task: task.0,
                 }),
                 handle: handle.clone(),
                 task,
-                key: externals.iter().find(|(e, ..)| *e == task).map_or(
-                    DataKey {
-                        job: id,
-                        task: task.0,
-                    },
-                    |(_, k, _)| *k,
-                ),
+                key: external.unwrap_or(DataKey {
+                    job: id,
+                    task: task.0,
+                }),
                 codec,
             })
             .collect())
@@ -199,7 +198,7 @@ impl Client {
             externals.push((t, *key, codec));
         }
         let outputs: Vec<TaskId> = externals.iter().map(|(t, ..)| *t).collect();
-        let impure = SubmitOptions::new().pure(false);
+        let impure = SubmitOptions::default().pure(false);
         self.submit_wire(&b.finish(), &outputs, &externals, Vec::new(), &impure)
     }
 }
