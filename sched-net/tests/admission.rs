@@ -7,7 +7,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{builtin_job, with_token, worker, Proc};
+use common::{builtin_job, impure, with_token, worker, Proc};
 use rask_core::{Arg, Inputs, JobBuilder, Op};
 use rask_sched_net::{Client, FutureStatus, SubmitOptions};
 
@@ -48,9 +48,7 @@ fn a_job_with_no_worker_says_it_waits_and_runs_once_one_joins() {
     let (_sched, addr) = scheduler(Duration::from_secs(10));
     let client = Client::connect(&addr, with_token(TOKEN)).unwrap();
     let (job, out) = builtin_job(10);
-    let futures = client
-        .submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
-        .unwrap();
+    let futures = client.submit_job(&job, &[out], &[], &impure()).unwrap();
     let f = &futures[0];
     assert!(
         within(Duration::from_secs(10), || f.waiting_for_workers()),
@@ -112,11 +110,7 @@ fn admitting_a_big_job_does_not_drop_live_workers() {
 
     let (job, out) = builtin_job(10);
     let v = client
-        .gather(
-            &client
-                .submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
-                .unwrap(),
-        )
+        .gather(&client.submit_job(&job, &[out], &[], &impure()).unwrap())
         .unwrap();
     assert_eq!(v[0].downcast_ref::<i64>(), Some(&55));
 }

@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::spin;
+use common::{impure, spin};
 use rask_core::{Inputs, Op};
-use rask_sched_net::{Client, LocalOptions, SubmitOptions};
+use rask_sched_net::{Client, LocalOptions};
 use serde_json::Value;
 use webdriver::Browser;
 
@@ -76,11 +76,7 @@ fn the_dashboard_page_shows_workers_and_the_task_stream_in_chromium() {
                 let (job, out) =
                     common::fan_in(0..200u64, &load_op, &reduce_op, Some("reduce-all"));
                 let v = client
-                    .gather(
-                        &client
-                            .submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
-                            .unwrap(),
-                    )
+                    .gather(&client.submit_job(&job, &[out], &[], &impure()).unwrap())
                     .unwrap();
                 assert_eq!(v[0].downcast_ref::<u64>(), Some(&(199 * 200)));
                 runs += 1;

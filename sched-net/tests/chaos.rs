@@ -15,7 +15,7 @@ use rask_core::{Arg, Codec, Inputs, Job, JobBuilder, Op, TaskId};
 use rask_sched_net::{Client, LocalOptions, SubmitOptions};
 
 mod common;
-use common::{alive, spin};
+use common::{alive, impure, spin};
 
 const LEAVES: u64 = 100_000;
 /// Leaves per first-level sum, and sums per second-level sum.
@@ -194,7 +194,7 @@ fn a_graph_under_a_worker_killed_every_two_seconds_is_still_right() {
         };
         let began = Instant::now();
         let result = client
-            .submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
+            .submit_job(&job, &[out], &[], &impure())
             .and_then(|mut f| f.pop().unwrap().result(Some(Duration::from_secs(180))));
         stop.store(true, Ordering::SeqCst);
         let victims = driver.join().unwrap();

@@ -9,9 +9,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{alive, builtin_job, fan_in, scheduler, spin, with_token, worker};
+use common::{alive, builtin_job, fan_in, impure, scheduler, spin, with_token, worker};
 use rask_core::{Arg, Inputs, Job, JobBuilder, Op, TaskId};
-use rask_sched_net::{Client, FutureStatus, LocalOptions, SubmitOptions};
+use rask_sched_net::{Client, FutureStatus, LocalOptions};
 
 fn step(x: &u64) -> u64 {
     spin(60);
@@ -58,7 +58,7 @@ fn sigkill_of_a_worker_mid_run_still_gives_the_right_answer() {
     let (job, out, expected) = chains(200, 100);
     assert_eq!(job.len(), 20_001);
     let future = client
-        .submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
+        .submit_job(&job, &[out], &[], &impure())
         .unwrap()
         .pop()
         .unwrap();
@@ -108,7 +108,7 @@ fn submit_whoami(client: &Client, n: u64) -> rask_sched_net::RawFuture {
     let gather = Op::new("pids", pids);
     let (job, out) = fan_in(0..n, &who, &gather, None);
     client
-        .submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
+        .submit_job(&job, &[out], &[], &impure())
         .unwrap()
         .pop()
         .unwrap()
@@ -163,11 +163,7 @@ fn a_wrong_token_is_refused_with_a_log_line_on_both_sides() {
     client.wait_for_workers(1, Duration::from_secs(10)).unwrap();
     let (job, out) = builtin_job(10);
     let v = client
-        .gather(
-            &client
-                .submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
-                .unwrap(),
-        )
+        .gather(&client.submit_job(&job, &[out], &[], &impure()).unwrap())
         .unwrap();
     assert_eq!(v[0].downcast_ref::<i64>(), Some(&55));
 }
@@ -216,11 +212,7 @@ fn garbage_truncated_and_oversized_frames_close_only_their_connection() {
     // Nothing else was touched: the client computes.
     let (job, out) = builtin_job(1000);
     let v = client
-        .gather(
-            &client
-                .submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
-                .unwrap(),
-        )
+        .gather(&client.submit_job(&job, &[out], &[], &impure()).unwrap())
         .unwrap();
     assert_eq!(v[0].downcast_ref::<i64>(), Some(&500_500));
 }
@@ -242,11 +234,7 @@ fn a_task_that_kills_three_workers_fails_naming_it() {
     let t = b.keyed_task("poison", die, &[x]);
     let job = b.finish();
     let err = client
-        .gather(
-            &client
-                .submit_job(&job, &[t], &[], &SubmitOptions::default().pure(false))
-                .unwrap(),
-        )
+        .gather(&client.submit_job(&job, &[t], &[], &impure()).unwrap())
         .unwrap_err();
     assert_eq!(
         err,
@@ -311,12 +299,7 @@ fn a_worker_over_its_memory_limit_takes_no_new_tasks_until_it_is_under() {
     let l = b.lit(0u64);
     let t = b.task(op, &[l]);
     let held = client
-        .submit_job(
-            &b.finish(),
-            &[t],
-            &[],
-            &SubmitOptions::default().pure(false),
-        )
+        .submit_job(&b.finish(), &[t], &[], &impure())
         .unwrap()
         .pop()
         .unwrap();
@@ -440,12 +423,7 @@ fn a_worker_spills_results_past_its_limit_to_disk_and_reads_them_back() {
         })
         .collect();
     let chunks = client
-        .submit_job(
-            &b.finish(),
-            &tasks,
-            &[],
-            &SubmitOptions::default().pure(false),
-        )
+        .submit_job(&b.finish(), &tasks, &[], &impure())
         .unwrap();
     client.gather(&chunks[..1]).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -477,12 +455,7 @@ fn a_worker_spills_results_past_its_limit_to_disk_and_reads_them_back() {
     let got = client
         .gather(
             &client
-                .submit_job(
-                    &b.finish(),
-                    &sums,
-                    &externals,
-                    &SubmitOptions::default().pure(false),
-                )
+                .submit_job(&b.finish(), &sums, &externals, &impure())
                 .unwrap(),
         )
         .unwrap();

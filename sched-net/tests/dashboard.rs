@@ -11,9 +11,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{builtin_job, spin, with_token, worker, Proc};
+use common::{builtin_job, impure, spin, with_token, worker, Proc};
 use rask_core::{Inputs, Job, Op, TaskId};
-use rask_sched_net::{Client, LocalOptions, SubmitOptions};
+use rask_sched_net::{Client, LocalOptions};
 use serde_json::Value as Json;
 
 fn step(x: &u64) -> u64 {
@@ -67,7 +67,7 @@ fn the_json_api_lists_workers_progress_and_the_task_stream() {
 
     let (job, out) = steps(200);
     let future = client
-        .submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
+        .submit_job(&job, &[out], &[], &impure())
         .unwrap()
         .pop()
         .unwrap();
@@ -268,9 +268,7 @@ fn bad_http_clients_lose_only_their_connection_while_the_scheduler_computes() {
     // A graph runs while the bad clients come and go.
     let n = 30_000;
     let (job, out) = builtin_job(n);
-    let running = client
-        .submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
-        .unwrap();
+    let running = client.submit_job(&job, &[out], &[], &impure()).unwrap();
 
     // A client that sends half a request and waits: it must not hold up
     // anyone (it is closed later, by its timeout).
@@ -325,11 +323,7 @@ fn bad_http_clients_lose_only_their_connection_while_the_scheduler_computes() {
     // And the scheduler takes new work.
     let (job, out) = builtin_job(100);
     let v = client
-        .gather(
-            &client
-                .submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
-                .unwrap(),
-        )
+        .gather(&client.submit_job(&job, &[out], &[], &impure()).unwrap())
         .unwrap();
     assert_eq!(v[0].downcast_ref::<i64>(), Some(&5050));
     drop(stalled);

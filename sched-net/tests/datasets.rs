@@ -7,9 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{scheduler, with_token, worker};
+use common::{impure, scheduler, with_token, worker};
 use rask_core::{Arg, Codec, Inputs, JobBuilder, Op, TaskId};
-use rask_sched_net::{Client, RawFuture, SubmitOptions};
+use rask_sched_net::{Client, RawFuture};
 
 /// `square` over 1..10 with the worker's built-in op, one future each.
 fn squares(client: &Client) -> Vec<RawFuture> {
@@ -22,12 +22,7 @@ fn squares(client: &Client) -> Vec<RawFuture> {
         })
         .collect();
     client
-        .submit_job(
-            &b.finish(),
-            &outputs,
-            &[],
-            &SubmitOptions::default().pure(false),
-        )
+        .submit_job(&b.finish(), &outputs, &[], &impure())
         .unwrap()
 }
 
@@ -74,12 +69,7 @@ fn a_dataset_outlives_its_publisher_and_is_read_by_another_client() {
     let total = b.task(sum, &args);
     let externals: Vec<(TaskId, &RawFuture)> = inputs.iter().copied().zip(&got).collect();
     let f = second
-        .submit_job(
-            &b.finish(),
-            &[total],
-            &externals,
-            &SubmitOptions::default().pure(false),
-        )
+        .submit_job(&b.finish(), &[total], &externals, &impure())
         .unwrap()
         .pop()
         .unwrap();

@@ -7,9 +7,9 @@ mod common;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use common::{builtin_job, scheduler, with_token};
+use common::{builtin_job, impure, scheduler, with_token};
 use rask_core::Error;
-use rask_sched_net::{Client, ClientOptions, SubmitOptions};
+use rask_sched_net::{Client, ClientOptions};
 
 #[test]
 fn nothing_listening_is_unreachable() {
@@ -52,8 +52,7 @@ fn a_scheduler_gone_is_disconnected() {
     // submitted before or after fails the same way.
     let deadline = Instant::now() + Duration::from_secs(10);
     let err = loop {
-        let err = match client.submit_job(&job, &[out], &[], &SubmitOptions::default().pure(false))
-        {
+        let err = match client.submit_job(&job, &[out], &[], &impure()) {
             Ok(futures) => client.gather(&futures).unwrap_err(),
             Err(e) => e,
         };

@@ -2,10 +2,13 @@
 //! for with `replicate`, seen with `who_has`, used by later tasks, and
 //! keeping the result when the worker that made it is killed.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::impure;
 use rask_core::{Arg, JobBuilder, Op, TaskId};
-use rask_sched_net::{Client, LocalOptions, RawFuture, SubmitOptions};
+use rask_sched_net::{Client, LocalOptions, RawFuture};
 
 /// A result that names the worker that made it.
 fn made_by(n: &u64) -> (u32, u64) {
@@ -36,12 +39,7 @@ fn make(client: &Client, n: u64) -> RawFuture {
     let l = b.lit(n);
     let t = b.task(op, &[l]);
     let f = client
-        .submit_job(
-            &b.finish(),
-            &[t],
-            &[],
-            &SubmitOptions::default().pure(false),
-        )
+        .submit_job(&b.finish(), &[t], &[], &impure())
         .unwrap()
         .pop()
         .unwrap();
@@ -60,12 +58,7 @@ fn readers(client: &Client, input: &RawFuture, count: usize) -> Vec<(u32, u32, u
         .map(|_| b.task(read_op, &[Arg::dep(x)]))
         .collect();
     let fs = client
-        .submit_job(
-            &b.finish(),
-            &outs,
-            &[(x, input)],
-            &SubmitOptions::default().pure(false),
-        )
+        .submit_job(&b.finish(), &outs, &[(x, input)], &impure())
         .unwrap();
     client
         .gather(&fs)
@@ -166,12 +159,7 @@ fn replicating_a_failed_result_is_its_error() {
     let l = b.lit(0u64);
     let t = b.task(op, &[l]);
     let f = client
-        .submit_job(
-            &b.finish(),
-            &[t],
-            &[],
-            &SubmitOptions::default().pure(false),
-        )
+        .submit_job(&b.finish(), &[t], &[], &impure())
         .unwrap();
     let err = client
         .replicate(&f, None, Duration::from_secs(5))

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rask_core::{Arg, Inputs, Job, JobBuilder, Op, TaskId};
-use rask_sched_net::ClientOptions;
+use rask_sched_net::{ClientOptions, SubmitOptions};
 
 /// A process of ours whose stderr lines arrive on a channel; killed and
 /// reaped on drop.
@@ -147,4 +147,10 @@ pub fn alive(pid: u32) -> bool {
                 .is_some_and(|rest| rest.starts_with('Z'))
         })
         .unwrap_or(false)
+}
+
+/// Options for a submission that is a new job every time, as these tests
+/// expect: a pure one would get an equal earlier job's futures back.
+pub fn impure() -> SubmitOptions {
+    SubmitOptions::default().pure(false)
 }
