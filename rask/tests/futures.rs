@@ -394,6 +394,26 @@ fn a_queue_carries_a_future_and_values_between_clients() {
 }
 
 #[test]
+fn a_future_put_on_a_queue_as_another_type_is_refused_naming_both() {
+    let client = cluster();
+    let name = format!("typed-{}", std::process::id());
+    let f = client.submit(square, (3i64,)).unwrap();
+    let item = rask_sched_net::QueueItem::Future(f.raw().clone());
+    let as_text = rask_core::Codec::of::<String>();
+    let err = client.raw().queue_put(&name, item, as_text).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("i64") && message.contains("String"),
+        "{message}"
+    );
+    assert_eq!(
+        client.queue(&name).qsize().unwrap(),
+        0,
+        "nothing was queued"
+    );
+}
+
+#[test]
 fn the_dashboard_link_is_known_to_local_and_connected_clients() {
     let client = cluster();
     let link = client.dashboard_link().unwrap();
