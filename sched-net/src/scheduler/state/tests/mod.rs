@@ -7,6 +7,7 @@ mod harness;
 mod admission;
 mod bounded_release;
 mod datasets;
+mod dirty;
 mod full_workers;
 mod killed_worker;
 mod liveness;
