@@ -9,6 +9,7 @@ mod bounded_release;
 mod datasets;
 mod dirty;
 mod full_workers;
+mod keep_for_holder;
 mod killed_worker;
 mod liveness;
 mod locality;
