@@ -30,8 +30,11 @@
 //! **Which worker.** Of the eligible workers with room, not paused and
 //! with the job's resources free, the one where the task would start
 //! soonest: its queue (in flight × mean / threads) plus moving the inputs
-//! it does not hold, at `bytes_per_ns`. A retried task avoids the worker
-//! it last failed on when another can take it.
+//! it does not hold, at `bytes_per_ns`. A worker holding input bytes
+//! competes past its cap, beside one with room, so a task whose inputs
+//! would take longer to move than its holder's queue stays there. A
+//! retried task avoids the worker it last failed on when another can take
+//! it.
 
 use std::collections::BTreeMap;
 
