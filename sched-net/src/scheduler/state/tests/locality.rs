@@ -90,7 +90,7 @@ fn best_of_all(
         // A worker at its cap holding input bytes competes too, beside a
         // worker with room.
         let room = c.placement.has_room(worker, j, root);
-        if !room && !(lacking < total && c.placement.may_queue(worker, j)) {
+        if !(room || lacking < total && c.placement.may_queue(worker, j)) {
             continue;
         }
         any_room |= room;
