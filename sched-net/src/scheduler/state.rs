@@ -54,7 +54,7 @@ pub use reports::Failure;
 use job::Job;
 use load::ByLoad;
 use queues::{ParkedGet, QueueItem};
-use worker::Worker;
+use worker::{PeerNews, Worker};
 
 /// A client, numbered by the scheduler from 1.
 pub type ClientId = u32;
@@ -107,6 +107,15 @@ pub struct Cluster {
     /// Jobs that left, for the caller to free where it suits it, if it
     /// asked to ([`Cluster::hand_back_retired`]).
     retired: Option<Vec<Retired>>,
+    /// Something that could change what [`Cluster::schedule`] decides has
+    /// happened since it last ran: a report on a task, a worker joining,
+    /// leaving, pausing or answering a steal, a job or a hold changing.
+    /// Every handler sets it but `seen`, `expire_gets` and a heartbeat
+    /// that changes none of that, so a turn of heartbeats alone returns
+    /// from `schedule` at once instead of walking every active job.
+    dirty: bool,
+    /// Joins and leaves the workers have not been told of yet.
+    peer_news: PeerNews,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -151,6 +160,8 @@ impl Cluster {
             lent: Vec::new(),
             board: Board::new(now, task_stream),
             retired: None,
+            dirty: true,
+            peer_news: PeerNews::default(),
         }
     }
 

@@ -11,6 +11,7 @@ use crate::protocol::{Answer, AskOp, DataKey};
 impl Cluster {
     /// Answers a client's question about datasets or copies of results.
     pub fn ask(&mut self, op: AskOp, sink: &mut impl Sink) -> Answer {
+        self.dirty = true;
         match op {
             AskOp::Publish {
                 name,

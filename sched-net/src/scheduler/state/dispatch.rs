@@ -15,10 +15,16 @@ use super::{Cluster, Sink};
 use crate::protocol::{run_priority, DataKey, JobId, ToClient, ToWorker, WireError, WorkerId};
 
 impl Cluster {
-    /// Goes on with the releases earlier turns left; hands out ready
-    /// tasks, job by job in priority order, while workers have room;
-    /// finishes jobs; asks busy workers to give work to idle ones.
+    /// Tells workers of new and gone peers; goes on with the releases
+    /// earlier turns left; hands out ready tasks, job by job in priority
+    /// order, while workers have room; finishes jobs; asks busy workers to
+    /// give work to idle ones. Returns at once (after the peers) when
+    /// nothing that could change a decision happened since the last call.
     pub fn schedule(&mut self, sink: &mut impl Sink) {
+        self.announce_peers(sink);
+        if !self.dirty {
+            return;
+        }
         self.release_pending(sink);
         let mut i = 0;
         while i < self.active.len() {
@@ -38,6 +44,9 @@ impl Cluster {
             }
         }
         self.steal(sink);
+        // What this call left undone waits for a handler to change
+        // something, except releases held over to the next turns.
+        self.dirty = self.releasing();
     }
 
     fn schedule_job(&mut self, id: JobId, sink: &mut impl Sink) {

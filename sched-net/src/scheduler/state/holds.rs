@@ -29,6 +29,7 @@ impl Cluster {
     /// The client no longer needs `job`'s results. A job a dataset holds
     /// runs on to its end.
     pub fn release(&mut self, job: JobId, sink: &mut impl Sink) {
+        self.dirty = true;
         if let Some(j) = self.jobs.get_mut(&job) {
             j.released = true;
             if j.forgotten && !j.finished {
@@ -43,6 +44,7 @@ impl Cluster {
 
     /// Runs `job` to its end even if its client lets go of it or leaves.
     pub fn forget(&mut self, job: JobId) {
+        self.dirty = true;
         if let Some(j) = self.jobs.get_mut(&job) {
             j.forgotten = !j.finished;
         }
@@ -51,6 +53,7 @@ impl Cluster {
     /// The client let go of these outputs of `job`: each is dropped once
     /// the job has finished and nothing else holds it.
     pub fn release_outputs(&mut self, job: JobId, tasks: &[u32], sink: &mut impl Sink) {
+        self.dirty = true;
         let Some(j) = self.jobs.get_mut(&job) else {
             return;
         };
@@ -68,6 +71,7 @@ impl Cluster {
     /// forgot run on), its waiting gets end, and what it took from queues
     /// and had not yet held goes.
     pub fn client_gone(&mut self, client: ClientId, sink: &mut impl Sink) {
+        self.dirty = true;
         self.parked.retain(|g| g.client != client);
         let lent: Vec<DataKey> = self
             .lent

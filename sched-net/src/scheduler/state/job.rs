@@ -94,6 +94,7 @@ impl Cluster {
         prepared: Result<Prepared, WireError>,
         sink: &mut impl Sink,
     ) {
+        self.dirty = true;
         match prepared.and_then(|p| self.admit(client, job, p)) {
             Ok(()) => {
                 self.activate(job);

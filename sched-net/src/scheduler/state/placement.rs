@@ -30,8 +30,11 @@
 //! **Which worker.** Of the eligible workers with room, not paused and
 //! with the job's resources free, the one where the task would start
 //! soonest: its queue (in flight × mean / threads) plus moving the inputs
-//! it does not hold, at `bytes_per_ns`. A retried task avoids the worker
-//! it last failed on when another can take it.
+//! it does not hold, at `bytes_per_ns`. A worker holding input bytes
+//! competes past its cap, beside one with room, so a task whose inputs
+//! would take longer to move than its holder's queue stays there. A
+//! retried task avoids the worker it last failed on when another can take
+//! it.
 
 use std::collections::BTreeMap;
 
@@ -113,14 +116,27 @@ impl Placement {
 
     /// True if `worker` may take one more task of `job` now.
     pub(super) fn has_room(&self, worker: &Worker, job: &Job, root: bool) -> bool {
-        !worker.paused
-            && worker.in_flight < self.cap(worker, root)
-            && job.constraints.free_on(worker)
+        self.may_queue(worker, job) && worker.in_flight < self.cap(worker, root)
+    }
+
+    /// True if `worker` may take a task of `job` past its in-flight cap:
+    /// one whose inputs it holds, when waiting in its queue is quicker than
+    /// moving them (see [`choose`](Self::choose)).
+    pub(super) fn may_queue(&self, worker: &Worker, job: &Job) -> bool {
+        !worker.paused && job.constraints.free_on(worker)
     }
 
     /// The worker of `eligible` (sorted by id) where task `t` of `job`
     /// would start soonest, among those with room; `None` when none has.
     /// Ties go to the lowest id.
+    ///
+    /// A worker holding inputs of `t` competes even when it is at its cap:
+    /// if its queue is shorter than the transfer another worker would
+    /// wait for, the task is kept for it rather than moving its inputs
+    /// (a shuffle's splits each read a whole partition to write a
+    /// sliver of it). Only beside a worker with room, though: a task no
+    /// worker has room for waits here, as before, so the caps still bound
+    /// what roots and consumers queue ahead everywhere.
     ///
     /// Only the workers holding an input, and the least-loaded other
     /// worker that can take the task, are scored: every worker holding
@@ -154,13 +170,19 @@ impl Placement {
         });
         let failed_on = job.retried.get(&t.0).map(|r| r.1);
         let mut best: Option<(f64, WorkerId)> = None;
+        let mut any_room = false;
         let mut consider = |w: WorkerId, local: u64| -> bool {
             let Some(worker) = workers.get(&w) else {
                 return false;
             };
-            if eligible.binary_search(&w).is_err() || !self.has_room(worker, job, root) {
+            if eligible.binary_search(&w).is_err() || !self.may_queue(worker, job) {
                 return false;
             }
+            let room = worker.in_flight < self.cap(worker, root);
+            if !room && local == 0 {
+                return false;
+            }
+            any_room |= room;
             let queue = f64::from(worker.in_flight) * self.mean_task_ns
                 / f64::from(worker.info.nthreads.max(1));
             let transfer = (total - local) as f64 / self.bytes_per_ns;
@@ -195,7 +217,7 @@ impl Placement {
                 break;
             }
         }
-        best.map(|(_, w)| w)
+        best.filter(|_| any_room).map(|(_, w)| w)
     }
 
     /// Whom to ask for work back, and at most how many tasks, when a

@@ -49,6 +49,7 @@ impl Cluster {
         now: Instant,
         sink: &mut impl Sink,
     ) -> Option<Answer> {
+        self.dirty = true;
         self.advance(now);
         match op {
             QueueOp::Put(item) => Some(self.put(name, item, sink)),

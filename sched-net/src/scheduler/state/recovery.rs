@@ -17,7 +17,10 @@ impl Cluster {
     /// Worker `w` is gone (already off the worker table): every job lets
     /// go of what it sent there and held there.
     pub(super) fn recover_from_loss(&mut self, w: WorkerId, sink: &mut impl Sink) {
-        let ids: Vec<JobId> = self.jobs.keys().copied().collect();
+        // Oldest first, not in the map's order: jobs re-planned here are
+        // re-activated in this order, and a replay must repeat it.
+        let mut ids: Vec<JobId> = self.jobs.keys().copied().collect();
+        ids.sort_unstable();
         for id in ids {
             let Some(job) = self.jobs.get_mut(&id) else {
                 continue;

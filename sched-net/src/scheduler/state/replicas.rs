@@ -108,6 +108,7 @@ impl Cluster {
     /// Worker `w` made its copy of `key`; if the result went meanwhile,
     /// the copy goes too.
     pub fn on_replicated(&mut self, w: WorkerId, key: DataKey, sink: &mut impl Sink) {
+        self.dirty = true;
         let alive = self.workers.contains_key(&w);
         let kept = alive
             && self.jobs.get_mut(&key.job).is_some_and(|job| {

@@ -40,6 +40,7 @@ impl Cluster {
         received: Instant,
         sink: &mut impl Sink,
     ) {
+        self.dirty = true;
         self.advance(received);
         self.placement.observe(run.nanos);
         let Some(job) = self.jobs.get_mut(&key.job) else {
@@ -75,6 +76,7 @@ impl Cluster {
         received: Instant,
         sink: &mut impl Sink,
     ) {
+        self.dirty = true;
         self.advance(received);
         let Failure {
             key,
@@ -118,6 +120,7 @@ impl Cluster {
     /// the queue; if the input's holder is still here it lost the result,
     /// and a copy takes over or it is recomputed.
     pub fn on_missing(&mut self, w: WorkerId, key: DataKey, input: DataKey, sink: &mut impl Sink) {
+        self.dirty = true;
         if !self.take_back(w, key) {
             return;
         }
@@ -146,6 +149,7 @@ impl Cluster {
 
     /// A task given back by worker `w` after a steal request.
     pub fn on_returned(&mut self, w: WorkerId, key: DataKey) {
+        self.dirty = true;
         self.take_back(w, key);
     }
 

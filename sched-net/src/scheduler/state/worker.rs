@@ -1,5 +1,12 @@
 //! Workers: joining, their heartbeats, liveness judged by the time a
 //! message arrived (passed in, never read here), and leaving.
+//!
+//! Workers hear of each other's joins and leaves in batches: a join or a
+//! leave is noted, and [`Cluster::announce_peers`] (the start of every
+//! `schedule`) sends each worker one `Peers` update with all of them. A
+//! message per peer per join would be W² messages for W workers joining
+//! at once, 10⁸ at 10,000 workers; batched, a turn of joins costs one
+//! message per worker.
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -33,6 +40,13 @@ pub(super) struct Worker {
     pub used: Vec<f64>,
 }
 
+/// Membership changes not yet announced to the workers.
+#[derive(Debug, Default)]
+pub(super) struct PeerNews {
+    add: Vec<(WorkerId, String)>,
+    remove: Vec<WorkerId>,
+}
+
 impl Worker {
     /// True if it can supply `need` for `job`: by code reference when it
     /// was started with the job's code key, else by name.
@@ -47,9 +61,11 @@ impl Worker {
 }
 
 impl Cluster {
-    /// A worker joined at `now`: it gets the next id, and the other
-    /// workers and `clients` are told (the caller sends the new worker the
-    /// list of its peers). `None` once every id has been given out.
+    /// A worker joined at `now`: it gets the next id, and `clients` are
+    /// told; the other workers are told at the next
+    /// [`announce_peers`](Self::announce_peers) (the caller sends the new
+    /// worker the list of its peers). `None` once every id has been given
+    /// out.
     pub fn add_worker(
         &mut self,
         info: WorkerInfo,
@@ -60,20 +76,13 @@ impl Cluster {
         self.advance(now);
         let id = self.next_worker?;
         self.next_worker = id.next();
+        self.dirty = true;
         let add = vec![(id, info.listen.clone())];
-        // One message for all: the sink borrows it, so a join costs a send
-        // per peer and no copy of the address each.
+        self.peer_news.add.extend(add.iter().cloned());
         let workers = ToClient::Workers {
-            add: add.clone(),
-            remove: vec![],
-        };
-        let peers = ToWorker::Peers {
             add,
             remove: vec![],
         };
-        for other in self.workers.keys() {
-            sink.to_worker(*other, &peers);
-        }
         for c in clients {
             sink.to_client(*c, &workers);
         }
@@ -114,6 +123,9 @@ impl Cluster {
     ) {
         self.advance(now);
         if let Some(worker) = self.workers.get_mut(&w) {
+            // Only these change what `schedule` decides: a steal request
+            // counts as answered once a heartbeat comes.
+            self.dirty |= worker.paused != paused || worker.stealing;
             worker.memory = memory;
             worker.spilled = spilled;
             worker.executing = executing;
@@ -143,20 +155,23 @@ impl Cluster {
             .collect()
     }
 
-    /// A worker is gone: the others and `clients` are told, and its jobs
-    /// recover (see [`recovery`](super::recovery)).
+    /// A worker is gone: `clients` are told (the other workers at the next
+    /// [`announce_peers`](Self::announce_peers)), and its jobs recover
+    /// (see [`recovery`](super::recovery)).
     pub fn remove_worker(&mut self, w: WorkerId, sink: &mut impl Sink, clients: &[ClientId]) {
         let Some(gone) = self.workers.remove(&w) else {
             return;
         };
+        self.dirty = true;
         self.by_load.remove(w, gone.info.nthreads, gone.in_flight);
         self.membership += 1;
-        let peers = ToWorker::Peers {
-            add: vec![],
-            remove: vec![w],
-        };
-        for other in self.workers.keys() {
-            sink.to_worker(*other, &peers);
+        // Ids are never given twice, so a worker that joins and leaves
+        // before an announcement need not be announced at all.
+        let news = &mut self.peer_news;
+        let before = news.add.len();
+        news.add.retain(|(id, _)| *id != w);
+        if news.add.len() == before {
+            news.remove.push(w);
         }
         let workers = ToClient::Workers {
             add: vec![],
@@ -166,5 +181,22 @@ impl Cluster {
             sink.to_client(*c, &workers);
         }
         self.recover_from_loss(w, sink);
+    }
+}
+
+impl Cluster {
+    /// Tells every worker of the joins and leaves since the last call, in
+    /// one `Peers` update each (the same message for all, borrowed by the
+    /// sink). [`schedule`](Self::schedule) calls it first, so a task sent
+    /// in a turn never names a peer its worker has not heard of.
+    pub fn announce_peers(&mut self, sink: &mut impl Sink) {
+        if self.peer_news.add.is_empty() && self.peer_news.remove.is_empty() {
+            return;
+        }
+        let PeerNews { add, remove } = std::mem::take(&mut self.peer_news);
+        let peers = ToWorker::Peers { add, remove };
+        for w in self.workers.keys() {
+            sink.to_worker(*w, &peers);
+        }
     }
 }

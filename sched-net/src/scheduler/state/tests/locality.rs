@@ -78,23 +78,29 @@ fn best_of_all(
     let root = j.is_root(task);
     let mean = 1_000_000.0; // Sim::new's tasks, all reported at that length
     let mut best: Option<(f64, crate::protocol::WorkerId)> = None;
+    let mut any_room = false;
     for (w, worker) in &c.workers {
-        if !c.placement.has_room(worker, j, root) {
-            continue;
-        }
-        let mut lacking = 0u64;
+        let (mut lacking, mut total) = (0u64, 0u64);
         for d in j.exec.graph.deps(task) {
+            total += j.bytes[d.index()];
             if !j.held_on(d.index(), *w) {
                 lacking += j.bytes[d.index()];
             }
         }
+        // A worker at its cap holding input bytes competes too, beside a
+        // worker with room.
+        let room = c.placement.has_room(worker, j, root);
+        if !(room || lacking < total && c.placement.may_queue(worker, j)) {
+            continue;
+        }
+        any_room |= room;
         let score =
             f64::from(worker.in_flight) * mean / f64::from(worker.info.nthreads) + lacking as f64;
         if best.is_none_or(|(s, _)| score < s) {
             best = Some((score, *w));
         }
     }
-    best.map(|(_, w)| w)
+    best.filter(|_| any_room).map(|(_, w)| w)
 }
 
 #[test]
