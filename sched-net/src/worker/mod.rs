@@ -83,6 +83,9 @@ struct Worker {
     wanted: HashMap<DataKey, Wanted>,
     /// Gets to send this turn, per peer.
     to_get: HashMap<WorkerId, Vec<DataKey>>,
+    /// Fetch lists of tasks whose `Run` has not come yet: a task with
+    /// millions of inputs is sent in parts.
+    fetch_parts: HashMap<DataKey, Vec<(DataKey, WorkerId)>>,
     exec: Executor,
     outcomes: Receiver<Outcome>,
     /// CPU time used by this process, and when, at the last heartbeat.
@@ -168,6 +171,7 @@ impl Worker {
             pending: HashMap::new(),
             wanted: HashMap::new(),
             to_get: HashMap::new(),
+            fetch_parts: HashMap::new(),
             exec,
             outcomes,
             last_cpu: (Instant::now(), cpu_time()),
@@ -258,11 +262,20 @@ impl Worker {
                     Err(message) => log::error!("cannot load job {job:#x}: {message}"),
                 }
             }
+            ToWorker::Fetch { key, fetch } => {
+                self.fetch_parts.entry(key).or_default().extend(fetch);
+            }
             ToWorker::Run {
                 key,
                 priority,
-                fetch,
-            } => self.run_task(key, priority, fetch),
+                mut fetch,
+            } => {
+                if let Some(mut parts) = self.fetch_parts.remove(&key) {
+                    parts.append(&mut fetch);
+                    fetch = parts;
+                }
+                self.run_task(key, priority, fetch)
+            }
             ToWorker::Release { keys } => {
                 for k in keys {
                     if let Some(s) = self.data.get_mut(&k) {
@@ -279,6 +292,7 @@ impl Worker {
                 self.exec.drop_job(job);
                 self.data.remove_job(job);
                 self.pending.retain(|k, _| k.job != job);
+                self.fetch_parts.retain(|k, _| k.job != job);
                 for w in self.wanted.values_mut() {
                     w.waiters.retain(|(k, _)| k.job != job);
                 }
