@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 pub const MAGIC: [u8; 4] = *b"RASK";
 /// Bumped on any change of the messages below that an older peer would
 /// decode differently; see "Compatibility" in `README.md`.
-pub const VERSION: u16 = 5;
+pub const VERSION: u16 = 6;
 /// Largest frame body accepted unless configured otherwise.
 pub const DEFAULT_MAX_FRAME: usize = 256 << 20;
 
@@ -422,6 +422,14 @@ pub enum ToWorker<'a> {
     },
     /// Exit.
     Shutdown,
+    /// Part of the fetch list of task `key`, whose `Run` (with the rest)
+    /// follows: a task with millions of inputs is sent in parts.
+    Fetch {
+        /// The task.
+        key: DataKey,
+        /// Inputs held elsewhere, with a worker holding each.
+        fetch: Vec<(DataKey, WorkerId)>,
+    },
 }
 
 /// Scheduler to client.
@@ -598,8 +606,8 @@ mod tests {
             ..bare.clone()
         };
         assert_eq!(
-            old.refusal(None).as_deref(),
-            Some("protocol version 0 is not 5")
+            old.refusal(None),
+            Some(format!("protocol version 0 is not {VERSION}"))
         );
         let alien = Hello {
             magic: *b"HTTP",

@@ -277,7 +277,7 @@ impl Server {
             });
             // Work left from the last turn is done after a look at the
             // sockets, not after a nap.
-            let tick = if self.cluster.releasing() {
+            let tick = if self.cluster.releasing() || self.cluster.widening() {
                 Duration::ZERO
             } else {
                 tick
@@ -292,7 +292,11 @@ impl Server {
                 return Ok(());
             }
             let turn = Instant::now();
+            // The longest event handled, and its token: what a slow turn
+            // names.
+            let mut longest = (Duration::ZERO, 0);
             for event in events.iter() {
+                let started = Instant::now();
                 match event.token() {
                     LISTENER => self.accept(),
                     WAKER => {}
@@ -312,7 +316,11 @@ impl Server {
                         }
                     }
                 }
+                if started.elapsed() > longest.0 {
+                    longest = (started.elapsed(), event.token().0);
+                }
             }
+            let read = turn.elapsed();
             while let Some(done) = self.admission.next() {
                 self.admitted(done);
             }
@@ -321,7 +329,9 @@ impl Server {
                 workers: &self.workers,
                 clients: &self.clients,
             };
+            let scheduling = Instant::now();
             self.cluster.schedule(&mut sink);
+            let scheduled = scheduling.elapsed();
             self.cluster.expire_gets(Instant::now(), &mut sink);
             self.waiting
                 .check(&self.cluster, !self.workers.is_empty(), &mut sink);
@@ -336,7 +346,11 @@ impl Server {
             self.flush_all();
             let took = turn.elapsed();
             if took > SLOW_TURN {
-                log::warn!("a turn of the scheduler's loop took {took:?}");
+                let (event, token) = longest;
+                log::warn!(
+                    "a turn of the scheduler's loop took {took:?}: events {read:?} \
+                     (the longest {event:?}, token {token}), schedule {scheduled:?}"
+                );
             }
         }
     }

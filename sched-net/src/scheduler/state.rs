@@ -40,6 +40,7 @@ mod replicas;
 mod reports;
 mod sanity;
 mod view;
+mod wide;
 mod worker;
 
 #[cfg(test)]

@@ -74,8 +74,11 @@ impl<P: Probe> Sink for Outbox<'_, P> {
                 Some(Order::Steal(*max))
             }
             // One job, every op on every worker, no copies asked for:
-            // nothing else changes what a simulated worker does.
+            // nothing else changes what a simulated worker does. (Fetch
+            // parts come only before the `Run` of a task of more than
+            // 65,536 inputs; the simulated graphs have none.)
             ToWorker::Job { .. }
+            | ToWorker::Fetch { .. }
             | ToWorker::Replicate { .. }
             | ToWorker::DropJob { .. }
             | ToWorker::Peers { .. }

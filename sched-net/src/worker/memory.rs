@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::Worker;
+use super::{Worker, HEARTBEAT};
 use crate::protocol::FromWorker;
 
 /// Shares of the memory limit, as Dask has them: results in memory above
@@ -36,7 +36,21 @@ pub(super) fn cpu_time() -> Duration {
 }
 
 impl Worker {
-    pub(super) fn heartbeat(&mut self) {
+    /// Sends a heartbeat, and what is queued for the scheduler, if the
+    /// last went out [`HEARTBEAT`] ago or more. Long work on the loop
+    /// (a task with millions of inputs) calls it as it goes, so that the
+    /// scheduler keeps hearing from this worker.
+    pub(super) fn beat_if_due(&mut self) {
+        if self.last_beat.elapsed() < HEARTBEAT {
+            return;
+        }
+        self.last_beat = Instant::now();
+        self.heartbeat();
+        // A broken connection is found and reported by the loop's flush.
+        let _ = self.sched.flush();
+    }
+
+    fn heartbeat(&mut self) {
         let mut memory = resident_bytes();
         let limit = self.options.memory_limit as f64;
         if memory as f64 > limit * SPILL_PROCESS && self.data.memory() > 0 {

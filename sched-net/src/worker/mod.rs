@@ -20,6 +20,7 @@
 //! ```
 
 mod exec;
+mod loading;
 mod memory;
 mod options;
 mod peers;
@@ -43,6 +44,7 @@ use crate::protocol::{
     messages, DataKey, FromWorker, Hello, JobId, Role, ToWorker, Welcome, WorkerId, WorkerInfo,
 };
 use exec::{Executor, Outcome};
+use loading::Loading;
 use memory::cpu_time;
 use peers::PeerKind;
 use store::{SpillDir, Store};
@@ -55,6 +57,8 @@ const LISTENER: Token = Token(1);
 const WAKER: Token = Token(2);
 const FIRST_PEER: usize = 3;
 const HEARTBEAT: Duration = Duration::from_millis(500);
+/// A loop turn longer than this is logged: the heartbeat waited for it.
+const SLOW_TURN: Duration = Duration::from_millis(500);
 
 /// Joins the scheduler at `addr` with the ops of `registry` and works until
 /// the scheduler goes away or tells it to stop.
@@ -79,10 +83,17 @@ struct Worker {
     wanted: HashMap<DataKey, Wanted>,
     /// Gets to send this turn, per peer.
     to_get: HashMap<WorkerId, Vec<DataKey>>,
+    /// Fetch lists of tasks whose `Run` has not come yet: a task with
+    /// millions of inputs is sent in parts.
+    fetch_parts: HashMap<DataKey, Vec<(DataKey, WorkerId)>>,
     exec: Executor,
     outcomes: Receiver<Outcome>,
+    /// Big job specs being loaded off the loop.
+    loading: Loading,
     /// CPU time used by this process, and when, at the last heartbeat.
     last_cpu: (Instant, Duration),
+    /// When the last heartbeat went out.
+    last_beat: Instant,
 }
 
 impl Worker {
@@ -144,6 +155,7 @@ impl Worker {
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (tx, outcomes) = channel();
+        let loading = Loading::start(loader.clone(), waker.clone())?;
         let exec = Executor::start(options.nthreads, tx, waker)?;
         let data = Store::new(
             (options.spill && options.memory_limit > 0)
@@ -164,40 +176,61 @@ impl Worker {
             pending: HashMap::new(),
             wanted: HashMap::new(),
             to_get: HashMap::new(),
+            fetch_parts: HashMap::new(),
             exec,
             outcomes,
+            loading,
             last_cpu: (Instant::now(), cpu_time()),
+            last_beat: Instant::now() - HEARTBEAT,
         })
     }
 
     fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(256);
-        let mut last_beat = Instant::now() - HEARTBEAT;
+        let mut more = false;
         loop {
-            match self.poll.poll(&mut events, Some(HEARTBEAT)) {
+            // Outcomes left from the last turn are taken after a look at
+            // the sockets, not after a nap.
+            let nap = if more { Duration::ZERO } else { HEARTBEAT };
+            match self.poll.poll(&mut events, Some(nap)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
+            let turn = Instant::now();
+            // Time spent on the scheduler's frames, and on peers'.
+            let (mut scheduler, mut peers) = (Duration::ZERO, Duration::ZERO);
             for event in events.iter() {
+                let started = Instant::now();
                 match event.token() {
                     SCHEDULER => {
                         if !self.read_scheduler()? {
                             return Ok(());
                         }
+                        scheduler += started.elapsed();
                     }
                     LISTENER => self.accept(),
                     WAKER => {}
-                    token => self.read_peer(token),
+                    token => {
+                        self.read_peer(token);
+                        peers += started.elapsed();
+                    }
                 }
             }
-            self.collect_outcomes();
-            if last_beat.elapsed() >= HEARTBEAT {
-                last_beat = Instant::now();
-                self.heartbeat();
-            }
+            let outcomes = Instant::now();
+            more = self.collect_outcomes();
+            self.collect_loaded();
+            let outcomes = outcomes.elapsed();
+            self.beat_if_due();
             self.send_gets();
             self.flush()?;
+            let took = turn.elapsed();
+            if took > SLOW_TURN {
+                log::warn!(
+                    "a turn of the worker's loop took {took:?}: the scheduler's messages \
+                     {scheduler:?}, peers {peers:?}, outcomes {outcomes:?}"
+                );
+            }
         }
     }
 
@@ -246,6 +279,9 @@ impl Worker {
     fn scheduler_message(&mut self, msg: ToWorker<'_>) {
         match msg {
             ToWorker::Job { job, spec } => {
+                if Loading::worth_it(spec.len()) && self.loading.load(job, spec) {
+                    return;
+                }
                 let loaded = decode_spec(spec).and_then(|s| self.loader.load(&s));
                 match loaded {
                     Ok(j) => {
@@ -254,11 +290,23 @@ impl Worker {
                     Err(message) => log::error!("cannot load job {job:#x}: {message}"),
                 }
             }
+            ToWorker::Fetch { key, fetch } => {
+                self.fetch_parts.entry(key).or_default().extend(fetch);
+            }
             ToWorker::Run {
                 key,
                 priority,
-                fetch,
-            } => self.run_task(key, priority, fetch),
+                mut fetch,
+            } => {
+                if let Some(mut parts) = self.fetch_parts.remove(&key) {
+                    parts.append(&mut fetch);
+                    fetch = parts;
+                }
+                match self.loading.held.get_mut(&key.job) {
+                    Some(held) => held.push((key, priority, fetch)),
+                    None => self.run_task(key, priority, fetch),
+                }
+            }
             ToWorker::Release { keys } => {
                 for k in keys {
                     if let Some(s) = self.data.get_mut(&k) {
@@ -271,10 +319,12 @@ impl Worker {
                 }
             }
             ToWorker::DropJob { job } => {
+                self.loading.drop_job(job);
                 self.jobs.remove(&job);
                 self.exec.drop_job(job);
                 self.data.remove_job(job);
                 self.pending.retain(|k, _| k.job != job);
+                self.fetch_parts.retain(|k, _| k.job != job);
                 for w in self.wanted.values_mut() {
                     w.waiters.retain(|(k, _)| k.job != job);
                 }
@@ -299,6 +349,25 @@ impl Worker {
                 }
             }
             ToWorker::Shutdown => {} // handled by the reader
+        }
+    }
+}
+
+impl Worker {
+    /// Puts in the jobs loaded off the loop, then runs the tasks that
+    /// waited for them, in the order they came.
+    fn collect_loaded(&mut self) {
+        while let Some((job, loaded, runs)) = self.loading.next() {
+            match loaded {
+                Ok(j) => {
+                    self.jobs.insert(job, j);
+                }
+                // Its tasks then fail, each saying the job could not load.
+                Err(message) => log::error!("cannot load job {job:#x}: {message}"),
+            }
+            for (key, priority, fetch) in runs {
+                self.run_task(key, priority, fetch);
+            }
         }
     }
 }

@@ -29,6 +29,13 @@ pub(super) struct Wanted {
     pub(super) waiters: Vec<(DataKey, TaskId)>,
 }
 
+/// Outcomes taken per loop turn: executor threads running millions of
+/// tiny tasks fill the channel faster than one turn empties it.
+const OUTCOMES_PER_TURN: usize = 1 << 14;
+
+/// Inputs of one task walked between two looks at the heartbeat's clock.
+const BEAT_EVERY: usize = 1 << 14;
+
 impl Worker {
     /// The key of `dep`'s result in `job`.
     fn data_key(job: JobId, loaded: &SharedJob, dep: TaskId) -> DataKey {
@@ -60,14 +67,20 @@ impl Worker {
         // Inputs already here are pinned now, so that another task
         // finishing cannot drop a fetched copy this one still needs.
         let mut missing = Vec::new();
-        for &dep in &deps {
+        for (i, &dep) in deps.iter().enumerate() {
+            if i % BEAT_EVERY == BEAT_EVERY - 1 {
+                self.beat_if_due();
+            }
             let input = Self::data_key(key.job, &job, dep);
             match self.data.get_mut(&input) {
                 Some(s) => s.users += 1,
                 None => missing.push((dep, input)),
             }
         }
-        for &(dep, input) in &missing {
+        for (i, &(dep, input)) in missing.iter().enumerate() {
+            if i % BEAT_EVERY == BEAT_EVERY - 1 {
+                self.beat_if_due();
+            }
             if let Some(w) = self.wanted.get_mut(&input) {
                 w.waiters.push((key, dep));
                 continue;
@@ -131,7 +144,10 @@ impl Worker {
     /// Drops this task's pins on its inputs (those present); fetched
     /// copies nobody uses any more go.
     pub(super) fn unpin(&mut self, job: &SharedJob, key: DataKey, deps: &[TaskId]) {
-        for &dep in deps {
+        for (i, &dep) in deps.iter().enumerate() {
+            if i % BEAT_EVERY == BEAT_EVERY - 1 {
+                self.beat_if_due();
+            }
             let input = Self::data_key(key.job, job, dep);
             if let Some(s) = self.data.get_mut(&input) {
                 s.users = s.users.saturating_sub(1);
@@ -146,7 +162,10 @@ impl Worker {
     /// here and pinned.
     pub(super) fn start(&mut self, key: DataKey, priority: u64, job: &SharedJob, deps: &[TaskId]) {
         let mut inputs: Vec<(TaskId, Value)> = Vec::with_capacity(deps.len());
-        for &dep in deps {
+        for (i, &dep) in deps.iter().enumerate() {
+            if i % BEAT_EVERY == BEAT_EVERY - 1 {
+                self.beat_if_due();
+            }
             let input = Self::data_key(key.job, job, dep);
             match self.data.value(input) {
                 Some(Ok(value)) => inputs.push((dep, value)),
@@ -175,10 +194,15 @@ impl Worker {
         self.spill_if_over();
     }
 
-    pub(super) fn collect_outcomes(&mut self) {
-        let mut any = false;
-        while let Ok(outcome) = self.outcomes.try_recv() {
-            any = true;
+    /// Reports and stores up to [`OUTCOMES_PER_TURN`] finished tasks;
+    /// true if more are waiting.
+    pub(super) fn collect_outcomes(&mut self) -> bool {
+        let mut taken = 0;
+        while taken < OUTCOMES_PER_TURN {
+            let Ok(outcome) = self.outcomes.try_recv() else {
+                break;
+            };
+            taken += 1;
             let Some(job) = self.jobs.get(&outcome.key.job).cloned() else {
                 continue; // its job was dropped while it ran
             };
@@ -213,8 +237,9 @@ impl Worker {
                 }),
             }
         }
-        if any {
+        if taken > 0 {
             self.spill_if_over();
         }
+        taken == OUTCOMES_PER_TURN
     }
 }

@@ -193,6 +193,7 @@ impl Cluster {
                 dropped: HashSet::new(),
                 progress,
                 releasing: Vec::new(),
+                wide: None,
             },
         );
         Ok(())

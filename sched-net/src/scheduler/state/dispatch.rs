@@ -11,6 +11,8 @@
 
 use rask_core::TaskId;
 
+use super::job::Job;
+use super::wide::WIDE_ARGS;
 use super::{Cluster, Sink};
 use crate::protocol::{run_priority, DataKey, JobId, ToClient, ToWorker, WireError, WorkerId};
 
@@ -53,6 +55,7 @@ impl Cluster {
         let Some(eligible) = self.eligible_workers(id, sink) else {
             return;
         };
+        self.send_wide(id, sink);
         self.place_ready(id, &eligible, sink);
         if let Some(job) = self.jobs.get_mut(&id) {
             job.eligible_now = Some((self.membership, eligible));
@@ -79,6 +82,16 @@ impl Cluster {
                 if job.holder[ti].is_some() {
                     job.complete(id, t, sink);
                 } // else still running from before a re-plan
+                continue;
+            }
+            if job.exec.graph.args(t).len() > WIDE_ARGS {
+                let Some(w) = self.tally_wide(id, t, eligible) else {
+                    break; // counted on over the next turns, or no room
+                };
+                if let Some(job) = self.jobs.get_mut(&id) {
+                    let _ = job.exec.state.start(t);
+                }
+                self.dispatch_wide(id, t, w, sink);
                 continue;
             }
             let root = job.is_root(t);
@@ -187,29 +200,12 @@ impl Cluster {
     /// Sends task `t` of job `id` to worker `w` (its job's spec first, if
     /// `w` lacks it), with where to fetch each input it does not hold.
     fn dispatch(&mut self, id: JobId, t: TaskId, w: WorkerId, sink: &mut impl Sink) {
-        let (Some(job), Some(worker)) = (self.jobs.get_mut(&id), self.workers.get_mut(&w)) else {
+        self.book(id, t, w, sink);
+        let Some(job) = self.jobs.get(&id) else {
             return;
         };
-        if worker.has_spec.insert(id) {
-            sink.job_to_worker(w, id, &job.spec);
-        }
-        // A ready task's inputs are all held.
-        let fetch = job
-            .exec
-            .graph
-            .deps(t)
-            .filter(|d| !job.held_on(d.index(), w))
-            .filter_map(|d| {
-                let key = job
-                    .externals
-                    .get(&d.0)
-                    .copied()
-                    .unwrap_or(DataKey { job: id, task: d.0 });
-                job.holder[d.index()].map(|h| (key, h))
-            })
-            .collect();
+        let fetch = job.fetch_list(id, job.exec.graph.args(t), w);
         let priority = run_priority(job.constraints.priority, job.exec.state.plan().priority(t));
-        job.constraints.take(worker);
         sink.to_worker(
             w,
             &ToWorker::Run {
@@ -218,6 +214,18 @@ impl Cluster {
                 fetch,
             },
         );
+    }
+
+    /// Books task `t` of job `id` on worker `w`, sending the job's spec
+    /// first if `w` lacks it: the `Run` is the caller's to send.
+    pub(super) fn book(&mut self, id: JobId, t: TaskId, w: WorkerId, sink: &mut impl Sink) {
+        let (Some(job), Some(worker)) = (self.jobs.get_mut(&id), self.workers.get_mut(&w)) else {
+            return;
+        };
+        if worker.has_spec.insert(id) {
+            sink.job_to_worker(w, id, &job.spec);
+        }
+        job.constraints.take(worker);
         job.sent[t.index()] = Some(w);
         job.progress.sent(t.index());
         self.by_load.step(w, worker, true);
@@ -240,5 +248,29 @@ impl Cluster {
             }
             sink.to_worker(victim, &ToWorker::Steal { max });
         }
+    }
+}
+
+impl Job {
+    /// Where worker `w` fetches each input among `args` (of a ready task,
+    /// so all held) that it does not hold, under the key it is held by.
+    pub(super) fn fetch_list(
+        &self,
+        id: JobId,
+        args: &[rask_core::Arg],
+        w: WorkerId,
+    ) -> Vec<(DataKey, WorkerId)> {
+        args.iter()
+            .filter_map(|a| a.as_dep())
+            .filter(|d| !self.held_on(d.index(), w))
+            .filter_map(|d| {
+                let key = self
+                    .externals
+                    .get(&d.0)
+                    .copied()
+                    .unwrap_or(DataKey { job: id, task: d.0 });
+                self.holder[d.index()].map(|h| (key, h))
+            })
+            .collect()
     }
 }

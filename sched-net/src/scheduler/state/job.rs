@@ -13,6 +13,7 @@ use rask_core::TaskId;
 
 use super::constraints::Constraints;
 use super::exec::Exec;
+use super::wide::Wide;
 use super::{ClientId, Cluster, Prepared, Sink};
 use crate::dashboard::JobProgress;
 use crate::portable::decode_spec;
@@ -77,6 +78,9 @@ pub(super) struct Job {
     /// Results all of whose users have run, not yet released (see
     /// [`holds`](super::holds)).
     pub releasing: Vec<TaskId>,
+    /// The task with many inputs being placed or sent over several turns
+    /// (see [`wide`](super::wide)).
+    pub wide: Option<Wide>,
 }
 
 impl Cluster {

@@ -150,24 +150,22 @@ impl Placement {
         eligible: &[WorkerId],
         (workers, by_load): (&BTreeMap<WorkerId, Worker>, &ByLoad),
     ) -> Option<WorkerId> {
-        // Bytes each holder already has, summed after a sort so that a
-        // fan-in of n inputs costs n log n, not n × holders.
-        let mut held: Vec<(WorkerId, u64)> = Vec::new();
-        let mut total = 0u64;
-        for d in job.exec.graph.deps(t) {
-            let b = job.bytes[d.index()];
-            total += b;
-            let copies = job.replicas.get(&d.0).into_iter().flatten();
-            held.extend(job.holder[d.index()].iter().chain(copies).map(|&h| (h, b)));
-        }
-        held.sort_unstable_by_key(|&(w, _)| w);
-        held.dedup_by(|next, kept| {
-            let same = next.0 == kept.0;
-            if same {
-                kept.1 += next.1;
-            }
-            same
-        });
+        let (held, total) = tally(job, job.exec.graph.args(t));
+        self.choose_tallied(job, t, root, eligible, (&held, total), (workers, by_load))
+    }
+
+    /// [`choose`](Self::choose) given [`tally`]'s count of the bytes of
+    /// `t`'s inputs each holder has, and their total: a task with many
+    /// inputs is tallied over several turns.
+    pub(super) fn choose_tallied(
+        &self,
+        job: &Job,
+        t: TaskId,
+        root: bool,
+        eligible: &[WorkerId],
+        (held, total): (&[(WorkerId, u64)], u64),
+        (workers, by_load): (&BTreeMap<WorkerId, Worker>, &ByLoad),
+    ) -> Option<WorkerId> {
         let failed_on = job.retried.get(&t.0).map(|r| r.1);
         let mut best: Option<(f64, WorkerId)> = None;
         let mut any_room = false;
@@ -197,7 +195,7 @@ impl Placement {
             }
             true
         };
-        for &(h, local) in &held {
+        for &(h, local) in held {
             consider(h, local);
         }
         for load in by_load.iter() {
@@ -244,4 +242,27 @@ impl Placement {
             .find(|(_, w)| !w.stealing && w.in_flight > w.info.nthreads + 1)
             .map(|(id, w)| (id, ((w.in_flight - w.info.nthreads) / 2).max(1)))
     }
+}
+
+/// The bytes of the inputs among `args` each worker holds (by id, each
+/// once), and their total. Summed after a sort, so that a fan-in of n
+/// inputs costs n log n, not n × holders.
+pub(super) fn tally(job: &Job, args: &[rask_core::Arg]) -> (Vec<(WorkerId, u64)>, u64) {
+    let mut held: Vec<(WorkerId, u64)> = Vec::new();
+    let mut total = 0u64;
+    for d in args.iter().filter_map(|a| a.as_dep()) {
+        let b = job.bytes[d.index()];
+        total += b;
+        let copies = job.replicas.get(&d.0).into_iter().flatten();
+        held.extend(job.holder[d.index()].iter().chain(copies).map(|&h| (h, b)));
+    }
+    held.sort_unstable_by_key(|&(w, _)| w);
+    held.dedup_by(|next, kept| {
+        let same = next.0 == kept.0;
+        if same {
+            kept.1 += next.1;
+        }
+        same
+    });
+    (held, total)
 }

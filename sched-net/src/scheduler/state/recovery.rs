@@ -90,6 +90,11 @@ impl Cluster {
         }) {
             Ok(exec) => {
                 job.exec = exec;
+                // A count of where a wide task's inputs were is stale; a
+                // send under way goes on (its task is still booked).
+                if job.wide.as_ref().is_some_and(|w| w.tallying()) {
+                    job.wide = None;
+                }
                 let plan = job.exec.state.plan();
                 job.progress
                     .recount(|t| plan.is_needed(TaskId(t as u32)), &job.holder, &job.sent);

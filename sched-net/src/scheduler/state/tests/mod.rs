@@ -21,4 +21,5 @@ mod retries;
 mod root_queuing;
 mod sanity;
 mod stealing;
+mod wide_tasks;
 mod worker_lost;
