@@ -111,6 +111,7 @@ fn owned(sim: &mut Sim) -> Turn {
                 ToWorker::DropJob { job } => ToWorker::DropJob { job },
                 ToWorker::Replicate { key, from } => ToWorker::Replicate { key, from },
                 ToWorker::Shutdown => ToWorker::Shutdown,
+                ToWorker::Fetch { key, fetch } => ToWorker::Fetch { key, fetch },
             };
             (w, m)
         })
