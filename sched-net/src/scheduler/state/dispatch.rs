@@ -47,8 +47,9 @@ impl Cluster {
         }
         self.steal(sink);
         // What this call left undone waits for a handler to change
-        // something, except releases held over to the next turns.
-        self.dirty = self.releasing();
+        // something, except releases and wide tasks held over to the next
+        // turns.
+        self.dirty = self.releasing() || self.widening();
     }
 
     fn schedule_job(&mut self, id: JobId, sink: &mut impl Sink) {

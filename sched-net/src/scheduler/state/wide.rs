@@ -79,27 +79,34 @@ impl Cluster {
         }
         let args = job.exec.graph.args(t);
         let chosen = match &mut wide.step {
-            Step::Tally { held, total } if wide.next < args.len() => {
-                let end = (wide.next + WIDE_PER_TURN).min(args.len());
-                let (part, bytes) = tally(job, &args[wide.next..end]);
-                for (w, b) in part {
-                    match held.binary_search_by_key(&w, |&(h, _)| h) {
-                        Ok(i) => held[i].1 += b,
-                        Err(i) => held.insert(i, (w, b)),
+            Step::Tally { held, total } => {
+                if wide.next < args.len() {
+                    let end = (wide.next + WIDE_PER_TURN).min(args.len());
+                    let (part, bytes) = tally(job, &args[wide.next..end]);
+                    for (w, b) in part {
+                        match held.binary_search_by_key(&w, |&(h, _)| h) {
+                            Ok(i) => held[i].1 += b,
+                            Err(i) => held.insert(i, (w, b)),
+                        }
                     }
+                    *total += bytes;
+                    wide.next = end;
                 }
-                *total += bytes;
-                wide.next = end;
-                None
+                // The turn that counts the last part also chooses: once
+                // counted, the task waits only for room, like any other.
+                if wide.next < args.len() {
+                    None
+                } else {
+                    self.placement.choose_tallied(
+                        job,
+                        t,
+                        job.is_root(t),
+                        eligible,
+                        (held, *total),
+                        (&self.workers, &self.by_load),
+                    )
+                }
             }
-            Step::Tally { held, total } => self.placement.choose_tallied(
-                job,
-                t,
-                job.is_root(t),
-                eligible,
-                (held, *total),
-                (&self.workers, &self.by_load),
-            ),
             Step::Send(_) => None,
         };
         job.wide = Some(wide);
