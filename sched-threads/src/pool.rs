@@ -1,11 +1,9 @@
 //! The persistent pool: threads that wait for runs and join them.
 
-use std::cell::Cell;
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use rask_core::{Error, Events, IgnorePoison, Job, Scheduler, TaskId, Value};
 
@@ -20,7 +18,21 @@ pub fn default_workers() -> usize {
 pub(crate) struct PoolShared {
     runs: Mutex<Vec<Arc<Run>>>,
     changed: Condvar,
+    /// Pool threads waiting on `changed` (changed only under `runs`' lock).
+    idle: AtomicUsize,
     shutdown: AtomicBool,
+}
+
+impl PoolShared {
+    /// Wakes one idle pool thread, if there is one, to join a run that has
+    /// work to spare. The caller's run is already on the list (see the
+    /// crate docs: a thread that went idle after that would have joined it).
+    pub(crate) fn wake_idle(&self) {
+        if self.idle.load(Ordering::SeqCst) > 0 {
+            let _runs = self.runs.lock().ignore_poison();
+            self.changed.notify_one();
+        }
+    }
 }
 
 /// A persistent pool of worker threads; a [`Scheduler`] named `threads`.
@@ -44,6 +56,7 @@ impl ThreadPool {
         let shared = Arc::new(PoolShared {
             runs: Mutex::new(Vec::new()),
             changed: Condvar::new(),
+            idle: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
         });
         let mut pool = ThreadPool {
@@ -66,15 +79,9 @@ impl ThreadPool {
     }
 }
 
-thread_local! {
-    /// True on pool threads: a compute started there comes from inside a task.
-    static IN_POOL: Cell<bool> = const { Cell::new(false) };
-}
-
 /// A pool thread: waits for a run it has not joined yet, works on it until
 /// it ends, and goes back to waiting.
 fn worker_loop(shared: &PoolShared, index: usize) {
-    IN_POOL.with(|p| p.set(true));
     loop {
         let (run, deque) = {
             let mut runs = shared.runs.lock().ignore_poison();
@@ -88,12 +95,9 @@ fn worker_loop(shared: &PoolShared, index: usize) {
                 {
                     break joined;
                 }
-                // The timeout only bounds how long a missed wake-up could cost.
-                runs = shared
-                    .changed
-                    .wait_timeout(runs, Duration::from_millis(100))
-                    .ignore_poison()
-                    .0;
+                shared.idle.fetch_add(1, Ordering::SeqCst);
+                runs = shared.changed.wait(runs).ignore_poison();
+                shared.idle.fetch_sub(1, Ordering::SeqCst);
             }
         };
         run.work(index, deque);
@@ -129,21 +133,26 @@ impl Scheduler for ThreadPool {
         let plan = job.plan(outputs)?;
         // SAFETY: this function returns only after `wait_for_workers`, when
         // every thread that joined the run has left it, so `events` outlives all its uses.
-        let run = Arc::new(unsafe { Run::new(job.clone(), plan, workers, events) });
+        let run =
+            Arc::new(unsafe { Run::new(job.clone(), plan, workers, self.shared.clone(), events) });
         {
             let mut runs = self.shared.runs.lock().ignore_poison();
             runs.push(run.clone());
-            self.shared.changed.notify_all();
+            // The calling thread takes the first ready task itself; pool
+            // threads are woken only for the others, so a one-task compute
+            // wakes none.
+            let helpers = run
+                .spare_at_start()
+                .min(self.shared.idle.load(Ordering::SeqCst));
+            for _ in 0..helpers {
+                self.shared.changed.notify_one();
+            }
         }
-        if IN_POOL.with(Cell::get) {
-            // A compute from inside a task: this pool thread would otherwise
-            // sit idle, and if every pool thread did the same nothing would
-            // run. Working on its own run keeps `workers` threads busy and
-            // guarantees progress.
-            run.work_as_owner(workers);
-        } else {
-            run.wait_until_over();
-        }
+        // The caller works on its own run: it would otherwise sit idle, and
+        // a compute from inside a task (on a pool thread) makes progress even
+        // when every other pool thread is busy, so nested computes cannot
+        // deadlock.
+        run.work_as_owner();
         // No thread can join once the run is off the list; then wait for
         // those inside to leave before `events` goes out of scope.
         self.shared

@@ -5,22 +5,25 @@
 //! brings a count to zero has therefore seen every input's slot. Likewise
 //! every reader of a result decrements that result's `refs` after reading,
 //! so the thread that brings `refs` to zero may drop it.
+//!
+//! Sleeping and waking follow the protocol in the crate docs; no wait here
+//! has a timeout, so none can paper over a lost wake-up.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crossbeam_utils::CachePadded;
 use rask_core::{Error, Events, Fetch, IgnorePoison, Job, Plan, RunInfo, TaskId, TaskSpan, Value};
 use std::sync::Arc;
 
+use crate::pool::PoolShared;
+
 /// Idle rounds spent spinning (then yielding) before a worker sleeps.
 const SPINS: u32 = 64;
 const YIELDS: u32 = 16;
-/// A sleeping worker re-checks at least this often; wake-ups normally come first.
-const NAP: Duration = Duration::from_millis(1);
 
 /// A result slot, written once by the task's own worker and read by its
 /// dependents (see the module docs for why this is race-free).
@@ -44,14 +47,21 @@ pub(crate) struct Run {
     outputs_left: CachePadded<AtomicUsize>,
     failed: CachePadded<AtomicBool>,
     error: Mutex<Option<Error>>,
-    /// Pool threads inside the run.
+    /// Pool threads inside the run (or about to see that they may not be).
     active: CachePadded<AtomicUsize>,
+    /// How many pool threads may join: the calling thread makes up the
+    /// pool's size, so exactly `workers` threads run tasks.
+    helpers: usize,
+    /// Tasks ready before any ran.
+    ready_at_start: usize,
+    /// Participants asleep on `wake`, or about to be.
     sleepers: CachePadded<AtomicUsize>,
     lock: Mutex<()>,
-    /// Idle workers sleep here.
+    /// Idle participants sleep here.
     wake: Condvar,
-    /// The run's owner waits here for the end of the run and of its workers.
+    /// The run's owner waits here for the pool threads to leave.
     ended: Condvar,
+    pool: Arc<PoolShared>,
     events: &'static dyn Events,
     timed: bool,
     start: Instant,
@@ -77,6 +87,7 @@ impl Run {
         job: Arc<Job>,
         plan: Plan,
         workers: usize,
+        pool: Arc<PoolShared>,
         events: &dyn Events,
     ) -> Run {
         // SAFETY: lifetime extension covered by this function's contract.
@@ -105,6 +116,7 @@ impl Run {
         // Ids usually come in priority order already, which this sort detects.
         ready.sort_unstable_by_key(|&t| plan.priority(t));
         let injector = Injector::new();
+        let ready_at_start = ready.len();
         for t in ready {
             injector.push(t);
         }
@@ -130,10 +142,13 @@ impl Run {
             failed: CachePadded::new(AtomicBool::new(false)),
             error: Mutex::new(None),
             active: CachePadded::new(AtomicUsize::new(0)),
+            helpers: workers.saturating_sub(1),
+            ready_at_start,
             sleepers: CachePadded::new(AtomicUsize::new(0)),
             lock: Mutex::new(()),
             wake: Condvar::new(),
             ended: Condvar::new(),
+            pool,
             events,
             timed,
             start: Instant::now(),
@@ -146,13 +161,20 @@ impl Run {
         self.outputs_left.load(Ordering::SeqCst) == 0 || self.failed.load(Ordering::SeqCst)
     }
 
+    /// How many pool threads the tasks ready at the start could keep busy
+    /// beside the calling thread.
+    pub(crate) fn spare_at_start(&self) -> usize {
+        self.ready_at_start.saturating_sub(1).min(self.helpers)
+    }
+
     /// Pool thread `index` joins, taking its deque; `None` if the run is
-    /// over or the thread already joined.
+    /// over, has all the helpers it may have, or the thread already joined.
+    /// Called under the pool's lock, so claims never race each other.
     pub(crate) fn claim(&self, index: usize) -> Option<Worker<TaskId>> {
         // Count ourselves in before looking, so the owner either sees us in
         // `active` or we see the run over (both SeqCst).
-        self.active.fetch_add(1, Ordering::SeqCst);
-        let deque = if self.is_over() {
+        let before = self.active.fetch_add(1, Ordering::SeqCst);
+        let deque = if before >= self.helpers || self.is_over() {
             None
         } else {
             self.deques
@@ -174,18 +196,11 @@ impl Run {
     }
 
     /// The calling thread works on its own run until it is over.
-    pub(crate) fn work_as_owner(&self, workers: usize) {
-        let deque = self.deques[workers].lock().ignore_poison().take();
+    pub(crate) fn work_as_owner(&self) {
+        let me = self.deques.len() - 1;
+        let deque = self.deques[me].lock().ignore_poison().take();
         if let Some(deque) = deque {
-            self.work(workers, deque);
-        }
-    }
-
-    /// Blocks the calling (non-pool) thread until the run is over.
-    pub(crate) fn wait_until_over(&self) {
-        let mut guard = self.lock.lock().ignore_poison();
-        while !self.is_over() {
-            guard = self.ended.wait_timeout(guard, NAP).ignore_poison().0;
+            self.work(me, deque);
         }
     }
 
@@ -193,7 +208,7 @@ impl Run {
     pub(crate) fn wait_for_workers(&self) {
         let mut guard = self.lock.lock().ignore_poison();
         while self.active.load(Ordering::SeqCst) > 0 {
-            guard = self.wake.wait_timeout(guard, NAP).ignore_poison().0;
+            guard = self.ended.wait(guard).ignore_poison();
         }
         drop(guard);
         self.events.run_finish(!self.failed.load(Ordering::SeqCst));
@@ -269,26 +284,37 @@ impl Run {
         !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
     }
 
+    /// Sleeps until woken, unless there is work or the run is over. The
+    /// fence pairs with the one in `wake_one` and `end` (crate docs).
     fn sleep(&self) {
         let guard = self.lock.lock().ignore_poison();
         self.sleepers.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
         if !self.is_over() && !self.has_work() {
-            drop(self.wake.wait_timeout(guard, NAP));
+            drop(self.wake.wait(guard));
         }
         self.sleepers.fetch_sub(1, Ordering::SeqCst);
     }
 
+    /// After pushing work to spare: wakes a sleeping participant, or else
+    /// an idle pool thread if the run has room for one.
     fn wake_one(&self) {
+        fence(Ordering::SeqCst);
         if self.sleepers.load(Ordering::SeqCst) > 0 {
             let _guard = self.lock.lock().ignore_poison();
             self.wake.notify_one();
+        } else if self.active.load(Ordering::SeqCst) < self.helpers {
+            self.pool.wake_idle();
         }
     }
 
-    fn wake_all(&self) {
-        let _guard = self.lock.lock().ignore_poison();
-        self.wake.notify_all();
-        self.ended.notify_all();
+    /// After the run is over: wakes every sleeping participant.
+    fn end(&self) {
+        fence(Ordering::SeqCst);
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
+            let _guard = self.lock.lock().ignore_poison();
+            self.wake.notify_all();
+        }
     }
 
     fn now_ns(&self) -> u64 {
@@ -355,7 +381,7 @@ impl Run {
             }
         }
         if self.plan.is_output(task) && self.outputs_left.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.wake_all();
+            self.end();
         }
         if pushed {
             self.wake_one();
@@ -366,6 +392,6 @@ impl Run {
     fn fail(&self, error: Error) {
         self.error.lock().ignore_poison().get_or_insert(error);
         self.failed.store(true, Ordering::SeqCst);
-        self.wake_all();
+        self.end();
     }
 }

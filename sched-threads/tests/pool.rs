@@ -170,3 +170,54 @@ fn graph_errors_come_before_any_task_runs() {
     assert!(matches!(err, Error::Cycle { .. }), "{err}");
     assert_eq!(ran.load(Ordering::SeqCst), 0);
 }
+
+#[test]
+fn work_made_ready_by_one_task_wakes_a_pool_thread() {
+    // One root makes 40 tasks ready at once: the calling thread starts
+    // alone (one ready task wakes nobody), so the second thread only joins
+    // if spare work wakes it. Each task sleeps, so one thread alone would
+    // take every task in turn while the other sat idle.
+    let pool = ThreadPool::new(2).unwrap();
+    // Let the new threads find no run and go idle, as between computes.
+    std::thread::sleep(Duration::from_millis(50));
+    let threads = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    let seen = threads.clone();
+    let root = Op::new("root", || 1u64);
+    let leaf = Op::new("leaf", move |x: &u64| {
+        seen.lock().unwrap().insert(std::thread::current().id());
+        std::thread::sleep(Duration::from_millis(2));
+        *x
+    });
+    let sum = Op::new("sum", |xs: Inputs<u64>| xs.sum::<u64>());
+    let mut b = JobBuilder::new();
+    let (root, leaf, sum) = (b.op(&root), b.op(&leaf), b.op(&sum));
+    let r = b.task(root, &[]);
+    let leaves: Vec<Arg> = (0..40)
+        .map(|_| Arg::dep(b.task(leaf, &[Arg::dep(r)])))
+        .collect();
+    let out = b.task(sum, &leaves);
+    let job = Arc::new(b.finish());
+    let v = pool.run(&job, &[out], &NoEvents).unwrap();
+    assert_eq!(v[0].downcast_ref::<u64>(), Some(&40));
+    assert_eq!(
+        threads.lock().unwrap().len(),
+        2,
+        "one thread ran every leaf"
+    );
+}
+
+#[test]
+fn a_one_task_compute_runs_on_the_calling_thread() {
+    // Nothing to spare, so no pool thread is woken: the caller runs it.
+    let pool = ThreadPool::new(2).unwrap();
+    let here = std::thread::current().id();
+    let op = Op::new("where", move || std::thread::current().id() == here);
+    let mut b = JobBuilder::new();
+    let id = b.op(&op);
+    let t = b.task(id, &[]);
+    let job = Arc::new(b.finish());
+    for _ in 0..100 {
+        let v = pool.run(&job, &[t], &NoEvents).unwrap();
+        assert_eq!(v[0].downcast_ref::<bool>(), Some(&true));
+    }
+}

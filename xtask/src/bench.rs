@@ -40,7 +40,10 @@ usage: cargo xtask bench [flags]
                    `wasm-workers` run merge (other graphs are skipped) and
                    the demo workload in headless Chromium
   --graphs a,b     merge, chain, tree, fanin, busy (default: the first four,
-                   plus busy with n=200 for the speedup)
+                   plus busy with n=200 for the speedup); also, only when
+                   named: submit (one prebuilt one-task graph run 1000
+                   times, median latency) and compute (a `delayed` call's
+                   `compute_with`, as a user writes it, 1000 times, median)
   --n N[,N...]     graph sizes (default: 10000,100000,1000000); the scale
                    row of the distributed runtime is
                    `--backends distributed --graphs merge --n 10000000

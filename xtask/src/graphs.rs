@@ -43,6 +43,11 @@ pub enum Shape {
     /// Only run when named: a fresh fork per compute makes it slow on
     /// `processes`.
     Submit,
+    /// One call of a `rask::delayed` function computed N times in a row
+    /// with `compute_with`, exactly as a user writes it (the one-task graph
+    /// is built, planned and run each time); reports the median latency of
+    /// one compute. Only run when named, like `submit`.
+    Compute,
     /// `merge` built the way users build it: N calls of a `rask::delayed`
     /// function summed by a `delayed_many`, then `to_job`. Shows that a
     /// fan-in of N delayed values costs O(N) to build.
@@ -75,7 +80,7 @@ impl Shape {
     pub fn fixed_n(self, quick: bool) -> Option<usize> {
         match self {
             Shape::Busy => Some(if quick { 16 } else { 200 }),
-            Shape::Submit => Some(if quick { 50 } else { 1000 }),
+            Shape::Submit | Shape::Compute => Some(if quick { 50 } else { 1000 }),
             Shape::Bigdata => Some(if quick { 20 } else { 100 }),
             _ => None,
         }
@@ -92,12 +97,17 @@ impl Shape {
             Shape::Delayed => "delayed",
             Shape::Bigdata => "bigdata",
             Shape::Submit => "submit",
+            Shape::Compute => "compute",
         }
     }
 
     /// The shape called `name`.
     pub fn from_name(name: &str) -> Result<Shape, String> {
-        let every = || Shape::ALL.into_iter().chain([Shape::Submit]);
+        let every = || {
+            Shape::ALL
+                .into_iter()
+                .chain([Shape::Submit, Shape::Compute])
+        };
         every().find(|s| s.name() == name).ok_or_else(|| {
             let names: Vec<_> = every().map(|s| s.name()).collect();
             format!(
@@ -207,7 +217,7 @@ pub fn build(shape: Shape, n: usize, ops: &Ops) -> Built {
             let count = b.op(&ops.count);
             b.task(count, &leaves)
         }
-        Shape::Submit => {
+        Shape::Submit | Shape::Compute => {
             let one = b.op(&ops.one);
             b.task(one, &[])
         }
@@ -314,7 +324,11 @@ pub fn check(shape: Shape, n: usize, outputs: &[Value]) -> Result<(), String> {
     let [value] = outputs else {
         return Err(format!("expected 1 output, got {}", outputs.len()));
     };
-    let n = if shape == Shape::Submit { 1 } else { n };
+    let n = if matches!(shape, Shape::Submit | Shape::Compute) {
+        1
+    } else {
+        n
+    };
     match value.downcast_ref::<u64>() {
         Some(&got) if got == n as u64 => Ok(()),
         Some(&got) => Err(format!("{}-{n} computed {got}, expected {n}", shape.name())),
@@ -396,7 +410,10 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for shape in Shape::ALL {
+        for shape in Shape::ALL
+            .into_iter()
+            .chain([Shape::Submit, Shape::Compute])
+        {
             assert_eq!(Shape::from_name(shape.name()), Ok(shape));
         }
         assert!(Shape::from_name("mege").is_err());

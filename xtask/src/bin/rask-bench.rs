@@ -179,6 +179,9 @@ fn measure(run: &Run) -> Outcome {
     if run.shape == Shape::Submit {
         return latency(run, &*scheduler, &ops).unwrap_or_else(failed);
     }
+    if run.shape == Shape::Compute {
+        return compute_latency(run).unwrap_or_else(failed);
+    }
 
     let mut walls = Vec::with_capacity(run.reps);
     let mut builds = Vec::with_capacity(run.reps);
@@ -249,6 +252,49 @@ fn latency(run: &Run, scheduler: &dyn Scheduler, ops: &Ops) -> Result<Outcome, S
             .map_err(|e| e.to_string())?;
         each.push(t.elapsed());
         graphs::check(Shape::Submit, 1, &values)?;
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let median = median(&mut each).as_secs_f64();
+    Ok(Outcome::Ran(Record {
+        backend: run.backend.clone(),
+        graph: run.shape.name().to_owned(),
+        n: run.n as u64,
+        tasks: run.n as u64,
+        workers: run.workers as u64,
+        reps: 1,
+        wall_s: wall,
+        us_per_task: median * 1e6,
+        tasks_per_s: 1.0 / median,
+        peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
+        children_peak_rss_bytes: children_peak_rss_bytes(),
+        ir_bytes_per_task: 0.0,
+        build_s: 0.0,
+        sim: None,
+    }))
+}
+
+/// `compute`: `rask::delayed(f).call(x).compute_with(options)`, `n` times
+/// in a row; the median latency of one call is reported as µs per task.
+fn compute_latency(run: &Run) -> Result<Outcome, String> {
+    fn one(_: &u64) -> u64 {
+        1
+    }
+    let options = rask::Options::new()
+        .scheduler(&run.backend)
+        .num_workers(run.workers);
+    let f = rask::delayed(one);
+    let mut each = Vec::with_capacity(run.n);
+    let start = Instant::now();
+    for i in 0..run.n {
+        let t = Instant::now();
+        let value = f
+            .call((i as u64 + 1,))
+            .compute_with(&options)
+            .map_err(|e| e.to_string())?;
+        each.push(t.elapsed());
+        if value != 1 {
+            return Err(format!("compute returned {value}, expected 1"));
+        }
     }
     let wall = start.elapsed().as_secs_f64();
     let median = median(&mut each).as_secs_f64();
