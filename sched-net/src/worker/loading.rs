@@ -26,6 +26,9 @@ const OFF_LOOP_SPEC_BYTES: usize = 64 << 10;
 /// A task sent while its job was loading: key, priority, inputs to fetch.
 pub(super) type HeldRun = (DataKey, u64, Vec<(DataKey, WorkerId)>);
 
+/// A job back from the thread, with the tasks held for it.
+pub(super) type Loaded = (JobId, Result<SharedJob, String>, Vec<HeldRun>);
+
 /// The loop's end of the loading thread.
 pub(super) struct Loading {
     requests: Sender<(JobId, Arc<[u8]>)>,
@@ -85,8 +88,7 @@ impl Loading {
 
     /// The next job the thread has finished and that is still wanted,
     /// with the tasks held for it; never blocks.
-    #[allow(clippy::type_complexity)]
-    pub fn next(&mut self) -> Option<(JobId, Result<SharedJob, String>, Vec<HeldRun>)> {
+    pub fn next(&mut self) -> Option<Loaded> {
         loop {
             let (job, result) = self.loaded.try_recv().ok()?;
             if let Some(runs) = self.held.remove(&job) {

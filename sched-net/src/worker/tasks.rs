@@ -60,8 +60,23 @@ impl Worker {
             });
             return;
         };
-        let fetch: HashMap<DataKey, WorkerId> = fetch.into_iter().collect();
-        let mut deps: Vec<TaskId> = job.job.graph().deps(TaskId(key.task)).collect();
+        // Millions of inputs (a merge) take seconds to walk: the heartbeat
+        // goes out meanwhile.
+        let mut by_key = HashMap::with_capacity(fetch.len());
+        for (i, (input, from)) in fetch.into_iter().enumerate() {
+            if i % BEAT_EVERY == BEAT_EVERY - 1 {
+                self.beat_if_due();
+            }
+            by_key.insert(input, from);
+        }
+        let fetch = by_key;
+        let mut deps: Vec<TaskId> = Vec::new();
+        for (i, dep) in job.job.graph().deps(TaskId(key.task)).enumerate() {
+            if i % BEAT_EVERY == BEAT_EVERY - 1 {
+                self.beat_if_due();
+            }
+            deps.push(dep);
+        }
         deps.sort_unstable();
         deps.dedup();
         // Inputs already here are pinned now, so that another task

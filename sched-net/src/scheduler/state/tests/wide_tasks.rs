@@ -41,9 +41,12 @@ fn run_roots(sim: &mut Sim, roots: u32, bytes: impl Fn(WorkerId) -> u64) -> Vec<
         .collect()
 }
 
+/// One part of a fetch list: the worker it went to, and what it names.
+type Part = (WorkerId, Vec<(DataKey, WorkerId)>);
+
 /// The parts of task `task`'s fetch list sent in `sent`, and whether its
 /// `Run` (the last part) is among them.
-fn parts(sent: &RecordingSink, task: DataKey) -> (Vec<(WorkerId, Vec<(DataKey, WorkerId)>)>, bool) {
+fn parts(sent: &RecordingSink, task: DataKey) -> (Vec<Part>, bool) {
     let mut parts = Vec::new();
     let mut run = false;
     for (w, m) in sent.to_workers() {
