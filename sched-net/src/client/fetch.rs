@@ -5,12 +5,12 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use mio::Token;
-use rask_core::{Error, IgnorePoison, Value};
+use rask_core::{BulkRefused, Error, IgnorePoison, Value};
 
 use super::errors::net_error;
 use super::io::Io;
-use crate::conn::Conn;
-use crate::protocol::{messages, DataKey, JobId, PeerMsg, Welcome, WorkerId};
+use crate::protocol::fetching::{self, Answer};
+use crate::protocol::{DataKey, JobId, PeerMsg, WorkerId};
 
 impl Io {
     /// Sends the `Get`s of fetch `id` if its job has finished, else parks
@@ -86,11 +86,12 @@ impl Io {
         };
         let token = Token(self.next_token);
         self.next_token += 1;
-        let conn = Conn::connect_peer(
+        // A client takes results of any size it can allocate.
+        let conn = fetching::open(
             addr,
             self.poll.registry(),
             token,
-            self.options.max_frame,
+            (self.options.max_frame, u64::MAX),
             self.options.token.as_deref(),
         )
         .ok()?;
@@ -113,45 +114,27 @@ impl Io {
     }
 
     pub(super) fn read_worker(&mut self, token: Token) {
-        let Some((conn, ..)) = self.peers.get_mut(&token) else {
+        let Some((conn, w, welcomed)) = self.peers.get_mut(&token) else {
             return;
         };
-        let closed = conn.read().unwrap_or(true);
-        let mut inbox = conn.inbox.take();
-        let result = inbox.drain(|body| self.worker_frame(token, body));
-        if let Some((conn, ..)) = self.peers.get_mut(&token) {
-            conn.inbox = inbox;
+        let w = *w;
+        let mut answers = Vec::new();
+        let read = fetching::read(conn, welcomed, &mut answers);
+        for answer in answers {
+            match answer {
+                Answer::Data { key, bytes } => self.arrived(key, bytes),
+                Answer::Missing { key } => self.lost(w, Some(key)),
+            }
         }
-        if closed || result.is_err() {
+        if let Err(why) = &read {
+            log::warn!("closing the connection to worker {w}: {why}");
+        }
+        if read != Ok(false) {
             self.close_peer(token);
         }
     }
 
-    fn worker_frame(&mut self, token: Token, body: &[u8]) -> Result<(), String> {
-        let Some((_, w, welcomed)) = self.peers.get_mut(&token) else {
-            return Err("no such connection".into());
-        };
-        let w = *w;
-        if !*welcomed {
-            return match postcard::from_bytes::<Welcome>(body) {
-                Ok(Welcome::Accepted { .. }) => {
-                    *welcomed = true;
-                    Ok(())
-                }
-                _ => Err(format!("worker {w} did not accept us")),
-            };
-        }
-        for msg in messages::<PeerMsg>(body) {
-            match msg.map_err(|e| e.to_string())? {
-                PeerMsg::Data { key, bytes } => self.arrived(key, bytes),
-                PeerMsg::Missing { key } => self.lost(w, Some(key)),
-                PeerMsg::Get { .. } => return Err("a worker asked the client for data".into()),
-            }
-        }
-        Ok(())
-    }
-
-    fn arrived(&mut self, key: DataKey, bytes: &[u8]) {
+    fn arrived(&mut self, key: DataKey, bytes: Result<Vec<u8>, BulkRefused>) {
         let Some(waiters) = self.waiting.remove(&key) else {
             return;
         };
@@ -162,7 +145,17 @@ impl Io {
             if f.values[i].is_some() {
                 continue;
             }
-            match f.tasks[i].2.decode(bytes) {
+            let decoded = match &bytes {
+                Ok(bytes) => f.tasks[i]
+                    .2
+                    .decode(bytes)
+                    .map_err(|e| format!("decoding a result: {e}")),
+                Err(why) => Err(format!(
+                    "result {}/{} cannot be fetched: {why}",
+                    key.job, key.task
+                )),
+            };
+            match decoded {
                 Ok(v) => {
                     f.values[i] = Some(v);
                     f.left -= 1;
@@ -170,7 +163,7 @@ impl Io {
                         self.finish_fetch(id);
                     }
                 }
-                Err(e) => self.end_fetch(id, Err(net_error(format!("decoding a result: {e}")))),
+                Err(e) => self.end_fetch(id, Err(net_error(e))),
             }
         }
     }

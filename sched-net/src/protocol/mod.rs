@@ -7,6 +7,7 @@
 //! (results, job specs) are `serde_bytes` fields decoded as slices borrowed
 //! from the receive buffer: no copy between the socket and the decoder.
 
+pub(crate) mod fetching;
 mod frame;
 
 pub use frame::{ct_eq, messages, FrameError, Inbox, Outbox};
@@ -17,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub const MAGIC: [u8; 4] = *b"RASK";
 /// Bumped on any change of the messages below that an older peer would
 /// decode differently; see "Compatibility" in `README.md`.
-pub const VERSION: u16 = 5;
+pub const VERSION: u16 = 6;
 /// Largest frame body accepted unless configured otherwise.
 pub const DEFAULT_MAX_FRAME: usize = 256 << 20;
 
@@ -510,19 +511,18 @@ pub enum WireError {
 
 /// Worker or client to worker, and the answers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum PeerMsg<'a> {
+pub enum PeerMsg {
     /// Send these results.
     Get {
         /// The results.
         keys: Vec<DataKey>,
     },
-    /// A result, encoded.
+    /// A result: its encoding is the bulk payload right before this
+    /// message's frame ([`Outbox::push_bulk`]), so that a result of any
+    /// size moves without a frame of its size.
     Data {
         /// Which.
         key: DataKey,
-        /// Its encoding.
-        #[serde(borrow, with = "serde_bytes")]
-        bytes: &'a [u8],
     },
     /// This worker does not hold that result.
     Missing {
@@ -599,7 +599,7 @@ mod tests {
         };
         assert_eq!(
             old.refusal(None).as_deref(),
-            Some("protocol version 0 is not 5")
+            Some("protocol version 0 is not 6")
         );
         let alien = Hello {
             magic: *b"HTTP",

@@ -1,0 +1,93 @@
+//! The fetching side of a connection to a worker, shared by workers
+//! (fetching their tasks' inputs) and clients (fetching results): open it
+//! with the peer hello, then read the welcome and the worker's answers.
+//!
+//! A result arrives as a bulk payload in one buffer of its size; the
+//! answers are handed back as [`Answer`]s so the caller can act on them
+//! with its own state, the connection no longer borrowed.
+
+use std::io;
+use std::net::SocketAddr;
+
+use mio::{Registry, Token};
+use rask_core::BulkRefused;
+
+use super::{messages, DataKey, Inbox, PeerMsg, Welcome};
+use crate::conn::Conn;
+
+/// What a worker we fetch from answered.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// A result's encoding, or why it could not be kept here.
+    Data {
+        key: DataKey,
+        bytes: Result<Vec<u8>, BulkRefused>,
+    },
+    /// It does not hold `key`.
+    Missing { key: DataKey },
+}
+
+/// A connection fetching from the worker at `addr`, its hello queued,
+/// taking results of up to `max_result` bytes.
+pub(crate) fn open(
+    addr: SocketAddr,
+    registry: &Registry,
+    token: Token,
+    (max_frame, max_result): (usize, u64),
+    secret: Option<&str>,
+) -> io::Result<Conn> {
+    let mut conn = Conn::connect_peer(addr, registry, token, max_frame, secret)?;
+    conn.inbox = Inbox::with_bulk(max_frame, max_result);
+    Ok(conn)
+}
+
+/// Reads everything that arrived on `conn`: the welcome (`welcomed` says
+/// whether it came before) and then answers, which go to `out`. `Ok(true)`:
+/// the worker closed; `Err`: the connection is to be closed for that reason.
+pub(crate) fn read(
+    conn: &mut Conn,
+    welcomed: &mut bool,
+    out: &mut Vec<Answer>,
+) -> Result<bool, String> {
+    loop {
+        let closed = conn.read().map_err(|e| e.to_string())?;
+        // A payload pauses reading: once its frame is taken, read on, or
+        // what else the socket holds would wait for an event that has
+        // already fired.
+        let again = conn.inbox.paused();
+        conn.inbox
+            .drain_bulk(|body, bulk| answers(body, bulk, welcomed, out))?;
+        if closed || !again {
+            return Ok(closed);
+        }
+    }
+}
+
+fn answers(
+    body: &[u8],
+    mut bulk: Option<Result<Vec<u8>, BulkRefused>>,
+    welcomed: &mut bool,
+    out: &mut Vec<Answer>,
+) -> Result<(), String> {
+    if !*welcomed {
+        return match postcard::from_bytes::<Welcome>(body) {
+            Ok(Welcome::Accepted { .. }) => {
+                *welcomed = true;
+                Ok(())
+            }
+            Ok(Welcome::Refused { reason }) => Err(format!("refused us: {reason}")),
+            Err(e) => Err(format!("bad welcome: {e}")),
+        };
+    }
+    for msg in messages::<PeerMsg>(body) {
+        match msg.map_err(|e| e.to_string())? {
+            PeerMsg::Data { key } => {
+                let bytes = bulk.take().ok_or("a result came without its bytes")?;
+                out.push(Answer::Data { key, bytes });
+            }
+            PeerMsg::Missing { key } => out.push(Answer::Missing { key }),
+            PeerMsg::Get { .. } => return Err("a worker we fetch from asked for data".into()),
+        }
+    }
+    Ok(())
+}
