@@ -119,7 +119,7 @@ impl Io {
         };
         let w = *w;
         let mut answers = Vec::new();
-        let read = fetching::read(conn, welcomed, &mut answers);
+        let read = fetching::read(conn, (self.poll.registry(), token), welcomed, &mut answers);
         for answer in answers {
             match answer {
                 Answer::Data { key, bytes } => self.arrived(key, bytes),

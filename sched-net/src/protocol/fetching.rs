@@ -9,7 +9,7 @@
 use std::io;
 use std::net::SocketAddr;
 
-use mio::{Registry, Token};
+use mio::{Interest, Registry, Token};
 use rask_core::BulkRefused;
 
 use super::{messages, DataKey, Inbox, PeerMsg, Welcome};
@@ -41,23 +41,46 @@ pub(crate) fn open(
     Ok(conn)
 }
 
-/// Reads everything that arrived on `conn`: the welcome (`welcomed` says
-/// whether it came before) and then answers, which go to `out`. `Ok(true)`:
-/// the worker closed; `Err`: the connection is to be closed for that reason.
+/// Bytes read from one connection in one turn of the caller's loop: a
+/// large result arrives over several turns, so its heartbeats and other
+/// connections do not wait for all of it.
+const TURN_BYTES: usize = 64 << 20;
+
+/// Reads what arrived on `conn` (registered under `token`): the welcome
+/// (`welcomed` says whether it came before) and then answers, which go to
+/// `out`. `Ok(true)`: the worker closed; `Err`: the connection is to be
+/// closed for that reason.
 pub(crate) fn read(
     conn: &mut Conn,
+    (registry, token): (&Registry, Token),
     welcomed: &mut bool,
     out: &mut Vec<Answer>,
 ) -> Result<bool, String> {
+    let mut budget = TURN_BYTES;
     loop {
-        let closed = conn.read().map_err(|e| e.to_string())?;
+        if budget == 0 {
+            // Bytes may be left in the socket, and no new edge may come for
+            // them: registering again reports it readable on the next poll.
+            registry
+                .reregister(
+                    &mut conn.sock,
+                    token,
+                    Interest::READABLE | Interest::WRITABLE,
+                )
+                .map_err(|e| e.to_string())?;
+            return Ok(false);
+        }
+        let closed = conn
+            .inbox
+            .fill_up_to(&mut conn.sock, &mut budget)
+            .map_err(|e| e.to_string())?;
         // A payload pauses reading: once its frame is taken, read on, or
         // what else the socket holds would wait for an event that has
         // already fired.
         let again = conn.inbox.paused();
         conn.inbox
             .drain_bulk(|body, bulk| answers(body, bulk, welcomed, out))?;
-        if closed || !again {
+        if closed || !(again || budget == 0) {
             return Ok(closed);
         }
     }

@@ -79,10 +79,20 @@ impl Inbox {
     /// Reads everything `src` has now, or until a bulk payload has arrived
     /// ([`paused`](Self::paused)). `Ok(true)`: the peer closed.
     pub fn fill(&mut self, src: &mut impl Read) -> io::Result<bool> {
-        while !self.0.paused() {
+        let mut unbounded = usize::MAX;
+        self.fill_up_to(src, &mut unbounded)
+    }
+
+    /// [`fill`](Self::fill), stopping once about `budget` bytes are read
+    /// (the rest of it is left in `budget`; 0: stopped on it).
+    pub fn fill_up_to(&mut self, src: &mut impl Read, budget: &mut usize) -> io::Result<bool> {
+        while !self.0.paused() && *budget > 0 {
             match src.read(self.0.spare()) {
                 Ok(0) => return Ok(true),
-                Ok(n) => self.0.filled(n),
+                Ok(n) => {
+                    *budget = budget.saturating_sub(n);
+                    self.0.filled(n)
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),

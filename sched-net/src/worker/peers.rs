@@ -130,8 +130,9 @@ impl Worker {
             PeerKind::Outgoing(w, welcomed) => {
                 let w = *w;
                 let mut answers = Vec::new();
-                let read = fetching::read(conn, welcomed, &mut answers)
-                    .map_err(|why| format!("worker {w}: {why}"));
+                let read =
+                    fetching::read(conn, (self.poll.registry(), token), welcomed, &mut answers)
+                        .map_err(|why| format!("worker {w}: {why}"));
                 for answer in answers {
                     match answer {
                         Answer::Data { key, bytes } => self.arrived(key, bytes),
