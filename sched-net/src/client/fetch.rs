@@ -138,22 +138,34 @@ impl Io {
         let Some(waiters) = self.waiting.remove(&key) else {
             return;
         };
-        for (id, i) in waiters {
+        // The last fetch waiting for it may take the buffer itself.
+        let mut bytes = Some(bytes);
+        let last = waiters.len().saturating_sub(1);
+        for (n, (id, i)) in waiters.into_iter().enumerate() {
             let Some(f) = self.fetches.get_mut(&id) else {
                 continue;
             };
             if f.values[i].is_some() {
                 continue;
             }
-            let decoded = match &bytes {
-                Ok(bytes) => f.tasks[i]
-                    .2
-                    .decode(bytes)
-                    .map_err(|e| format!("decoding a result: {e}")),
-                Err(why) => Err(format!(
+            let codec = f.tasks[i].2;
+            let decoded = match bytes.as_ref() {
+                None => continue,
+                Some(Err(why)) => Err(format!(
                     "result {}/{} cannot be fetched: {why}",
                     key.job, key.task
                 )),
+                Some(Ok(b)) if n != last => codec
+                    .decode(b)
+                    .map_err(|e| format!("decoding a result: {e}")),
+                Some(Ok(_)) => {
+                    let Some(Ok(owned)) = bytes.take() else {
+                        continue;
+                    };
+                    codec
+                        .decode_owned(owned)
+                        .map_err(|e| format!("decoding a result: {e}"))
+                }
             };
             match decoded {
                 Ok(v) => {

@@ -242,7 +242,15 @@ impl Worker {
                 let job = self.jobs.get(&key.job)?;
                 job.codec(TaskId(key.task))
             });
-        let value = match codec.map(|c| c.decode(&bytes)) {
+        let size = bytes.len() as u64;
+        // A copy kept for peers keeps its encoding; one only for tasks here
+        // may become its value.
+        let (decoded, encoding) = match (codec, wanted.keep) {
+            (Some(c), true) => (Some(c.decode(&bytes)), bytes),
+            (Some(c), false) => (Some(c.decode_owned(bytes)), Vec::new()),
+            (None, _) => (None, Vec::new()),
+        };
+        let value = match decoded {
             Some(Ok(v)) => v,
             other => {
                 let message = match other {
@@ -253,12 +261,10 @@ impl Worker {
                 return;
             }
         };
-        let size = bytes.len() as u64;
+        self.data
+            .insert(key, value, encoding, size, codec, wanted.keep);
         if wanted.keep {
-            self.data.insert(key, value, bytes, size, codec, true);
             self.sched.outbox.push(&FromWorker::Replicated { key });
-        } else {
-            self.data.insert(key, value, Vec::new(), size, codec, false);
         }
         for (task, _) in wanted.waiters {
             if self.pending.contains_key(&task) {
