@@ -27,14 +27,6 @@ const READ_CHUNK: usize = 64 << 10;
 pub const BULK: u32 = u32::MAX;
 /// The prefix and the payload's `u64` length.
 pub const BULK_HEAD: usize = LEN + 8;
-/// A payload's buffer is zeroed this far ahead of the reads into it: a
-/// step at a time, so the reads overwrite memory still in cache, and the
-/// whole of a large payload is never touched before its bytes arrive.
-const BULK_STEP: usize = 2 << 20;
-/// What a payload's buffer is zeroed from: a copy, which is a `memcpy`
-/// in any build (an unoptimised `resize` writes a byte at a time).
-static ZEROS: [u8; BULK_STEP] = [0; BULK_STEP];
-
 /// A frame's length prefix is above the inbox's limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OversizedFrame {
@@ -89,8 +81,7 @@ pub type Bulk = Result<Vec<u8>, BulkRefused>;
 #[derive(Debug)]
 enum Payload {
     None,
-    /// Arriving: `got` bytes of `len` are in `dest`, whose zeroed length
-    /// runs ahead of `got`.
+    /// Arriving: `got` bytes of `len` (`dest.len()`) are in `dest`.
     Receiving { dest: Vec<u8>, got: usize, len: usize },
     /// Refused: `left` bytes still to read past.
     Discarding { left: u64, why: BulkRefused },
@@ -157,13 +148,7 @@ impl FrameInbox {
     /// while [`paused`](Self::paused).
     pub fn spare(&mut self) -> &mut [u8] {
         let discard = match &mut self.payload {
-            Payload::Receiving { dest, got, len } => {
-                if dest.len() < *len && dest.len() - *got < BULK_STEP / 2 {
-                    let step = BULK_STEP.min(*len - dest.len());
-                    dest.extend_from_slice(&ZEROS[..step]);
-                }
-                None
-            }
+            Payload::Receiving { .. } => None,
             Payload::Ready(_) => Some(0),
             Payload::Discarding { left, .. } => Some(usize::try_from(*left).unwrap_or(usize::MAX)),
             Payload::None => Some(usize::MAX),
@@ -273,16 +258,17 @@ impl FrameInbox {
     /// of it already read move out of the frame buffer into its own.
     fn begin_payload(&mut self, len: u64) {
         let max = self.max_bulk.unwrap_or(0);
-        let mut dest = Vec::new();
         self.payload = match usize::try_from(len) {
             _ if len > max => Payload::Discarding {
                 left: len,
                 why: BulkRefused::TooLarge { len, max },
             },
-            Ok(n) if dest.try_reserve_exact(n).is_ok() => Payload::Receiving {
-                dest,
-                got: 0,
-                len: n,
+            Ok(n) => match zeroed(n) {
+                Some(dest) => Payload::Receiving { dest, got: 0, len: n },
+                None => Payload::Discarding {
+                    left: len,
+                    why: BulkRefused::NoMemory { len },
+                },
             },
             _ => Payload::Discarding {
                 left: len,
@@ -294,7 +280,7 @@ impl FrameInbox {
         let take = usize::try_from(len).unwrap_or(usize::MAX).min(here);
         match &mut self.payload {
             Payload::Receiving { dest, got, .. } => {
-                dest.extend_from_slice(&self.buf[from..from + take]);
+                dest[..take].copy_from_slice(&self.buf[from..from + take]);
                 *got = take;
             }
             Payload::Discarding { left, .. } => *left -= take as u64,
@@ -374,6 +360,26 @@ impl FrameInbox {
     /// True when no partial frame (or payload) is waiting.
     pub fn is_idle(&self) -> bool {
         self.start == self.filled && matches!(self.payload, Payload::None)
+    }
+}
+
+/// `n` zero bytes, or `None` if they cannot be allocated. Zeroed by the
+/// allocator: a large block comes from the system as untouched zero pages,
+/// so each page is first touched by the read that fills it, as a plain
+/// `vec![0; n]` would be, but without aborting the process when `n` is
+/// more than it can have.
+fn zeroed(n: usize) -> Option<Vec<u8>> {
+    if n == 0 {
+        return Some(Vec::new());
+    }
+    let layout = alloc::alloc::Layout::array::<u8>(n).ok()?;
+    // SAFETY: the layout's size is not zero (checked above). A non-null
+    // pointer is `n` zeroed bytes from the global allocator with the
+    // layout of `[u8; n]`: exactly what a `Vec<u8>` of length and
+    // capacity `n` owns and later frees.
+    unsafe {
+        let ptr = alloc::alloc::alloc_zeroed(layout);
+        (!ptr.is_null()).then(|| Vec::from_raw_parts(ptr, n, n))
     }
 }
 
