@@ -2,7 +2,6 @@
 //! holder is lost: the IO thread's side of a [`RawFuture::result`].
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
 use mio::Token;
 use rask_core::{BulkRefused, Error, IgnorePoison, Value};
@@ -80,21 +79,18 @@ impl Io {
         if let Some(t) = self.by_worker.get(&w) {
             return Some(*t);
         }
-        let addr: SocketAddr = {
+        let addr = {
             let workers = self.workers.0.lock().ignore_poison();
-            workers.iter().find(|(id, _)| *id == w)?.1.parse().ok()?
+            workers.iter().find(|(id, _)| *id == w)?.1.clone()
         };
-        let token = Token(self.next_token);
-        self.next_token += 1;
         // A client takes results of any size it can allocate.
-        let conn = fetching::open(
-            addr,
-            self.poll.registry(),
-            token,
-            (self.options.max_frame, u64::MAX),
-            self.options.token.as_deref(),
-        )
-        .ok()?;
+        let to = fetching::Target {
+            addr: &addr,
+            max_frame: self.options.max_frame,
+            max_result: u64::MAX,
+            secret: self.options.token.as_deref(),
+        };
+        let (token, conn) = fetching::open(to, self.poll.registry(), &mut self.next_token)?;
         self.peers.insert(token, (conn, w, false));
         self.by_worker.insert(w, token);
         Some(token)

@@ -6,7 +6,6 @@
 //! answers are handed back as [`Answer`]s so the caller can act on them
 //! with its own state, the connection no longer borrowed.
 
-use std::io;
 use std::net::SocketAddr;
 
 use mio::{Interest, Registry, Token};
@@ -27,18 +26,29 @@ pub(crate) enum Answer {
     Missing { key: DataKey },
 }
 
-/// A connection fetching from the worker at `addr`, its hello queued,
-/// taking results of up to `max_result` bytes.
+/// Where and how to fetch: the worker's address as it announced it, and
+/// the frame and result limits of the connection.
+pub(crate) struct Target<'a> {
+    pub addr: &'a str,
+    pub max_frame: usize,
+    pub max_result: u64,
+    pub secret: Option<&'a str>,
+}
+
+/// A connection fetching from `to`, registered under the next token (which
+/// it returns), its hello queued. `None`: the address does not parse or
+/// the connection cannot be opened; the caller treats the worker as lost.
 pub(crate) fn open(
-    addr: SocketAddr,
+    to: Target<'_>,
     registry: &Registry,
-    token: Token,
-    (max_frame, max_result): (usize, u64),
-    secret: Option<&str>,
-) -> io::Result<Conn> {
-    let mut conn = Conn::connect_peer(addr, registry, token, max_frame, secret)?;
-    conn.inbox = Inbox::with_bulk(max_frame, max_result);
-    Ok(conn)
+    next_token: &mut usize,
+) -> Option<(Token, Conn)> {
+    let addr: SocketAddr = to.addr.parse().ok()?;
+    let token = Token(*next_token);
+    *next_token += 1;
+    let mut conn = Conn::connect_peer(addr, registry, token, to.max_frame, to.secret).ok()?;
+    conn.inbox = Inbox::with_bulk(to.max_frame, to.max_result);
+    Some((token, conn))
 }
 
 /// Bytes read from one connection in one turn of the caller's loop: a

@@ -2,7 +2,6 @@
 //! fetching the inputs our tasks lack from those who hold them.
 
 use std::io;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use mio::Token;
@@ -60,17 +59,13 @@ impl Worker {
     }
 
     fn open_peer(&mut self, w: WorkerId) -> Option<Token> {
-        let addr: SocketAddr = self.peer_addrs.get(&w)?.parse().ok()?;
-        let token = Token(self.next_token);
-        self.next_token += 1;
-        let conn = fetching::open(
-            addr,
-            self.poll.registry(),
-            token,
-            (self.options.max_frame, self.max_input()),
-            self.options.token.as_deref(),
-        )
-        .ok()?;
+        let to = fetching::Target {
+            addr: self.peer_addrs.get(&w)?,
+            max_frame: self.options.max_frame,
+            max_result: self.max_input(),
+            secret: self.options.token.as_deref(),
+        };
+        let (token, conn) = fetching::open(to, self.poll.registry(), &mut self.next_token)?;
         self.peers
             .insert(token, (conn, PeerKind::Outgoing(w, false)));
         self.outgoing.insert(w, token);
