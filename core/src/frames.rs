@@ -182,17 +182,17 @@ impl FrameInbox {
             _ => pending + READ_CHUNK,
         };
         if self.buf.len() - self.start < want {
-            self.to_front();
+            self.move_to_front();
             if self.buf.len() < want {
                 self.buf.resize(want, 0);
             }
         } else if self.buf.len() - self.filled < READ_CHUNK / 4 && self.start > 0 {
-            self.to_front();
+            self.move_to_front();
         }
     }
 
     /// Moves the unread bytes to the front of the buffer.
-    fn to_front(&mut self) {
+    fn move_to_front(&mut self) {
         self.buf.copy_within(self.start..self.filled, 0);
         self.filled -= self.start;
         self.scan -= self.start;

@@ -4,8 +4,10 @@
 //! A frame is a little-endian `u32` body length, then the body: one or more
 //! postcard-encoded messages back to back, so that whatever a loop turn
 //! produced for one peer goes out as one frame in one write. Byte payloads
-//! (results, job specs) are `serde_bytes` fields decoded as slices borrowed
-//! from the receive buffer: no copy between the socket and the decoder.
+//! in messages (job specs) are `serde_bytes` fields decoded as slices
+//! borrowed from the receive buffer: no copy between the socket and the
+//! decoder. Results travel outside frames, as bulk payloads read straight
+//! into a buffer of their size ([`fetching`]).
 
 pub(crate) mod fetching;
 mod frame;
