@@ -91,7 +91,7 @@ cfg_alloc! {
 
 cfg_alloc! {
     pub use error::Error;
-    pub use frames::{FrameInbox, OversizedFrame};
+    pub use frames::{bulk_head, Bulk, BulkRefused, FrameInbox, OversizedFrame, BULK, BULK_HEAD};
     pub use held::{wrong_count, Held, Holder, Persistable};
     pub use results::Results;
     pub use rewrite::{cull, fuse};

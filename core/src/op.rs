@@ -16,7 +16,7 @@ use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::any::Any;
+use core::any::{Any, TypeId};
 use core::fmt;
 use core::marker::PhantomData;
 
@@ -298,6 +298,7 @@ struct CodecFns {
     rebuild: fn() -> Codec,
     encode: fn(&Value, &mut Vec<u8>) -> Result<(), TaskError>,
     decode: fn(&[u8]) -> Result<Value, TaskError>,
+    decode_owned: fn(Vec<u8>) -> Result<Value, TaskError>,
 }
 
 /// The codec functions of `T`, as a constant so that `Codec::of` can hand
@@ -310,6 +311,7 @@ impl<T: Serialize + DeserializeOwned + Any + Send + Sync> PostcardCodec<T> {
         rebuild: Codec::of::<T>,
         encode: Self::encode,
         decode: Self::decode,
+        decode_owned: Self::decode_owned,
     };
 
     fn encode(value: &Value, out: &mut Vec<u8>) -> Result<(), TaskError> {
@@ -320,6 +322,15 @@ impl<T: Serialize + DeserializeOwned + Any + Send + Sync> PostcardCodec<T> {
                 core::any::type_name::<T>()
             ))
         })?;
+        if let Some(raw) = (v as &dyn Any).downcast_ref::<Vec<u8>>() {
+            // The same bytes serde writes, without a call per element.
+            let len = postcard::to_allocvec(&raw.len())
+                .map_err(|e| TaskError::new(alloc::format!("encoding failed: {e}")))?;
+            out.reserve_exact(len.len() + raw.len());
+            out.extend_from_slice(&len);
+            out.extend_from_slice(raw);
+            return Ok(());
+        }
         let bytes = postcard::to_allocvec(v)
             .map_err(|e| TaskError::new(alloc::format!("encoding failed: {e}")))?;
         // Most callers hand an empty buffer: take the encoding as it is
@@ -333,12 +344,36 @@ impl<T: Serialize + DeserializeOwned + Any + Send + Sync> PostcardCodec<T> {
     }
 
     fn decode(bytes: &[u8]) -> Result<Value, TaskError> {
+        if let Some(raw) = Self::byte_vector(bytes) {
+            return Ok(Value::new(raw.to_vec()));
+        }
         postcard::from_bytes::<T>(bytes).map(Value::new).map_err(|e| {
             TaskError::new(alloc::format!(
                 "cannot decode a {}: {e}",
                 core::any::type_name::<T>()
             ))
         })
+    }
+
+    /// The bytes of a `Vec<u8>`'s encoding (its length, then its bytes), if
+    /// `T` is one: serde would decode them one element at a time.
+    fn byte_vector(bytes: &[u8]) -> Option<&[u8]> {
+        if TypeId::of::<T>() != TypeId::of::<Vec<u8>>() {
+            return None;
+        }
+        let (len, raw) = postcard::take_from_bytes::<usize>(bytes).ok()?;
+        (raw.len() == len).then_some(raw)
+    }
+
+    fn decode_owned(mut bytes: Vec<u8>) -> Result<Value, TaskError> {
+        // A byte vector keeps the buffer it arrived in: one move of its
+        // bytes over the length in front, rather than a fresh copy.
+        if let Some(raw) = Self::byte_vector(&bytes) {
+            let head = bytes.len() - raw.len();
+            bytes.drain(..head);
+            return Ok(Value::new(bytes));
+        }
+        Self::decode(&bytes)
     }
 }
 
@@ -370,6 +405,11 @@ impl Codec {
     /// Decodes a value.
     pub fn decode(&self, bytes: &[u8]) -> Result<Value, TaskError> {
         (self.0.decode)(bytes)
+    }
+    /// Decodes a value from bytes it may keep: a `Vec<u8>` becomes its
+    /// value without a second buffer.
+    pub fn decode_owned(&self, bytes: Vec<u8>) -> Result<Value, TaskError> {
+        (self.0.decode_owned)(bytes)
     }
 }
 
@@ -662,5 +702,29 @@ mod tests {
         assert!(codec.decode(&[0xff, 0xff]).is_err());
         assert!(codec.encode(&Value::new(1u8), &mut buf).is_err());
         assert!(Op::local("l", || 1u8).codec().is_none());
+    }
+
+    #[test]
+    fn byte_vectors_take_the_fast_path_to_the_same_bytes_as_serde() {
+        let codec = Codec::of::<Vec<u8>>();
+        for v in [alloc::vec![], alloc::vec![7u8; 3], (0..300u32).map(|i| i as u8).collect()] {
+            let mut fast = alloc::vec![9u8];
+            codec.encode(&Value::new(v.clone()), &mut fast).unwrap();
+            let mut serde = alloc::vec![9u8];
+            serde.extend(postcard::to_allocvec(&v).unwrap());
+            assert_eq!(fast, serde, "an encoding any postcard peer reads");
+            let back = codec.decode(&serde[1..]).unwrap();
+            assert_eq!(back.downcast_ref::<Vec<u8>>(), Some(&v));
+            let owned = codec.decode_owned(serde[1..].to_vec()).unwrap();
+            assert_eq!(owned.downcast_ref::<Vec<u8>>(), Some(&v));
+        }
+        // A length that does not match is refused as before.
+        assert!(codec.decode(&[5, 1]).is_err());
+        assert!(codec.decode_owned(alloc::vec![5, 1]).is_err());
+        // Other types take the owned path through serde.
+        let f = Codec::of::<Vec<f64>>();
+        let bytes = postcard::to_allocvec(&alloc::vec![1.5f64]).unwrap();
+        let back = f.decode_owned(bytes).unwrap();
+        assert_eq!(back.downcast_ref::<Vec<f64>>(), Some(&alloc::vec![1.5]));
     }
 }

@@ -1,7 +1,7 @@
 //! The handshake and the rule that each role speaks only its own messages,
 //! byte by byte as a peer of another build would send them: a
 //! `rask-scheduler` on 127.0.0.1 and raw TCP, no rask code on our side, so
-//! the bytes below are the wire format of protocol version 5.
+//! the bytes below are the wire format of protocol version 6.
 
 mod common;
 
@@ -74,10 +74,10 @@ fn closed_by_server(sock: &mut TcpStream) -> bool {
 #[test]
 fn a_peer_of_another_version_is_refused_with_both_versions_named() {
     let (mut sched, addr) = scheduler("t");
-    for (version, role) in [(4, CLIENT.to_vec()), (6, worker_role())] {
+    for (version, role) in [(5, CLIENT.to_vec()), (7, worker_role())] {
         let mut sock = send(&addr, &hello(version, &role));
         let welcome = read_frame(&mut sock);
-        let reason = format!("protocol version {version} is not 5");
+        let reason = format!("protocol version {version} is not 6");
         // `Welcome::Refused { reason }`: variant 1, then the string.
         let mut want = vec![1, reason.len() as u8];
         want.extend_from_slice(reason.as_bytes());
@@ -90,7 +90,7 @@ fn a_peer_of_another_version_is_refused_with_both_versions_named() {
 #[test]
 fn a_client_sending_a_workers_message_is_closed_with_a_log_line() {
     let (mut sched, addr) = scheduler("t");
-    let mut sock = send(&addr, &hello(5, CLIENT));
+    let mut sock = send(&addr, &hello(6, CLIENT));
     // `Welcome::Accepted { id: 1 }`.
     assert_eq!(read_frame(&mut sock), [0, 1]);
     // `FromWorker::Returned { key: DataKey { job: 1, task: 0 } }`.
@@ -106,7 +106,7 @@ fn a_client_sending_a_workers_message_is_closed_with_a_log_line() {
 #[test]
 fn a_worker_sending_a_clients_message_is_closed_with_a_log_line() {
     let (mut sched, addr) = scheduler("t");
-    let mut sock = send(&addr, &hello(5, &worker_role()));
+    let mut sock = send(&addr, &hello(6, &worker_role()));
     // `Welcome::Accepted { id: 0 }`: the id is the scheduler's to give.
     assert_eq!(read_frame(&mut sock), [0, 0]);
     // `FromClient::Release { job: 1 }`: numbered after the six worker

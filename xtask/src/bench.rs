@@ -42,8 +42,11 @@ usage: cargo xtask bench [flags]
   --graphs a,b     merge, chain, tree, fanin, busy (default: the first four,
                    plus busy with n=200 for the speedup); also, only when
                    named: submit (one prebuilt one-task graph run 1000
-                   times, median latency) and compute (a `delayed` call's
+                   times, median latency), compute (a `delayed` call's
                    `compute_with`, as a user writes it, 1000 times, median)
+                   and transfer (one result of n bytes, default 100000000,
+                   gathered from a worker, beside a plain TCP copy between
+                   two processes into a fresh buffer, in the same run)
   --n N[,N...]     graph sizes (default: 10000,100000,1000000); the scale
                    row of the distributed runtime is
                    `--backends distributed --graphs merge --n 10000000
@@ -65,6 +68,8 @@ pub struct Options {
     quick: bool,
     json: Option<PathBuf>,
     help: bool,
+    /// `--graphs transfer`: the transfer rows.
+    transfer: bool,
 }
 
 impl Options {
@@ -92,10 +97,13 @@ impl Options {
                     o.backends = Some(names);
                 }
                 "graphs" => {
-                    let names = flags::list(&value);
+                    let mut names = flags::list(&value);
                     if names.is_empty() {
                         return Err("--graphs needs at least one name".into());
                     }
+                    let before = names.len();
+                    names.retain(|g| g != "transfer");
+                    o.transfer = names.len() < before;
                     o.graphs = Some(
                         names
                             .iter()
@@ -191,7 +199,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
         .partition(|r| r.backend.starts_with("wasm-"));
 
     // Browser-only runs need no native bench binary (nor its path).
-    let exe = match runs.is_empty() {
+    let exe = match runs.is_empty() && !options.transfer {
         true => PathBuf::new(),
         false => release_bin("rask-bench")?,
     };
@@ -232,6 +240,11 @@ pub fn main(args: &[String]) -> Result<(), String> {
         outcomes.push(outcome);
     }
 
+    let transfers = match options.transfer {
+        true => transfer_rows(&exe, &options)?,
+        false => Vec::new(),
+    };
+
     #[cfg(unix)]
     if !browser_runs.is_empty() {
         outcomes.extend(browser_outcomes(&browser_runs)?);
@@ -245,6 +258,9 @@ pub fn main(args: &[String]) -> Result<(), String> {
         }
     }
     for line in speedups(&outcomes) {
+        println!("{line}");
+    }
+    for line in transfers {
         println!("{line}");
     }
 
@@ -281,6 +297,38 @@ fn browser_outcomes(runs: &[RunSpec]) -> Result<Vec<Outcome>, String> {
     let (reps, workers) = (runs[0].reps, runs[0].workers);
     let measured = crate::wasm::bench(&backends, &ns, reps, workers)?;
     Ok(measured.into_iter().map(Outcome::Ran).collect())
+}
+
+/// The transfer rows: one child per size, each measuring rask and the
+/// plain TCP reference alternately.
+fn transfer_rows(exe: &std::path::Path, options: &Options) -> Result<Vec<String>, String> {
+    let sizes = options.ns.clone().unwrap_or_else(|| vec![100_000_000]);
+    let reps = options.reps.unwrap_or(5);
+    let mut rows = Vec::new();
+    for n in sizes {
+        eprint!("  transfer          n={n:<9} ");
+        let child = Command::new(exe)
+            .args(["--transfer", &n.to_string(), "--reps", &reps.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+        let (status, stdout) = wait_with_timeout(child, RUN_TIMEOUT)?;
+        let t = stdout
+            .lines()
+            .find_map(xtask::transfer::Transfer::from_line)
+            .ok_or_else(|| format!("the transfer of {n} bytes printed no result ({status})"))?;
+        let (rask, tcp, ratio) = t.rates();
+        eprintln!("{rask:.3} GB/s");
+        rows.push(format!(
+            "transfer of {n} bytes, worker to client (median of {reps}): rask {rask:.3} GB/s ({}), \
+             plain TCP into a fresh buffer {tcp:.3} GB/s ({}), ratio {ratio:.2}",
+            seconds(t.rask_s),
+            seconds(t.tcp_s),
+        ));
+    }
+    Ok(rows)
 }
 
 /// Asks the release bench binary how many busy-loop steps take ~5 ms.

@@ -4,10 +4,11 @@
 //! one benchmark and reports it) and `rask-sim` (runs one simulation)
 //! must agree on four things, so those live here: how flags are split
 //! ([`flags`]), what the benchmark graphs are ([`graphs`]) and the
-//! simulated ones ([`workloads`]), and the JSON line a child prints
-//! ([`record`]).
+//! simulated ones ([`workloads`]), the JSON line a child prints
+//! ([`record`]), and the transfer row's two sides ([`transfer`]).
 
 pub mod flags;
 pub mod graphs;
 pub mod record;
+pub mod transfer;
 pub mod workloads;

@@ -257,10 +257,8 @@ fn net_frames(specs: &[(&str, Vec<u8>)]) {
         o.push(&PeerMsg::Get {
             keys: vec![key, key],
         });
-        o.push(&PeerMsg::Data {
-            key,
-            bytes: &payload,
-        });
+        // A result: its bulk payload, then the frame naming it.
+        o.push_bulk(std::sync::Arc::new(payload.to_vec()), &PeerMsg::Data { key });
         o.push(&PeerMsg::Missing { key });
     });
     let mut all = Vec::new();

@@ -2,15 +2,14 @@
 //! holder is lost: the IO thread's side of a [`RawFuture::result`].
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
 use mio::Token;
-use rask_core::{Error, IgnorePoison, Value};
+use rask_core::{BulkRefused, Error, IgnorePoison, Value};
 
 use super::errors::net_error;
 use super::io::Io;
-use crate::conn::Conn;
-use crate::protocol::{messages, DataKey, JobId, PeerMsg, Welcome, WorkerId};
+use crate::protocol::fetching::{self, Answer};
+use crate::protocol::{DataKey, JobId, PeerMsg, WorkerId};
 
 impl Io {
     /// Sends the `Get`s of fetch `id` if its job has finished, else parks
@@ -80,20 +79,18 @@ impl Io {
         if let Some(t) = self.by_worker.get(&w) {
             return Some(*t);
         }
-        let addr: SocketAddr = {
+        let addr = {
             let workers = self.workers.0.lock().ignore_poison();
-            workers.iter().find(|(id, _)| *id == w)?.1.parse().ok()?
+            workers.iter().find(|(id, _)| *id == w)?.1.clone()
         };
-        let token = Token(self.next_token);
-        self.next_token += 1;
-        let conn = Conn::connect_peer(
-            addr,
-            self.poll.registry(),
-            token,
-            self.options.max_frame,
-            self.options.token.as_deref(),
-        )
-        .ok()?;
+        // A client takes results of any size it can allocate.
+        let to = fetching::Target {
+            addr: &addr,
+            max_frame: self.options.max_frame,
+            max_result: u64::MAX,
+            secret: self.options.token.as_deref(),
+        };
+        let (token, conn) = fetching::open(to, self.poll.registry(), &mut self.next_token)?;
         self.peers.insert(token, (conn, w, false));
         self.by_worker.insert(w, token);
         Some(token)
@@ -113,56 +110,60 @@ impl Io {
     }
 
     pub(super) fn read_worker(&mut self, token: Token) {
-        let Some((conn, ..)) = self.peers.get_mut(&token) else {
+        let Some((conn, w, welcomed)) = self.peers.get_mut(&token) else {
             return;
         };
-        let closed = conn.read().unwrap_or(true);
-        let mut inbox = conn.inbox.take();
-        let result = inbox.drain(|body| self.worker_frame(token, body));
-        if let Some((conn, ..)) = self.peers.get_mut(&token) {
-            conn.inbox = inbox;
+        let w = *w;
+        let mut answers = Vec::new();
+        let read = fetching::read(conn, (self.poll.registry(), token), welcomed, &mut answers);
+        for answer in answers {
+            match answer {
+                Answer::Data { key, bytes } => self.arrived(key, bytes),
+                Answer::Missing { key } => self.lost(w, Some(key)),
+            }
         }
-        if closed || result.is_err() {
+        if let Err(why) = &read {
+            log::warn!("closing the connection to worker {w}: {why}");
+        }
+        if read != Ok(false) {
             self.close_peer(token);
         }
     }
 
-    fn worker_frame(&mut self, token: Token, body: &[u8]) -> Result<(), String> {
-        let Some((_, w, welcomed)) = self.peers.get_mut(&token) else {
-            return Err("no such connection".into());
-        };
-        let w = *w;
-        if !*welcomed {
-            return match postcard::from_bytes::<Welcome>(body) {
-                Ok(Welcome::Accepted { .. }) => {
-                    *welcomed = true;
-                    Ok(())
-                }
-                _ => Err(format!("worker {w} did not accept us")),
-            };
-        }
-        for msg in messages::<PeerMsg>(body) {
-            match msg.map_err(|e| e.to_string())? {
-                PeerMsg::Data { key, bytes } => self.arrived(key, bytes),
-                PeerMsg::Missing { key } => self.lost(w, Some(key)),
-                PeerMsg::Get { .. } => return Err("a worker asked the client for data".into()),
-            }
-        }
-        Ok(())
-    }
-
-    fn arrived(&mut self, key: DataKey, bytes: &[u8]) {
+    fn arrived(&mut self, key: DataKey, bytes: Result<Vec<u8>, BulkRefused>) {
         let Some(waiters) = self.waiting.remove(&key) else {
             return;
         };
-        for (id, i) in waiters {
+        // The last fetch waiting for it may take the buffer itself.
+        let mut bytes = Some(bytes);
+        let last = waiters.len().saturating_sub(1);
+        for (n, (id, i)) in waiters.into_iter().enumerate() {
             let Some(f) = self.fetches.get_mut(&id) else {
                 continue;
             };
             if f.values[i].is_some() {
                 continue;
             }
-            match f.tasks[i].2.decode(bytes) {
+            let codec = f.tasks[i].2;
+            let decoded = match bytes.as_ref() {
+                None => continue,
+                Some(Err(why)) => Err(format!(
+                    "result {}/{} cannot be fetched: {why}",
+                    key.job, key.task
+                )),
+                Some(Ok(b)) if n != last => codec
+                    .decode(b)
+                    .map_err(|e| format!("decoding a result: {e}")),
+                Some(Ok(_)) => {
+                    let Some(Ok(owned)) = bytes.take() else {
+                        continue;
+                    };
+                    codec
+                        .decode_owned(owned)
+                        .map_err(|e| format!("decoding a result: {e}"))
+                }
+            };
+            match decoded {
                 Ok(v) => {
                     f.values[i] = Some(v);
                     f.left -= 1;
@@ -170,7 +171,7 @@ impl Io {
                         self.finish_fetch(id);
                     }
                 }
-                Err(e) => self.end_fetch(id, Err(net_error(format!("decoding a result: {e}")))),
+                Err(e) => self.end_fetch(id, Err(net_error(e))),
             }
         }
     }

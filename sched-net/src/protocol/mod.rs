@@ -4,9 +4,12 @@
 //! A frame is a little-endian `u32` body length, then the body: one or more
 //! postcard-encoded messages back to back, so that whatever a loop turn
 //! produced for one peer goes out as one frame in one write. Byte payloads
-//! (results, job specs) are `serde_bytes` fields decoded as slices borrowed
-//! from the receive buffer: no copy between the socket and the decoder.
+//! in messages (job specs) are `serde_bytes` fields decoded as slices
+//! borrowed from the receive buffer: no copy between the socket and the
+//! decoder. Results travel outside frames, as bulk payloads read straight
+//! into a buffer of their size ([`fetching`]).
 
+pub(crate) mod fetching;
 mod frame;
 
 pub use frame::{ct_eq, messages, FrameError, Inbox, Outbox};
@@ -518,19 +521,18 @@ pub enum WireError {
 
 /// Worker or client to worker, and the answers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum PeerMsg<'a> {
+pub enum PeerMsg {
     /// Send these results.
     Get {
         /// The results.
         keys: Vec<DataKey>,
     },
-    /// A result, encoded.
+    /// A result: its encoding is the bulk payload right before this
+    /// message's frame ([`Outbox::push_bulk`]), so that a result of any
+    /// size moves without a frame of its size.
     Data {
         /// Which.
         key: DataKey,
-        /// Its encoding.
-        #[serde(borrow, with = "serde_bytes")]
-        bytes: &'a [u8],
     },
     /// This worker does not hold that result.
     Missing {

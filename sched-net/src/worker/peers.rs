@@ -2,14 +2,14 @@
 //! fetching the inputs our tasks lack from those who hold them.
 
 use std::io;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use mio::Token;
-use rask_core::TaskId;
+use rask_core::{BulkRefused, TaskId};
 
 use super::Worker;
 use crate::conn::Conn;
+use crate::protocol::fetching::{self, Answer};
 use crate::protocol::{messages, DataKey, FromWorker, Hello, PeerMsg, Role, Welcome, WorkerId};
 
 pub(super) enum PeerKind {
@@ -59,21 +59,26 @@ impl Worker {
     }
 
     fn open_peer(&mut self, w: WorkerId) -> Option<Token> {
-        let addr: SocketAddr = self.peer_addrs.get(&w)?.parse().ok()?;
-        let token = Token(self.next_token);
-        self.next_token += 1;
-        let conn = Conn::connect_peer(
-            addr,
-            self.poll.registry(),
-            token,
-            self.options.max_frame,
-            self.options.token.as_deref(),
-        )
-        .ok()?;
+        let to = fetching::Target {
+            addr: self.peer_addrs.get(&w)?,
+            max_frame: self.options.max_frame,
+            max_result: self.max_input(),
+            secret: self.options.token.as_deref(),
+        };
+        let (token, conn) = fetching::open(to, self.poll.registry(), &mut self.next_token)?;
         self.peers
             .insert(token, (conn, PeerKind::Outgoing(w, false)));
         self.outgoing.insert(w, token);
         Some(token)
+    }
+
+    /// The largest input fetched: one above the memory limit could only
+    /// push this worker past it (0, no limit: what can be allocated).
+    fn max_input(&self) -> u64 {
+        match self.options.memory_limit {
+            0 => u64::MAX,
+            limit => limit,
+        }
     }
 
     /// Inputs that cannot come from `w`: their waiting tasks go back to
@@ -113,25 +118,46 @@ impl Worker {
     }
 
     pub(super) fn read_peer(&mut self, token: Token) {
-        let Some((conn, _)) = self.peers.get_mut(&token) else {
+        let Some((conn, kind)) = self.peers.get_mut(&token) else {
             return;
         };
-        let closed = conn.read().unwrap_or(true);
-        let mut inbox = conn.inbox.take();
-        let result = inbox.drain(|body| self.peer_frame(token, body));
-        if let Some((conn, _)) = self.peers.get_mut(&token) {
-            conn.inbox = inbox;
-        }
-        if let Err(why) = result {
-            let peer = self
-                .peers
-                .get(&token)
-                .map(|(c, _)| c.peer.to_string())
-                .unwrap_or_default();
-            log::warn!("closing peer connection {peer}: {why}");
-            self.close_peer(token);
-        } else if closed {
-            self.close_peer(token);
+        let read = match kind {
+            PeerKind::Outgoing(w, welcomed) => {
+                let w = *w;
+                let mut answers = Vec::new();
+                let read =
+                    fetching::read(conn, (self.poll.registry(), token), welcomed, &mut answers)
+                        .map_err(|why| format!("worker {w}: {why}"));
+                for answer in answers {
+                    match answer {
+                        Answer::Data { key, bytes } => self.arrived(key, bytes),
+                        Answer::Missing { key } => self.lost_from(w, &[key]),
+                    }
+                }
+                read
+            }
+            PeerKind::Incoming { .. } => {
+                let closed = conn.read().unwrap_or(true);
+                let mut inbox = conn.inbox.take();
+                let result = inbox.drain(|body| self.peer_frame(token, body));
+                if let Some((conn, _)) = self.peers.get_mut(&token) {
+                    conn.inbox = inbox;
+                }
+                result.map(|()| closed)
+            }
+        };
+        match read {
+            Ok(false) => {}
+            Ok(true) => self.close_peer(token),
+            Err(why) => {
+                let peer = self
+                    .peers
+                    .get(&token)
+                    .map(|(c, _)| c.peer.to_string())
+                    .unwrap_or_default();
+                log::warn!("closing peer connection {peer}: {why}");
+                self.close_peer(token);
+            }
         }
     }
 
@@ -158,17 +184,6 @@ impl Worker {
                 *kind = PeerKind::Incoming { greeted: true };
                 Ok(())
             }
-            PeerKind::Outgoing(w, welcomed @ false) => {
-                match postcard::from_bytes::<Welcome>(body)
-                    .map_err(|e| format!("bad welcome: {e}"))?
-                {
-                    Welcome::Accepted { .. } => {
-                        *welcomed = true;
-                        Ok(())
-                    }
-                    Welcome::Refused { reason } => Err(format!("worker {w} refused us: {reason}")),
-                }
-            }
             PeerKind::Incoming { greeted: true } => {
                 for msg in messages::<PeerMsg>(body) {
                     match msg.map_err(|e| e.to_string())? {
@@ -176,7 +191,7 @@ impl Worker {
                             for key in keys {
                                 match self.data.own_bytes(key) {
                                     Some(bytes) => {
-                                        conn.outbox.push(&PeerMsg::Data { key, bytes: &bytes })
+                                        conn.outbox.push_bulk(bytes, &PeerMsg::Data { key })
                                     }
                                     None => conn.outbox.push(&PeerMsg::Missing { key }),
                                 }
@@ -187,27 +202,32 @@ impl Worker {
                 }
                 Ok(())
             }
-            PeerKind::Outgoing(w, true) => {
-                let w = *w;
-                for msg in messages::<PeerMsg>(body) {
-                    match msg.map_err(|e| e.to_string())? {
-                        PeerMsg::Data { key, bytes } => self.arrived(key, bytes),
-                        PeerMsg::Missing { key } => self.lost_from(w, &[key]),
-                        PeerMsg::Get { .. } => {
-                            return Err("a worker we fetch from asked for data".into())
-                        }
-                    }
-                }
-                Ok(())
-            }
+            PeerKind::Outgoing(..) => Err("fetched answers are read by fetching::read".into()),
         }
     }
 
     /// An input arrived from a peer: decode it once and start the tasks
     /// that were waiting only for it.
-    fn arrived(&mut self, key: DataKey, bytes: &[u8]) {
+    fn arrived(&mut self, key: DataKey, bytes: Result<Vec<u8>, BulkRefused>) {
         let Some(wanted) = self.wanted.remove(&key) else {
             return;
+        };
+        let bytes = match bytes {
+            Ok(bytes) => bytes,
+            Err(why) => {
+                // Fetching it again would meet the same refusal: the tasks
+                // that need it fail, once.
+                let limit = match why {
+                    BulkRefused::TooLarge { .. } => " (this worker's memory limit)",
+                    BulkRefused::NoMemory { .. } => "",
+                };
+                let message = format!(
+                    "input {}/{} cannot be fetched: {why}{limit}",
+                    key.job, key.task
+                );
+                self.fail_waiters(wanted.waiters.iter().map(|(t, _)| *t), &message);
+                return;
+            }
         };
         let codec = wanted
             .waiters
@@ -217,32 +237,29 @@ impl Worker {
                 let job = self.jobs.get(&key.job)?;
                 job.codec(TaskId(key.task))
             });
-        let value = match codec.map(|c| c.decode(bytes)) {
+        let size = bytes.len() as u64;
+        // A copy kept for peers keeps its encoding; one only for tasks here
+        // may become its value.
+        let (decoded, encoding) = match (codec, wanted.keep) {
+            (Some(c), true) => (Some(c.decode(&bytes)), bytes),
+            (Some(c), false) => (Some(c.decode_owned(bytes)), Vec::new()),
+            (None, _) => (None, Vec::new()),
+        };
+        let value = match decoded {
             Some(Ok(v)) => v,
             other => {
                 let message = match other {
                     Some(Err(e)) => format!("input {}/{}: {e}", key.job, key.task),
                     _ => "an input's type is unknown here".into(),
                 };
-                for (task, _) in wanted.waiters {
-                    self.pending.remove(&task);
-                    self.sched.outbox.push(&FromWorker::Failed {
-                        key: task,
-                        message: message.clone(),
-                        origin: None,
-                        run: None,
-                    });
-                }
+                self.fail_waiters(wanted.waiters.iter().map(|(t, _)| *t), &message);
                 return;
             }
         };
-        let size = bytes.len() as u64;
+        self.data
+            .insert(key, value, encoding, size, codec, wanted.keep);
         if wanted.keep {
-            self.data
-                .insert(key, value, bytes.to_vec(), size, codec, true);
             self.sched.outbox.push(&FromWorker::Replicated { key });
-        } else {
-            self.data.insert(key, value, Vec::new(), size, codec, false);
         }
         for (task, _) in wanted.waiters {
             if self.pending.contains_key(&task) {
@@ -265,5 +282,19 @@ impl Worker {
             self.data.remove(key);
         }
         self.spill_if_over();
+    }
+
+    /// Tasks waiting here for an input that will not come fail with `message`.
+    fn fail_waiters(&mut self, tasks: impl Iterator<Item = DataKey>, message: &str) {
+        for task in tasks {
+            if self.pending.remove(&task).is_some() {
+                self.sched.outbox.push(&FromWorker::Failed {
+                    key: task,
+                    message: message.to_owned(),
+                    origin: None,
+                    run: None,
+                });
+            }
+        }
     }
 }

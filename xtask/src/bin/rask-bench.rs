@@ -46,6 +46,10 @@ fn main() -> ExitCode {
         println!("{}", graphs::calibrate(graphs::BUSY_TASK));
         return ExitCode::SUCCESS;
     }
+    // `rask-bench --transfer N --reps R`, and its reference's sender.
+    if let Some(code) = transfer(&args) {
+        return code;
+    }
     let run = match parse(&args) {
         Ok(run) => run,
         Err(e) => {
@@ -61,6 +65,32 @@ fn main() -> ExitCode {
     match outcome {
         Outcome::Failed { .. } => ExitCode::FAILURE,
         Outcome::Ran(_) | Outcome::Skipped { .. } => ExitCode::SUCCESS,
+    }
+}
+
+/// The `transfer` row's runs, if `args` asks for one.
+fn transfer(args: &[String]) -> Option<ExitCode> {
+    let done = |r: Result<(), String>| match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rask-bench: {e}");
+            ExitCode::FAILURE
+        }
+    };
+    match args {
+        [flag, rest @ ..] if flag == xtask::transfer::SEND_FLAG => {
+            Some(done(xtask::transfer::send(rest)))
+        }
+        [flag, n, reps_flag, reps] if flag == "--transfer" && reps_flag == "--reps" => {
+            let run = || -> Result<(), String> {
+                let n = n.parse().map_err(|e| format!("--transfer: {e}"))?;
+                let reps = reps.parse().map_err(|e| format!("--reps: {e}"))?;
+                println!("{}", xtask::transfer::measure(n, reps)?.to_line());
+                Ok(())
+            };
+            Some(done(run()))
+        }
+        _ => None,
     }
 }
 
