@@ -49,7 +49,7 @@ fn pages(len: u64) -> u64 {
 
 /// A two-worker cluster, and its workers' ids as `workers` options take them.
 fn pair(memory_limit: u64) -> (Client, [String; 2]) {
-    let client = Client::local_with(LocalOptions {
+    let client = Client::local(LocalOptions {
         workers: 2,
         memory_limit,
         spill: false,
@@ -68,9 +68,9 @@ fn make(client: &Client, len: u64, on: &str) -> RawFuture {
     let op = b.op(&Op::new("stamped", stamped));
     let l = b.lit(len);
     let t = b.task(op, &[l]);
-    let opts = SubmitOptions::new().pure(false).workers(&[on.to_owned()]);
+    let opts = SubmitOptions::default().pure(false).workers(&[on.to_owned()]);
     client
-        .submit_job_with(&b.finish(), &[t], &[], &opts)
+        .submit_job(&b.finish(), &[t], &[], &opts)
         .unwrap()
         .pop()
         .unwrap()
@@ -83,9 +83,9 @@ fn check_on(client: &Client, input: &RawFuture, on: &str) -> Result<(u64, u64), 
     let check_op = b.op(&Op::new("check", check));
     let held = b.task(hold, &[]);
     let t = b.task(check_op, &[Arg::dep(held)]);
-    let opts = SubmitOptions::new().pure(false).workers(&[on.to_owned()]);
+    let opts = SubmitOptions::default().pure(false).workers(&[on.to_owned()]);
     let out = client
-        .submit_job_with(&b.finish(), &[t], &[(held, input)], &opts)
+        .submit_job(&b.finish(), &[t], &[(held, input)], &opts)
         .unwrap();
     let got = client.gather(&out).map_err(|e| e.to_string())?;
     Ok(*got[0].downcast_ref::<(u64, u64)>().unwrap())

@@ -62,7 +62,7 @@ fn payload(n: &u64) -> Vec<u8> {
 
 /// Measures `reps` alternating transfers of `n` bytes each way.
 pub fn measure(n: u64, reps: usize) -> Result<Transfer, String> {
-    let client = Client::local_with(LocalOptions {
+    let client = Client::local(LocalOptions {
         workers: 1,
         dashboard_port: None,
         ..LocalOptions::default()
@@ -76,7 +76,7 @@ pub fn measure(n: u64, reps: usize) -> Result<Transfer, String> {
     let l = b.lit(n);
     let t = b.task(op, &[l]);
     let held = client
-        .submit_job_with(&b.finish(), &[t], &[], &SubmitOptions::new().pure(false))
+        .submit_job(&b.finish(), &[t], &[], &SubmitOptions::default().pure(false))
         .map_err(|e| e.to_string())?;
     // The first gather also waits for the task: it is not timed.
     client.gather(&held).map_err(|e| e.to_string())?;
