@@ -539,6 +539,16 @@ mod tests {
     }
 
     #[test]
+    fn transfer_is_a_row_of_its_own_beside_the_graphs() {
+        let o = parse("--graphs transfer,chain --n 100").unwrap();
+        assert!(o.transfer);
+        assert_eq!(o.graphs, Some(vec![Shape::Chain]));
+        let o = parse("--graphs transfer").unwrap();
+        assert!(o.transfer && o.runs(2).is_empty());
+        assert!(!parse("--graphs chain").unwrap().transfer);
+    }
+
+    #[test]
     fn rejects_bad_flags() {
         for bad in [
             "--graphs merge,nope",
