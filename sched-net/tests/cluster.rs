@@ -9,7 +9,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{alive, builtin_job, fan_in, impure, scheduler, spin, with_token, worker};
+use common::{
+    alive, builtin_job, fan_in, impure, peak_rss, rss, scheduler, spin, with_token, worker,
+};
 use rask_core::{Arg, Inputs, Job, JobBuilder, Op, TaskId};
 use rask_sched_net::{Client, FutureStatus, LocalOptions};
 
@@ -257,16 +259,6 @@ fn hog(_: &u64) -> Vec<u8> {
 
 const HOG_BYTES: usize = 160 << 20;
 
-/// Resident bytes of process `pid`, from /proc.
-fn rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
 /// The distinct pids that ran 200 short tasks.
 fn who_runs(client: &Client) -> Vec<u32> {
     let value = submit_whoami(client, 200).result(None).unwrap();
@@ -369,15 +361,6 @@ fn chunk_check(xs: &serde_bytes::ByteBuf) -> u64 {
     } else {
         u64::MAX
     }
-}
-
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
 }
 
 fn files_in(dir: &std::path::Path) -> Vec<(String, u64)> {

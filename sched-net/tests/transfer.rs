@@ -11,6 +11,9 @@
 
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::peak_rss;
 use rask_core::{Arg, JobBuilder, Op};
 use rask_sched_net::{Client, LocalOptions, RawFuture, SubmitOptions};
 
@@ -71,7 +74,9 @@ fn make(client: &Client, len: u64, on: &str) -> RawFuture {
     let op = b.op(&Op::new("stamped", stamped));
     let l = b.lit(len);
     let t = b.task(op, &[l]);
-    let opts = SubmitOptions::default().pure(false).workers(&[on.to_owned()]);
+    let opts = SubmitOptions::default()
+        .pure(false)
+        .workers(&[on.to_owned()]);
     client
         .submit_job(&b.finish(), &[t], &[], &opts)
         .unwrap()
@@ -86,22 +91,14 @@ fn check_on(client: &Client, input: &RawFuture, on: &str) -> Result<(u64, u64), 
     let check_op = b.op(&Op::new("check", check));
     let held = b.task(hold, &[]);
     let t = b.task(check_op, &[Arg::dep(held)]);
-    let opts = SubmitOptions::default().pure(false).workers(&[on.to_owned()]);
+    let opts = SubmitOptions::default()
+        .pure(false)
+        .workers(&[on.to_owned()]);
     let out = client
         .submit_job(&b.finish(), &[t], &[(held, input)], &opts)
         .unwrap();
     let got = client.gather(&out).map_err(|e| e.to_string())?;
     Ok(*got[0].downcast_ref::<(u64, u64)>().unwrap())
-}
-
-/// Peak resident bytes of process `pid`, from /proc.
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
 }
 
 /// Moves a `len`-byte result from one worker to the other and to the client.

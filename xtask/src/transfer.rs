@@ -76,7 +76,12 @@ pub fn measure(n: u64, reps: usize) -> Result<Transfer, String> {
     let l = b.lit(n);
     let t = b.task(op, &[l]);
     let held = client
-        .submit_job(&b.finish(), &[t], &[], &SubmitOptions::default().pure(false))
+        .submit_job(
+            &b.finish(),
+            &[t],
+            &[],
+            &SubmitOptions::default().pure(false),
+        )
         .map_err(|e| e.to_string())?;
     // The first gather also waits for the task: it is not timed.
     client.gather(&held).map_err(|e| e.to_string())?;

@@ -154,3 +154,23 @@ pub fn alive(pid: u32) -> bool {
 pub fn impure() -> SubmitOptions {
     SubmitOptions::default().pure(false)
 }
+
+/// Resident bytes of process `pid` now, from /proc (0 if it is gone).
+pub fn rss(pid: u32) -> u64 {
+    status_bytes(pid, "VmRSS:")
+}
+
+/// Peak resident bytes of process `pid`, from /proc (0 if it is gone).
+pub fn peak_rss(pid: u32) -> u64 {
+    status_bytes(pid, "VmHWM:")
+}
+
+/// A `kB` line of /proc/PID/status, in bytes.
+fn status_bytes(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}

@@ -283,16 +283,21 @@ fn latency(run: &Run, scheduler: &dyn Scheduler, ops: &Ops) -> Result<Outcome, S
         each.push(t.elapsed());
         graphs::check(Shape::Submit, 1, &values)?;
     }
-    let wall = start.elapsed().as_secs_f64();
-    let median = median(&mut each).as_secs_f64();
-    Ok(Outcome::Ran(Record {
+    Ok(latency_record(run, start.elapsed(), &mut each))
+}
+
+/// The row of a latency run: `each` call's time, the median as µs per
+/// task.
+fn latency_record(run: &Run, wall: Duration, each: &mut [Duration]) -> Outcome {
+    let median = median(each).as_secs_f64();
+    Outcome::Ran(Record {
         backend: run.backend.clone(),
         graph: run.shape.name().to_owned(),
         n: run.n as u64,
         tasks: run.n as u64,
         workers: run.workers as u64,
         reps: 1,
-        wall_s: wall,
+        wall_s: wall.as_secs_f64(),
         us_per_task: median * 1e6,
         tasks_per_s: 1.0 / median,
         peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
@@ -300,7 +305,7 @@ fn latency(run: &Run, scheduler: &dyn Scheduler, ops: &Ops) -> Result<Outcome, S
         ir_bytes_per_task: 0.0,
         build_s: 0.0,
         sim: None,
-    }))
+    })
 }
 
 /// `compute`: `rask::delayed(f).call(x).compute_with(options)`, `n` times
@@ -326,24 +331,7 @@ fn compute_latency(run: &Run) -> Result<Outcome, String> {
             return Err(format!("compute returned {value}, expected 1"));
         }
     }
-    let wall = start.elapsed().as_secs_f64();
-    let median = median(&mut each).as_secs_f64();
-    Ok(Outcome::Ran(Record {
-        backend: run.backend.clone(),
-        graph: run.shape.name().to_owned(),
-        n: run.n as u64,
-        tasks: run.n as u64,
-        workers: run.workers as u64,
-        reps: 1,
-        wall_s: wall,
-        us_per_task: median * 1e6,
-        tasks_per_s: 1.0 / median,
-        peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
-        children_peak_rss_bytes: children_peak_rss_bytes(),
-        ir_bytes_per_task: 0.0,
-        build_s: 0.0,
-        sim: None,
-    }))
+    Ok(latency_record(run, start.elapsed(), &mut each))
 }
 
 /// Builds and runs `shape`-`n` once and checks the answer.
