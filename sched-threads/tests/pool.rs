@@ -221,3 +221,39 @@ fn a_one_task_compute_runs_on_the_calling_thread() {
         assert_eq!(v[0].downcast_ref::<bool>(), Some(&true));
     }
 }
+
+/// Two leaves that can only finish together: each waits (at most 10 s)
+/// until the other has started. A pool of two that ran them one after the
+/// other would see each wait time out.
+#[test]
+fn a_pool_of_two_runs_two_ready_tasks_at_once() {
+    use std::sync::{Condvar, Mutex};
+    use std::time::Instant;
+    let met = Arc::new((Mutex::new(0u64), Condvar::new()));
+    let m = met.clone();
+    let (job, out) = sum_of(2, move |_| {
+        let (count, cv) = &*m;
+        let mut n = count.lock().unwrap();
+        *n += 1;
+        cv.notify_all();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while *n < 2 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return 0;
+            }
+            n = cv.wait_timeout(n, left).unwrap().0;
+        }
+        1
+    });
+    let pool = ThreadPool::new(2).unwrap();
+    for rep in 0..3 {
+        *met.0.lock().unwrap() = 0;
+        let got = pool.run(&job, &[out], &NoEvents).unwrap();
+        let both = *got[0].downcast_ref::<u64>().unwrap();
+        assert_eq!(
+            both, 2,
+            "run {rep}: the two leaves did not run at the same time"
+        );
+    }
+}
