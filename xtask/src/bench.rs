@@ -43,9 +43,12 @@ usage: cargo xtask bench [flags]
                    plus busy with n=200 for the speedup); also, only when
                    named: submit (one prebuilt one-task graph run 1000
                    times, median latency), compute (a `delayed` call's
-                   `compute_with`, as a user writes it, 1000 times, median)
-                   and transfer (one result of n bytes, default 100000000,
-                   gathered from a worker, beside a plain TCP copy between
+                   `compute_with`, as a user writes it, 1000 times, median),
+                   futures-submit, futures-map and futures-many (`rask`'s
+                   `submit(..).result()` 1000 times, median; `map` over
+                   0..100000 then `gather`; 10000 `submit`s then `gather`;
+                   distributed only) and transfer (one result of n bytes,
+                   default 100000000, gathered from a worker, beside a plain TCP copy between
                    two processes into a fresh buffer, in the same run)
   --n N[,N...]     graph sizes (default: 10000,100000,1000000); the scale
                    row of the distributed runtime is
