@@ -612,6 +612,24 @@ mod tests {
     }
 
     #[test]
+    fn futures_rows_run_only_when_named_at_their_own_sizes() {
+        let default = plan("--backends distributed");
+        assert!(default.iter().all(|r| !r.1.starts_with("futures")));
+        assert_eq!(
+            plan("--graphs futures-submit,futures-map,futures-many --backends distributed"),
+            [
+                ("distributed".into(), "futures-submit", 1000, 4, 5),
+                ("distributed".into(), "futures-map", 100_000, 4, 5),
+                ("distributed".into(), "futures-many", 10_000, 4, 5),
+            ]
+        );
+        assert_eq!(
+            plan("--graphs futures-map --n 500 --backends distributed")[0].2,
+            500
+        );
+    }
+
+    #[test]
     fn formats_rates_and_durations() {
         assert_eq!(si(1_234_567.0), "1.23M");
         assert_eq!(si(999.0), "999");
