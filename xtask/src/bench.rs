@@ -43,9 +43,12 @@ usage: cargo xtask bench [flags]
                    plus busy with n=200 for the speedup); also, only when
                    named: submit (one prebuilt one-task graph run 1000
                    times, median latency), compute (a `delayed` call's
-                   `compute_with`, as a user writes it, 1000 times, median)
-                   and transfer (one result of n bytes, default 100000000,
-                   gathered from a worker, beside a plain TCP copy between
+                   `compute_with`, as a user writes it, 1000 times, median),
+                   futures-submit, futures-map and futures-many (`rask`'s
+                   `submit(..).result()` 1000 times, median; `map` over
+                   0..100000 then `gather`; 10000 `submit`s then `gather`;
+                   distributed only) and transfer (one result of n bytes,
+                   default 100000000, gathered from a worker, beside a plain TCP copy between
                    two processes into a fresh buffer, in the same run)
   --n N[,N...]     graph sizes (default: 10000,100000,1000000); the scale
                    row of the distributed runtime is
@@ -605,6 +608,24 @@ mod tests {
         assert_eq!(
             plan("--graphs busy --n 50 --backends sync"),
             [("sync".into(), "busy", 50, 4, 5)]
+        );
+    }
+
+    #[test]
+    fn futures_rows_run_only_when_named_at_their_own_sizes() {
+        let default = plan("--backends distributed");
+        assert!(default.iter().all(|r| !r.1.starts_with("futures")));
+        assert_eq!(
+            plan("--graphs futures-submit,futures-map,futures-many --backends distributed"),
+            [
+                ("distributed".into(), "futures-submit", 1000, 4, 5),
+                ("distributed".into(), "futures-map", 100_000, 4, 5),
+                ("distributed".into(), "futures-many", 10_000, 4, 5),
+            ]
+        );
+        assert_eq!(
+            plan("--graphs futures-map --n 500 --backends distributed")[0].2,
+            500
         );
     }
 

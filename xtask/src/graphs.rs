@@ -48,6 +48,16 @@ pub enum Shape {
     /// is built, planned and run each time); reports the median latency of
     /// one compute. Only run when named, like `submit`.
     Compute,
+    /// `client.submit(f, x).result()` N times in a row through `rask`'s
+    /// futures API, as a user calls it; reports the median latency of one.
+    /// Only on `distributed`, and only when named, like `submit`.
+    FuturesSubmit,
+    /// `client.map(f, 0..N)` then one `gather`; reports µs per task. Only
+    /// on `distributed`, and only when named.
+    FuturesMap,
+    /// N separate `client.submit(f, i)` then one `gather` of them all;
+    /// reports µs per task. Only on `distributed`, and only when named.
+    FuturesMany,
     /// `merge` built the way users build it: N calls of a `rask::delayed`
     /// function summed by a `delayed_many`, then `to_job`. Shows that a
     /// fan-in of N delayed values costs O(N) to build.
@@ -75,12 +85,35 @@ impl Shape {
         Shape::Delayed,
     ];
 
+    /// The shapes run only when named: latency rows, and the futures rows
+    /// (which only `distributed` has).
+    pub const NAMED_ONLY: [Shape; 5] = [
+        Shape::Submit,
+        Shape::Compute,
+        Shape::FuturesSubmit,
+        Shape::FuturesMap,
+        Shape::FuturesMany,
+    ];
+
+    /// Whether the shape is a run of `rask`'s futures API rather than a
+    /// graph.
+    pub fn is_futures(self) -> bool {
+        matches!(
+            self,
+            Shape::FuturesSubmit | Shape::FuturesMap | Shape::FuturesMany
+        )
+    }
+
     /// The one size a shape runs at unless `--n` names it: shapes of real
     /// work, whose cost grows too fast for the overhead sizes.
     pub fn fixed_n(self, quick: bool) -> Option<usize> {
         match self {
             Shape::Busy => Some(if quick { 16 } else { 200 }),
-            Shape::Submit | Shape::Compute => Some(if quick { 50 } else { 1000 }),
+            Shape::Submit | Shape::Compute | Shape::FuturesSubmit => {
+                Some(if quick { 50 } else { 1000 })
+            }
+            Shape::FuturesMap => Some(if quick { 10_000 } else { 100_000 }),
+            Shape::FuturesMany => Some(if quick { 1_000 } else { 10_000 }),
             Shape::Bigdata => Some(if quick { 20 } else { 100 }),
             _ => None,
         }
@@ -98,16 +131,15 @@ impl Shape {
             Shape::Bigdata => "bigdata",
             Shape::Submit => "submit",
             Shape::Compute => "compute",
+            Shape::FuturesSubmit => "futures-submit",
+            Shape::FuturesMap => "futures-map",
+            Shape::FuturesMany => "futures-many",
         }
     }
 
     /// The shape called `name`.
     pub fn from_name(name: &str) -> Result<Shape, String> {
-        let every = || {
-            Shape::ALL
-                .into_iter()
-                .chain([Shape::Submit, Shape::Compute])
-        };
+        let every = || Shape::ALL.into_iter().chain(Shape::NAMED_ONLY);
         every().find(|s| s.name() == name).ok_or_else(|| {
             let names: Vec<_> = every().map(|s| s.name()).collect();
             format!(
@@ -217,7 +249,13 @@ pub fn build(shape: Shape, n: usize, ops: &Ops) -> Built {
             let count = b.op(&ops.count);
             b.task(count, &leaves)
         }
-        Shape::Submit | Shape::Compute => {
+        // The futures rows build their tasks through `rask::Client`; as a
+        // graph each is the one task of `submit`.
+        Shape::Submit
+        | Shape::Compute
+        | Shape::FuturesSubmit
+        | Shape::FuturesMap
+        | Shape::FuturesMany => {
             let one = b.op(&ops.one);
             b.task(one, &[])
         }
@@ -410,10 +448,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for shape in Shape::ALL
-            .into_iter()
-            .chain([Shape::Submit, Shape::Compute])
-        {
+        for shape in Shape::ALL.into_iter().chain(Shape::NAMED_ONLY) {
             assert_eq!(Shape::from_name(shape.name()), Ok(shape));
         }
         assert!(Shape::from_name("mege").is_err());

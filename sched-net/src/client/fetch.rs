@@ -38,8 +38,8 @@ impl Io {
             if f.values[i].is_some() {
                 continue;
             }
-            match entry.outputs.iter().find(|(o, _)| o == task) {
-                Some(&(_, w)) => {
+            match entry.outputs.get(task) {
+                Some(&w) => {
                     f.holders[i] = Some(w);
                     let key = *key;
                     by_worker.entry(w).or_default().push(key);

@@ -52,8 +52,9 @@ pub(super) struct Io {
 /// A job as the IO thread tracks it.
 pub(super) struct JobEntry {
     handle: Weak<JobHandle>,
-    /// Where each output lives, from the latest `Done`.
-    pub(super) outputs: Vec<(u32, WorkerId)>,
+    /// Where each output lives, from the latest `Done`, by task: a fetch
+    /// of every output of a 100k-task `map` looks each one up.
+    pub(super) outputs: HashMap<u32, WorkerId>,
     /// How many times the job finished; it finishes again after a holder
     /// dies and its outputs are recomputed.
     pub(super) finishes: u64,
@@ -171,7 +172,7 @@ impl Io {
                     job,
                     JobEntry {
                         handle,
-                        outputs: Vec::new(),
+                        outputs: HashMap::new(),
                         finishes: 0,
                         parked: Vec::new(),
                         failed: None,
@@ -348,7 +349,7 @@ impl Io {
                 let Some(entry) = self.jobs.get_mut(&job) else {
                     return;
                 };
-                entry.outputs = outputs;
+                entry.outputs = outputs.into_iter().collect();
                 entry.finishes += 1;
                 if let Some(h) = entry.handle.upgrade() {
                     h.set(Status::Done);

@@ -23,6 +23,9 @@ const SEAL_AT: usize = 1 << 20;
 /// for a worker while the worker reads) would otherwise keep every byte
 /// ever sent to it, and each growth of that buffer would copy all of it.
 const COMPACT_AT: usize = 4 << 20;
+/// A bulk payload up to this size is copied into the outbox rather than
+/// queued by reference: copying it costs less than a write of its own.
+const INLINE_BULK: usize = 64 << 10;
 
 /// Why a frame cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -273,6 +276,17 @@ impl Outbox {
     /// frame of its own, which the receiver hands out with the payload.
     pub fn push_bulk<M: Serialize>(&mut self, payload: Arc<Vec<u8>>, msg: &M) {
         self.seal();
+        if payload.len() <= INLINE_BULK {
+            // A small payload is copied in with its head: the same bytes
+            // on the wire, in one write with the frames around it rather
+            // than two writes of their own (100k small results answer a
+            // `gather` of a 100k-task `map`).
+            self.buf.extend_from_slice(&bulk_head(payload.len() as u64));
+            self.buf.extend_from_slice(&payload);
+            self.push(msg);
+            self.seal();
+            return;
+        }
         self.buf.drain(..self.written);
         self.written = 0;
         self.buf.extend_from_slice(&bulk_head(payload.len() as u64));
@@ -382,7 +396,11 @@ mod tests {
             job: JobId::from(1),
             task: 2,
         };
+        // Small payloads are copied in, large ones queued by reference:
+        // either way the bytes keep their order.
+        out.push_bulk(Arc::new(vec![7u8; 5_000]), &PeerMsg::Data { key });
         out.push_bulk(Arc::new(payload), &PeerMsg::Data { key });
+        out.push_bulk(Arc::new(vec![7u8; 3_000]), &PeerMsg::Data { key });
         out.push(&PeerMsg::Missing {
             key: DataKey {
                 job: JobId::from(3),
@@ -392,7 +410,7 @@ mod tests {
         let mut wire = Vec::new();
         assert!(out.write_to(&mut wire).unwrap());
 
-        // The payload is above the frame limit: it is no frame.
+        // The payloads are above the frame limit: they are no frames.
         let mut inbox = Inbox::with_bulk(1000, 1 << 20);
         let mut src = Trickle(&wire, 777);
         let mut got = Vec::new();
@@ -423,7 +441,9 @@ mod tests {
             got,
             [
                 "get [DataKey { job: JobId(0:1), task: 2 }]",
+                "data DataKey { job: JobId(0:1), task: 2 } 5000",
                 "data DataKey { job: JobId(0:1), task: 2 } 100000",
+                "data DataKey { job: JobId(0:1), task: 2 } 3000",
                 "missing DataKey { job: JobId(0:3), task: 4 }",
             ]
         );

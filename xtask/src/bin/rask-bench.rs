@@ -129,6 +129,10 @@ fn parse(args: &[String]) -> Result<Run, String> {
     Ok(run)
 }
 
+/// The local cluster of a `distributed` backend, once started.
+#[cfg(unix)]
+static CLUSTER: std::sync::OnceLock<rask::Client> = std::sync::OnceLock::new();
+
 /// The scheduler a backend name stands for: every name `rask` knows, and
 /// `processes-unfused` (processes without chain fusion, to measure what
 /// one assignment round trip costs).
@@ -142,7 +146,6 @@ fn scheduler(name: &str, workers: usize) -> Result<std::sync::Arc<dyn rask::Sche
     if let Some(variant) = name.strip_prefix("distributed") {
         // A local cluster of `workers` worker processes (re-executed from
         // this binary), kept for the life of this process.
-        static CLUSTER: std::sync::OnceLock<rask::Client> = std::sync::OnceLock::new();
         if CLUSTER.get().is_none() {
             let start = Instant::now();
             let mut options = rask::distributed::LocalOptions {
@@ -211,6 +214,18 @@ fn measure(run: &Run) -> Outcome {
     }
     if run.shape == Shape::Compute {
         return compute_latency(run).unwrap_or_else(failed);
+    }
+    if run.shape.is_futures() {
+        #[cfg(unix)]
+        if let Some(client) = CLUSTER.get() {
+            return futures::measure(run, client).unwrap_or_else(failed);
+        }
+        return Outcome::Skipped {
+            backend: run.backend.clone(),
+            graph: run.shape.name().to_owned(),
+            n: run.n as u64,
+            note: "the futures API is the distributed client's".into(),
+        };
     }
 
     let mut walls = Vec::with_capacity(run.reps);
@@ -332,6 +347,83 @@ fn compute_latency(run: &Run) -> Result<Outcome, String> {
         }
     }
     Ok(latency_record(run, start.elapsed(), &mut each))
+}
+
+/// The futures rows: `rask::Client`'s `submit`, `map` and `gather`, as a
+/// user calls them.
+#[cfg(unix)]
+mod futures {
+    use std::time::{Duration, Instant};
+
+    use xtask::graphs::Shape;
+    use xtask::record::Outcome;
+
+    use super::{latency_record, median, Run};
+
+    fn inc(x: &u64) -> u64 {
+        x + 1
+    }
+
+    /// Checks that `got` is `inc` of `0..n`.
+    fn check(got: &[u64], n: usize) -> Result<(), String> {
+        match got.iter().zip(1..).position(|(&g, want)| g != want) {
+            None if got.len() == n => Ok(()),
+            None => Err(format!("gathered {} values, expected {n}", got.len())),
+            Some(i) => Err(format!("value {i} is {}, expected {}", got[i], i + 1)),
+        }
+    }
+
+    pub(super) fn measure(run: &Run, client: &rask::Client) -> Result<Outcome, String> {
+        let e = |e: rask::Error| e.to_string();
+        match run.shape {
+            Shape::FuturesSubmit => {
+                // Each argument differs, so no pure submission is found
+                // again: every call is a fresh job.
+                let mut each = Vec::with_capacity(run.n);
+                let start = Instant::now();
+                for i in 0..run.n as u64 {
+                    let t = Instant::now();
+                    let got = client.submit(inc, (i,)).map_err(e)?.result().map_err(e)?;
+                    each.push(t.elapsed());
+                    if got != i + 1 {
+                        return Err(format!("submit({i}) returned {got}, expected {}", i + 1));
+                    }
+                }
+                Ok(latency_record(run, start.elapsed(), &mut each))
+            }
+            Shape::FuturesMap | Shape::FuturesMany => {
+                let mut walls = Vec::with_capacity(run.reps);
+                for _ in 0..run.reps {
+                    let start = Instant::now();
+                    let futures = match run.shape {
+                        Shape::FuturesMap => client.map(inc, 0..run.n as u64).map_err(e)?,
+                        _ => (0..run.n as u64)
+                            .map(|i| client.submit(inc, (i,)))
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(e)?,
+                    };
+                    let got = client.gather(&futures).map_err(e)?;
+                    walls.push(start.elapsed());
+                    check(&got, run.n)?;
+                    // The futures are dropped after the clock stopped.
+                }
+                Ok(per_task(run, &mut walls))
+            }
+            _ => Err(format!("`{}` is not a futures row", run.shape.name())),
+        }
+    }
+
+    /// The row of a `map` or many-`submit` run: the median wall over `n`.
+    fn per_task(run: &Run, walls: &mut [Duration]) -> Outcome {
+        let wall = median(walls);
+        let mut row = latency_record(run, wall, &mut [wall]);
+        if let Outcome::Ran(r) = &mut row {
+            r.reps = run.reps as u64;
+            r.us_per_task = wall.as_secs_f64() * 1e6 / run.n as f64;
+            r.tasks_per_s = run.n as f64 / wall.as_secs_f64();
+        }
+        row
+    }
 }
 
 /// Builds and runs `shape`-`n` once and checks the answer.
