@@ -68,7 +68,9 @@ fn make(client: &Client, len: u64, on: &str) -> RawFuture {
     let op = b.op(&Op::new("stamped", stamped));
     let l = b.lit(len);
     let t = b.task(op, &[l]);
-    let opts = SubmitOptions::default().pure(false).workers(&[on.to_owned()]);
+    let opts = SubmitOptions::default()
+        .pure(false)
+        .workers(&[on.to_owned()]);
     client
         .submit_job(&b.finish(), &[t], &[], &opts)
         .unwrap()
@@ -83,7 +85,9 @@ fn check_on(client: &Client, input: &RawFuture, on: &str) -> Result<(u64, u64), 
     let check_op = b.op(&Op::new("check", check));
     let held = b.task(hold, &[]);
     let t = b.task(check_op, &[Arg::dep(held)]);
-    let opts = SubmitOptions::default().pure(false).workers(&[on.to_owned()]);
+    let opts = SubmitOptions::default()
+        .pure(false)
+        .workers(&[on.to_owned()]);
     let out = client
         .submit_job(&b.finish(), &[t], &[(held, input)], &opts)
         .unwrap();

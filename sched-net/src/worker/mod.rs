@@ -26,8 +26,9 @@ mod options;
 mod peers;
 mod store;
 mod tasks;
+mod walk;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::{SocketAddr, TcpStream as StdStream, ToSocketAddrs};
 use std::sync::mpsc::{channel, Receiver};
@@ -48,7 +49,8 @@ use loading::Loading;
 use memory::cpu_time;
 use peers::PeerKind;
 use store::{SpillDir, Store};
-use tasks::{Pending, Wanted};
+use tasks::{FastMap, Pending, Wanted};
+use walk::Walks;
 
 pub use options::{parse_resources, WorkerOptions};
 
@@ -79,13 +81,18 @@ struct Worker {
     next_token: usize,
     jobs: HashMap<JobId, SharedJob>,
     data: Store,
-    pending: HashMap<DataKey, Pending>,
-    wanted: HashMap<DataKey, Wanted>,
+    pending: FastMap<DataKey, Pending>,
+    wanted: FastMap<DataKey, Wanted>,
     /// Gets to send this turn, per peer.
     to_get: HashMap<WorkerId, Vec<DataKey>>,
     /// Fetch lists of tasks whose `Run` has not come yet: a task with
     /// millions of inputs is sent in parts.
     fetch_parts: HashMap<DataKey, Vec<(DataKey, WorkerId)>>,
+    /// Wide tasks' inputs being walked, a bounded number per turn.
+    walks: Walks,
+    /// Peers' gets not yet answered, oldest first: (connection, keys,
+    /// how many answered), a bounded number per turn.
+    serving: VecDeque<(Token, Vec<DataKey>, usize)>,
     exec: Executor,
     outcomes: Receiver<Outcome>,
     /// Big job specs being loaded off the loop.
@@ -173,10 +180,12 @@ impl Worker {
             next_token: FIRST_PEER,
             jobs: HashMap::new(),
             data,
-            pending: HashMap::new(),
-            wanted: HashMap::new(),
+            pending: FastMap::default(),
+            wanted: FastMap::default(),
             to_get: HashMap::new(),
             fetch_parts: HashMap::new(),
+            walks: Walks::default(),
+            serving: VecDeque::new(),
             exec,
             outcomes,
             loading,
@@ -220,6 +229,8 @@ impl Worker {
             let outcomes = Instant::now();
             more = self.collect_outcomes();
             self.collect_loaded();
+            more |= self.walk();
+            more |= self.serve();
             let outcomes = outcomes.elapsed();
             self.beat_if_due();
             self.send_gets();
@@ -324,6 +335,7 @@ impl Worker {
                 self.exec.drop_job(job);
                 self.data.remove_job(job);
                 self.pending.retain(|k, _| k.job != job);
+                self.walks.drop_job(job);
                 self.fetch_parts.retain(|k, _| k.job != job);
                 for w in self.wanted.values_mut() {
                     w.waiters.retain(|(k, _)| k.job != job);
@@ -333,7 +345,7 @@ impl Worker {
             ToWorker::Steal { max } => {
                 for item in self.exec.steal(max as usize) {
                     let deps: Vec<TaskId> = item.inputs.iter().map(|(t, _)| *t).collect();
-                    self.unpin(&item.job, item.key, &deps);
+                    self.unpin(&item.job, item.key, deps);
                     self.sched
                         .outbox
                         .push(&FromWorker::Returned { key: item.key });

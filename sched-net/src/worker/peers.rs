@@ -12,6 +12,10 @@ use crate::conn::Conn;
 use crate::protocol::fetching::{self, Answer};
 use crate::protocol::{messages, DataKey, FromWorker, Hello, PeerMsg, Role, Welcome, WorkerId};
 
+/// Results served to peers per loop turn, over all of them: a few
+/// milliseconds.
+const SERVE_PER_TURN: usize = 1 << 15;
+
 pub(super) enum PeerKind {
     /// Someone fetching from us; `greeted` once its hello was accepted.
     Incoming { greeted: bool },
@@ -187,16 +191,7 @@ impl Worker {
             PeerKind::Incoming { greeted: true } => {
                 for msg in messages::<PeerMsg>(body) {
                     match msg.map_err(|e| e.to_string())? {
-                        PeerMsg::Get { keys } => {
-                            for key in keys {
-                                match self.data.own_bytes(key) {
-                                    Some(bytes) => {
-                                        conn.outbox.push_bulk(bytes, &PeerMsg::Data { key })
-                                    }
-                                    None => conn.outbox.push(&PeerMsg::Missing { key }),
-                                }
-                            }
-                        }
+                        PeerMsg::Get { keys } => self.serving.push_back((token, keys, 0)),
                         _ => return Err("a peer sent data unasked".into()),
                     }
                 }
@@ -204,6 +199,33 @@ impl Worker {
             }
             PeerKind::Outgoing(..) => Err("fetched answers are read by fetching::read".into()),
         }
+    }
+
+    /// Answers up to [`SERVE_PER_TURN`] of the peers' gets, oldest first;
+    /// true while some are left. A merge's worker is asked for millions
+    /// of results at once.
+    pub(super) fn serve(&mut self) -> bool {
+        let mut budget = SERVE_PER_TURN;
+        while let Some((token, keys, at)) = self.serving.front_mut() {
+            let Some((conn, _)) = self.peers.get_mut(token) else {
+                self.serving.pop_front(); // the peer went
+                continue;
+            };
+            let end = keys.len().min(*at + budget);
+            for &key in &keys[*at..end] {
+                match self.data.own_bytes(key) {
+                    Some(bytes) => conn.outbox.push_bulk(bytes, &PeerMsg::Data { key }),
+                    None => conn.outbox.push(&PeerMsg::Missing { key }),
+                }
+            }
+            budget -= end - *at;
+            *at = end;
+            if end < keys.len() {
+                break;
+            }
+            self.serving.pop_front();
+        }
+        !self.serving.is_empty()
     }
 
     /// An input arrived from a peer: decode it once and start the tasks
@@ -269,11 +291,11 @@ impl Worker {
             }
             let ready = self.pending.get_mut(&task).is_some_and(|p| {
                 p.missing -= 1;
-                p.missing == 0
+                p.missing == 0 && p.admitted
             });
             if let Some(p) = ready.then(|| self.pending.remove(&task)).flatten() {
                 if let Some(job) = self.jobs.get(&task.job).cloned() {
-                    self.start(task, p.priority, &job, &p.deps);
+                    self.start(task, p.priority, &job, p.deps);
                 }
             }
         }
