@@ -46,7 +46,7 @@ use crate::protocol::{
 };
 use exec::{Executor, Outcome};
 use loading::Loading;
-use memory::cpu_time;
+use memory::{cpu_time, thread_cpu_time};
 use peers::PeerKind;
 use store::{SpillDir, Store};
 use tasks::{FastMap, Pending, Wanted};
@@ -59,8 +59,10 @@ const LISTENER: Token = Token(1);
 const WAKER: Token = Token(2);
 const FIRST_PEER: usize = 3;
 const HEARTBEAT: Duration = Duration::from_millis(500);
+/// Bytes read from the scheduler per turn.
+const SCHEDULER_TURN_BYTES: usize = 16 << 20;
 /// A loop turn longer than this is logged: the heartbeat waited for it.
-const SLOW_TURN: Duration = Duration::from_millis(500);
+const SLOW_TURN: Duration = Duration::from_millis(100);
 
 /// Joins the scheduler at `addr` with the ops of `registry` and works until
 /// the scheduler goes away or tells it to stop.
@@ -206,7 +208,7 @@ impl Worker {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
-            let turn = Instant::now();
+            let turn = (Instant::now(), thread_cpu_time());
             // Time spent on the scheduler's frames, and on peers'.
             let (mut scheduler, mut peers) = (Duration::ZERO, Duration::ZERO);
             for event in events.iter() {
@@ -226,20 +228,24 @@ impl Worker {
                     }
                 }
             }
-            let outcomes = Instant::now();
+            let started = Instant::now();
             more = self.collect_outcomes();
             self.collect_loaded();
+            let outcomes = started.elapsed();
+            let started = Instant::now();
             more |= self.walk();
             more |= self.serve();
-            let outcomes = outcomes.elapsed();
+            let walks = started.elapsed();
             self.beat_if_due();
             self.send_gets();
             self.flush()?;
-            let took = turn.elapsed();
+            let took = turn.0.elapsed();
             if took > SLOW_TURN {
+                let cpu = thread_cpu_time().saturating_sub(turn.1);
                 log::warn!(
-                    "a turn of the worker's loop took {took:?}: the scheduler's messages \
-                     {scheduler:?}, peers {peers:?}, outcomes {outcomes:?}"
+                    "a turn of the worker's loop took {took:?} ({cpu:?} of CPU): the scheduler's messages \
+                     {scheduler:?}, peers {peers:?}, outcomes {outcomes:?}, walks and \
+                     answers {walks:?}"
                 );
             }
         }
@@ -263,7 +269,23 @@ impl Worker {
 
     /// Handles the scheduler's frames; `Ok(false)`: time to stop.
     fn read_scheduler(&mut self) -> io::Result<bool> {
-        let closed = self.sched.read().unwrap_or(true);
+        // A ten-million-task spec is hundreds of megabytes: it comes in
+        // over several turns.
+        let mut budget = SCHEDULER_TURN_BYTES;
+        let closed = self
+            .sched
+            .inbox
+            .fill_up_to(&mut self.sched.sock, &mut budget)
+            .unwrap_or(true);
+        if budget == 0 {
+            // Bytes may be left in the socket, and no new edge may come for
+            // them: registering again reports it readable on the next poll.
+            self.poll.registry().reregister(
+                &mut self.sched.sock,
+                SCHEDULER,
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+        }
         let mut inbox = self.sched.inbox.take();
         let mut keep_going = true;
         let result = inbox.drain(|body| {

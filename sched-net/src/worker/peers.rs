@@ -14,7 +14,7 @@ use crate::protocol::{messages, DataKey, FromWorker, Hello, PeerMsg, Role, Welco
 
 /// Results served to peers per loop turn, over all of them: a few
 /// milliseconds.
-const SERVE_PER_TURN: usize = 1 << 15;
+const SERVE_PER_TURN: usize = 1 << 13;
 
 pub(super) enum PeerKind {
     /// Someone fetching from us; `greeted` once its hello was accepted.

@@ -38,7 +38,7 @@ pub(super) struct Wanted {
 
 /// Outcomes taken per loop turn: executor threads running millions of
 /// tiny tasks fill the channel faster than one turn empties it.
-const OUTCOMES_PER_TURN: usize = 1 << 14;
+const OUTCOMES_PER_TURN: usize = 1 << 12;
 
 impl Worker {
     /// The key of `dep`'s result in `job`.

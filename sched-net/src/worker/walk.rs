@@ -26,7 +26,7 @@ use crate::protocol::{DataKey, FromWorker, JobId, WorkerId};
 pub(super) const WIDE_INPUTS: usize = 1 << 16;
 
 /// Inputs walked per loop turn, over all wide tasks: a few milliseconds.
-const WALK_PER_TURN: usize = 1 << 16;
+const WALK_PER_TURN: usize = 1 << 15;
 
 /// A pass over one task's inputs, part way.
 pub(super) struct Walk {
