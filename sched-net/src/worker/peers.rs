@@ -4,7 +4,7 @@
 use std::io;
 use std::time::Duration;
 
-use mio::Token;
+use mio::{Interest, Token};
 use rask_core::{BulkRefused, TaskId};
 
 use super::Worker;
@@ -15,6 +15,11 @@ use crate::protocol::{messages, DataKey, FromWorker, Hello, PeerMsg, Role, Welco
 /// Results served to peers per loop turn, over all of them: a few
 /// milliseconds.
 const SERVE_PER_TURN: usize = 1 << 13;
+
+/// Keys asked for in one get, and bytes of gets read from one peer per
+/// turn (a key is about ten bytes).
+const KEYS_PER_GET: usize = 1 << 13;
+const GETS_TURN_BYTES: usize = 1 << 20;
 
 pub(super) enum PeerKind {
     /// Someone fetching from us; `greeted` once its hello was accepted.
@@ -57,7 +62,12 @@ impl Worker {
                 },
             };
             if let Some((conn, _)) = self.peers.get_mut(&token) {
-                conn.outbox.push(&PeerMsg::Get { keys });
+                // In parts, so that the peer reads them a few at a time.
+                for part in keys.chunks(KEYS_PER_GET) {
+                    conn.outbox.push(&PeerMsg::Get {
+                        keys: part.to_vec(),
+                    });
+                }
             }
         }
     }
@@ -141,7 +151,26 @@ impl Worker {
                 read
             }
             PeerKind::Incoming { .. } => {
-                let closed = conn.read().unwrap_or(true);
+                let mut budget = GETS_TURN_BYTES;
+                let closed = conn
+                    .inbox
+                    .fill_up_to(&mut conn.sock, &mut budget)
+                    .unwrap_or(true);
+                if budget == 0 {
+                    // Bytes may be left in the socket, and no new edge may
+                    // come for them: registering again reports it readable
+                    // on the next poll.
+                    let interest = Interest::READABLE | Interest::WRITABLE;
+                    if let Err(e) = self
+                        .poll
+                        .registry()
+                        .reregister(&mut conn.sock, token, interest)
+                    {
+                        log::warn!("peer connection {}: {e}", conn.peer);
+                        self.close_peer(token);
+                        return;
+                    }
+                }
                 let mut inbox = conn.inbox.take();
                 let result = inbox.drain(|body| self.peer_frame(token, body));
                 if let Some((conn, _)) = self.peers.get_mut(&token) {
