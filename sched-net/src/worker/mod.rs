@@ -24,6 +24,7 @@ mod loading;
 mod memory;
 mod options;
 mod peers;
+mod spread;
 mod store;
 mod tasks;
 mod walk;
@@ -48,6 +49,7 @@ use exec::{Executor, Outcome};
 use loading::Loading;
 use memory::{cpu_time, thread_cpu_time};
 use peers::PeerKind;
+use spread::SpreadMap;
 use store::{SpillDir, Store};
 use tasks::{FastMap, Pending, Wanted};
 use walk::Walks;
@@ -84,7 +86,7 @@ struct Worker {
     jobs: HashMap<JobId, SharedJob>,
     data: Store,
     pending: FastMap<DataKey, Pending>,
-    wanted: FastMap<DataKey, Wanted>,
+    wanted: SpreadMap<DataKey, Wanted>,
     /// Gets to send this turn, per peer.
     to_get: HashMap<WorkerId, Vec<DataKey>>,
     /// Fetch lists of tasks whose `Run` has not come yet: a task with
@@ -183,7 +185,7 @@ impl Worker {
             jobs: HashMap::new(),
             data,
             pending: FastMap::default(),
-            wanted: FastMap::default(),
+            wanted: SpreadMap::default(),
             to_get: HashMap::new(),
             fetch_parts: HashMap::new(),
             walks: Walks::default(),
