@@ -9,6 +9,13 @@
 //! scheduler to send it nothing new, and before that it spills results to
 //! disk.
 //!
+//! No turn of the loop does unbounded work, so that heartbeats go out on
+//! time even beside a merge of millions: a wide task's inputs are walked
+//! a bounded number per turn (`walk.rs`), peers' gets are answered a
+//! bounded number per turn (`peers.rs`), what is read from the scheduler
+//! and from each peer is bounded per turn, and the maps of results grow a
+//! slice at a time (`spread.rs`).
+//!
 //! A user's own binary becomes a worker with its own ops by calling
 //! [`run`] with its registry:
 //!

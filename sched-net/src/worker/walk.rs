@@ -239,7 +239,7 @@ impl Worker {
     /// true when the admission is over (the task waits for its inputs,
     /// is started, or is given up).
     fn pin(&mut self, w: &mut Walk, budget: &mut usize) -> bool {
-        if !self.pending.get(&w.key).is_some_and(|p| !p.admitted) {
+        if self.pending.get(&w.key).is_none_or(|p| p.admitted) {
             // Given up meanwhile (an input was lost, the scheduler told):
             // only the pins taken so far go.
             let pinned = w.deps[..w.at].to_vec();
