@@ -1,7 +1,8 @@
 //! The runtime under failure and change, with real processes on 127.0.0.1:
 //! a worker killed with SIGKILL mid-run, a worker joining mid-run, a wrong
 //! token, garbage on the scheduler's port, and a worker over its memory
-//! limit: paused, and spilling results to disk.
+//! limit: paused, and spilling results to disk. And a task with more
+//! inputs than a worker takes in one turn of its loop.
 
 mod common;
 
@@ -89,6 +90,25 @@ fn sigkill_of_a_worker_mid_run_still_gives_the_right_answer() {
     for pid in pids {
         assert!(!alive(pid), "worker {pid} outlived its cluster");
     }
+}
+
+#[test]
+fn a_task_with_more_inputs_than_one_turn_takes_reads_them_all() {
+    let client = Client::local(LocalOptions {
+        workers: 2,
+        ..LocalOptions::default()
+    })
+    .unwrap();
+    // Above the worker's 65,536 inputs a turn, in several turns on both
+    // sides: half the inputs are fetched from the other worker.
+    let (job, out, expected) = chains(150_000, 1);
+    let future = client
+        .submit_job(&job, &[out], &[], &impure())
+        .unwrap()
+        .pop()
+        .unwrap();
+    let value = future.result(Some(Duration::from_secs(300))).unwrap();
+    assert_eq!(value.downcast_ref::<u64>(), Some(&expected));
 }
 
 fn whoami(_: &u64) -> u32 {

@@ -56,6 +56,10 @@ pub(crate) fn open(
 /// connections do not wait for all of it.
 const TURN_BYTES: usize = 64 << 20;
 
+/// Answers taken from one connection in one turn: a merge's inputs are
+/// millions of small results, and 64 MiB of them took most of a second.
+const TURN_ANSWERS: usize = 1 << 13;
+
 /// Reads what arrived on `conn` (registered under `token`): the welcome
 /// (`welcomed` says whether it came before) and then answers, which go to
 /// `out`. `Ok(true)`: the worker closed; `Err`: the connection is to be
@@ -68,7 +72,7 @@ pub(crate) fn read(
 ) -> Result<bool, String> {
     let mut budget = TURN_BYTES;
     loop {
-        if budget == 0 {
+        if budget == 0 || out.len() >= TURN_ANSWERS {
             // Bytes may be left in the socket, and no new edge may come for
             // them: registering again reports it readable on the next poll.
             registry

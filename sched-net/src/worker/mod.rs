@@ -9,6 +9,13 @@
 //! scheduler to send it nothing new, and before that it spills results to
 //! disk.
 //!
+//! No turn of the loop does unbounded work, so that heartbeats go out on
+//! time even beside a merge of millions: a wide task's inputs are walked
+//! a bounded number per turn (`walk.rs`), peers' gets are answered a
+//! bounded number per turn (`peers.rs`), what is read from the scheduler
+//! and from each peer is bounded per turn, and the maps of results grow a
+//! slice at a time (`spread.rs`).
+//!
 //! A user's own binary becomes a worker with its own ops by calling
 //! [`run`] with its registry:
 //!
@@ -24,10 +31,12 @@ mod loading;
 mod memory;
 mod options;
 mod peers;
+mod spread;
 mod store;
 mod tasks;
+mod walk;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::{SocketAddr, TcpStream as StdStream, ToSocketAddrs};
 use std::sync::mpsc::{channel, Receiver};
@@ -45,10 +54,12 @@ use crate::protocol::{
 };
 use exec::{Executor, Outcome};
 use loading::Loading;
-use memory::cpu_time;
+use memory::{cpu_time, thread_cpu_time};
 use peers::PeerKind;
+use spread::SpreadMap;
 use store::{SpillDir, Store};
-use tasks::{Pending, Wanted};
+use tasks::{FastMap, Pending, Wanted};
+use walk::Walks;
 
 pub use options::{parse_resources, WorkerOptions};
 
@@ -57,8 +68,10 @@ const LISTENER: Token = Token(1);
 const WAKER: Token = Token(2);
 const FIRST_PEER: usize = 3;
 const HEARTBEAT: Duration = Duration::from_millis(500);
+/// Bytes read from the scheduler per turn.
+const SCHEDULER_TURN_BYTES: usize = 16 << 20;
 /// A loop turn longer than this is logged: the heartbeat waited for it.
-const SLOW_TURN: Duration = Duration::from_millis(500);
+const SLOW_TURN: Duration = Duration::from_millis(100);
 
 /// Joins the scheduler at `addr` with the ops of `registry` and works until
 /// the scheduler goes away or tells it to stop.
@@ -79,13 +92,18 @@ struct Worker {
     next_token: usize,
     jobs: HashMap<JobId, SharedJob>,
     data: Store,
-    pending: HashMap<DataKey, Pending>,
-    wanted: HashMap<DataKey, Wanted>,
+    pending: FastMap<DataKey, Pending>,
+    wanted: SpreadMap<DataKey, Wanted>,
     /// Gets to send this turn, per peer.
     to_get: HashMap<WorkerId, Vec<DataKey>>,
     /// Fetch lists of tasks whose `Run` has not come yet: a task with
     /// millions of inputs is sent in parts.
     fetch_parts: HashMap<DataKey, Vec<(DataKey, WorkerId)>>,
+    /// Wide tasks' inputs being walked, a bounded number per turn.
+    walks: Walks,
+    /// Peers' gets not yet answered, oldest first: (connection, keys,
+    /// how many answered), a bounded number per turn.
+    serving: VecDeque<(Token, Vec<DataKey>, usize)>,
     exec: Executor,
     outcomes: Receiver<Outcome>,
     /// Big job specs being loaded off the loop.
@@ -173,10 +191,12 @@ impl Worker {
             next_token: FIRST_PEER,
             jobs: HashMap::new(),
             data,
-            pending: HashMap::new(),
-            wanted: HashMap::new(),
+            pending: FastMap::default(),
+            wanted: SpreadMap::default(),
             to_get: HashMap::new(),
             fetch_parts: HashMap::new(),
+            walks: Walks::default(),
+            serving: VecDeque::new(),
             exec,
             outcomes,
             loading,
@@ -197,7 +217,7 @@ impl Worker {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
-            let turn = Instant::now();
+            let turn = (Instant::now(), thread_cpu_time());
             // Time spent on the scheduler's frames, and on peers'.
             let (mut scheduler, mut peers) = (Duration::ZERO, Duration::ZERO);
             for event in events.iter() {
@@ -217,18 +237,24 @@ impl Worker {
                     }
                 }
             }
-            let outcomes = Instant::now();
+            let started = Instant::now();
             more = self.collect_outcomes();
             self.collect_loaded();
-            let outcomes = outcomes.elapsed();
+            let outcomes = started.elapsed();
+            let started = Instant::now();
+            more |= self.walk();
+            more |= self.serve();
+            let walks = started.elapsed();
             self.beat_if_due();
             self.send_gets();
             self.flush()?;
-            let took = turn.elapsed();
+            let took = turn.0.elapsed();
             if took > SLOW_TURN {
+                let cpu = thread_cpu_time().saturating_sub(turn.1);
                 log::warn!(
-                    "a turn of the worker's loop took {took:?}: the scheduler's messages \
-                     {scheduler:?}, peers {peers:?}, outcomes {outcomes:?}"
+                    "a turn of the worker's loop took {took:?} ({cpu:?} of CPU): the scheduler's messages \
+                     {scheduler:?}, peers {peers:?}, outcomes {outcomes:?}, walks and \
+                     answers {walks:?}"
                 );
             }
         }
@@ -252,7 +278,23 @@ impl Worker {
 
     /// Handles the scheduler's frames; `Ok(false)`: time to stop.
     fn read_scheduler(&mut self) -> io::Result<bool> {
-        let closed = self.sched.read().unwrap_or(true);
+        // A ten-million-task spec is hundreds of megabytes: it comes in
+        // over several turns.
+        let mut budget = SCHEDULER_TURN_BYTES;
+        let closed = self
+            .sched
+            .inbox
+            .fill_up_to(&mut self.sched.sock, &mut budget)
+            .unwrap_or(true);
+        if budget == 0 {
+            // Bytes may be left in the socket, and no new edge may come for
+            // them: registering again reports it readable on the next poll.
+            self.poll.registry().reregister(
+                &mut self.sched.sock,
+                SCHEDULER,
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+        }
         let mut inbox = self.sched.inbox.take();
         let mut keep_going = true;
         let result = inbox.drain(|body| {
@@ -324,6 +366,7 @@ impl Worker {
                 self.exec.drop_job(job);
                 self.data.remove_job(job);
                 self.pending.retain(|k, _| k.job != job);
+                self.walks.drop_job(job);
                 self.fetch_parts.retain(|k, _| k.job != job);
                 for w in self.wanted.values_mut() {
                     w.waiters.retain(|(k, _)| k.job != job);
@@ -333,7 +376,7 @@ impl Worker {
             ToWorker::Steal { max } => {
                 for item in self.exec.steal(max as usize) {
                     let deps: Vec<TaskId> = item.inputs.iter().map(|(t, _)| *t).collect();
-                    self.unpin(&item.job, item.key, &deps);
+                    self.unpin(&item.job, item.key, deps);
                     self.sched
                         .outbox
                         .push(&FromWorker::Returned { key: item.key });

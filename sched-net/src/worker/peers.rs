@@ -4,13 +4,22 @@
 use std::io;
 use std::time::Duration;
 
-use mio::Token;
+use mio::{Interest, Token};
 use rask_core::{BulkRefused, TaskId};
 
 use super::Worker;
 use crate::conn::Conn;
 use crate::protocol::fetching::{self, Answer};
 use crate::protocol::{messages, DataKey, FromWorker, Hello, PeerMsg, Role, Welcome, WorkerId};
+
+/// Results served to peers per loop turn, over all of them: a few
+/// milliseconds.
+const SERVE_PER_TURN: usize = 1 << 13;
+
+/// Keys asked for in one get, and bytes of gets read from one peer per
+/// turn (a key is about ten bytes).
+const KEYS_PER_GET: usize = 1 << 13;
+const GETS_TURN_BYTES: usize = 1 << 20;
 
 pub(super) enum PeerKind {
     /// Someone fetching from us; `greeted` once its hello was accepted.
@@ -53,7 +62,12 @@ impl Worker {
                 },
             };
             if let Some((conn, _)) = self.peers.get_mut(&token) {
-                conn.outbox.push(&PeerMsg::Get { keys });
+                // In parts, so that the peer reads them a few at a time.
+                for part in keys.chunks(KEYS_PER_GET) {
+                    conn.outbox.push(&PeerMsg::Get {
+                        keys: part.to_vec(),
+                    });
+                }
             }
         }
     }
@@ -137,7 +151,26 @@ impl Worker {
                 read
             }
             PeerKind::Incoming { .. } => {
-                let closed = conn.read().unwrap_or(true);
+                let mut budget = GETS_TURN_BYTES;
+                let closed = conn
+                    .inbox
+                    .fill_up_to(&mut conn.sock, &mut budget)
+                    .unwrap_or(true);
+                if budget == 0 {
+                    // Bytes may be left in the socket, and no new edge may
+                    // come for them: registering again reports it readable
+                    // on the next poll.
+                    let interest = Interest::READABLE | Interest::WRITABLE;
+                    if let Err(e) = self
+                        .poll
+                        .registry()
+                        .reregister(&mut conn.sock, token, interest)
+                    {
+                        log::warn!("peer connection {}: {e}", conn.peer);
+                        self.close_peer(token);
+                        return;
+                    }
+                }
                 let mut inbox = conn.inbox.take();
                 let result = inbox.drain(|body| self.peer_frame(token, body));
                 if let Some((conn, _)) = self.peers.get_mut(&token) {
@@ -187,16 +220,7 @@ impl Worker {
             PeerKind::Incoming { greeted: true } => {
                 for msg in messages::<PeerMsg>(body) {
                     match msg.map_err(|e| e.to_string())? {
-                        PeerMsg::Get { keys } => {
-                            for key in keys {
-                                match self.data.own_bytes(key) {
-                                    Some(bytes) => {
-                                        conn.outbox.push_bulk(bytes, &PeerMsg::Data { key })
-                                    }
-                                    None => conn.outbox.push(&PeerMsg::Missing { key }),
-                                }
-                            }
-                        }
+                        PeerMsg::Get { keys } => self.serving.push_back((token, keys, 0)),
                         _ => return Err("a peer sent data unasked".into()),
                     }
                 }
@@ -204,6 +228,33 @@ impl Worker {
             }
             PeerKind::Outgoing(..) => Err("fetched answers are read by fetching::read".into()),
         }
+    }
+
+    /// Answers up to [`SERVE_PER_TURN`] of the peers' gets, oldest first;
+    /// true while some are left. A merge's worker is asked for millions
+    /// of results at once.
+    pub(super) fn serve(&mut self) -> bool {
+        let mut budget = SERVE_PER_TURN;
+        while let Some((token, keys, at)) = self.serving.front_mut() {
+            let Some((conn, _)) = self.peers.get_mut(token) else {
+                self.serving.pop_front(); // the peer went
+                continue;
+            };
+            let end = keys.len().min(*at + budget);
+            for &key in &keys[*at..end] {
+                match self.data.own_bytes(key) {
+                    Some(bytes) => conn.outbox.push_bulk(bytes, &PeerMsg::Data { key }),
+                    None => conn.outbox.push(&PeerMsg::Missing { key }),
+                }
+            }
+            budget -= end - *at;
+            *at = end;
+            if end < keys.len() {
+                break;
+            }
+            self.serving.pop_front();
+        }
+        !self.serving.is_empty()
     }
 
     /// An input arrived from a peer: decode it once and start the tasks
@@ -269,11 +320,11 @@ impl Worker {
             }
             let ready = self.pending.get_mut(&task).is_some_and(|p| {
                 p.missing -= 1;
-                p.missing == 0
+                p.missing == 0 && p.admitted
             });
             if let Some(p) = ready.then(|| self.pending.remove(&task)).flatten() {
                 if let Some(job) = self.jobs.get(&task.job).cloned() {
-                    self.start(task, p.priority, &job, &p.deps);
+                    self.start(task, p.priority, &job, p.deps);
                 }
             }
         }

@@ -7,13 +7,13 @@
 //! it in memory again. The least recently used results go first, and only
 //! results no queued task has pinned: a pinned input is about to be read.
 
-use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rask_core::{Codec, Value};
 
+use super::spread::SpreadMap;
 use crate::protocol::{DataKey, JobId};
 
 /// A result held here.
@@ -77,7 +77,7 @@ impl Drop for SpillDir {
 
 /// The results held here, and how many bytes are in memory and on disk.
 pub(super) struct Store {
-    map: HashMap<DataKey, Stored>,
+    map: SpreadMap<DataKey, Stored>,
     /// The sum of `in_memory`.
     memory: u64,
     /// The sum of `size` of spilled results.
@@ -90,7 +90,7 @@ pub(super) struct Store {
 impl Store {
     pub fn new(dir: Option<SpillDir>) -> Store {
         Store {
-            map: HashMap::new(),
+            map: SpreadMap::default(),
             memory: 0,
             disk: 0,
             tick: 0,
@@ -196,7 +196,12 @@ impl Store {
 
     /// Drops every result of `job`.
     pub fn remove_job(&mut self, job: JobId) {
-        let keys: Vec<DataKey> = self.map.keys().filter(|k| k.job == job).copied().collect();
+        let keys: Vec<DataKey> = self
+            .map
+            .iter()
+            .map(|(k, _)| *k)
+            .filter(|k| k.job == job)
+            .collect();
         for k in keys {
             self.remove(k);
         }
