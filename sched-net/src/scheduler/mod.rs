@@ -533,6 +533,7 @@ impl Server {
                     conn.outbox.push(&ToWorker::Peers {
                         add: self.cluster.worker_list(),
                         remove: vec![],
+                        heartbeat_ms: self.cluster.heartbeat_ms(),
                     });
                 }
                 if self.config.log_membership {

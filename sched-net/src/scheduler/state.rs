@@ -26,6 +26,7 @@ use crate::dashboard::Board;
 use crate::protocol::{DataKey, JobId, ToClient, ToWorker, WorkerId};
 
 mod admit;
+mod beat;
 mod constraints;
 mod datasets;
 mod dispatch;
@@ -52,6 +53,7 @@ pub use admit::{Prepared, Retired};
 pub use placement::Placement;
 pub use reports::Failure;
 
+use beat::Beat;
 use job::Job;
 use load::ByLoad;
 use queues::{ParkedGet, QueueItem};
@@ -88,7 +90,8 @@ pub struct Cluster {
     active: Vec<JobId>,
     /// How tasks are placed, and what it has learnt of their durations.
     placement: Placement,
-    heartbeat_timeout: Duration,
+    /// The heartbeat interval workers are told, and the liveness timeout.
+    beat: Beat,
     /// The latest time a handler was given: what the dashboard's view of
     /// the state counts ages from.
     clock: Instant,
@@ -130,7 +133,9 @@ impl std::fmt::Debug for Cluster {
 
 impl Cluster {
     /// An empty cluster at time `now`, placing with the default
-    /// [`Placement`]; a worker silent for `heartbeat_timeout` is dead. With
+    /// [`Placement`]; a worker silent for `heartbeat_timeout` is dead while
+    /// the cluster beats every 500 ms, and for as many heartbeats when it
+    /// beats less often (as the cluster grows, `beat.rs`). With
     /// `task_stream`, the last that many task runs are kept for the
     /// dashboard.
     pub fn new(heartbeat_timeout: Duration, task_stream: Option<usize>, now: Instant) -> Cluster {
@@ -152,7 +157,7 @@ impl Cluster {
             jobs: HashMap::new(),
             active: Vec::new(),
             placement,
-            heartbeat_timeout,
+            beat: Beat::new(heartbeat_timeout),
             clock: now,
             datasets: BTreeMap::new(),
             key_pins: HashMap::new(),
