@@ -40,6 +40,7 @@ mod recovery;
 mod replicas;
 mod reports;
 mod sanity;
+mod table;
 mod view;
 mod wide;
 mod worker;
@@ -57,7 +58,8 @@ use beat::Beat;
 use job::Job;
 use load::ByLoad;
 use queues::{ParkedGet, QueueItem};
-use worker::{PeerNews, Worker};
+use table::Workers;
+use worker::PeerNews;
 
 /// A client, numbered by the scheduler from 1.
 pub type ClientId = u32;
@@ -77,7 +79,7 @@ pub trait Sink {
 
 /// Everything the scheduler knows.
 pub struct Cluster {
-    workers: BTreeMap<WorkerId, Worker>,
+    workers: Workers,
     /// The same workers, least loaded first.
     by_load: ByLoad,
     /// How many times a worker joined or left: what a job's list of the
@@ -150,7 +152,7 @@ impl Cluster {
         placement: Placement,
     ) -> Cluster {
         Cluster {
-            workers: BTreeMap::new(),
+            workers: Workers::default(),
             by_load: ByLoad::default(),
             membership: 0,
             next_worker: Some(WorkerId::FIRST),

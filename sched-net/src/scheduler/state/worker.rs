@@ -48,6 +48,24 @@ pub(super) struct PeerNews {
 }
 
 impl Worker {
+    /// A worker just joined at `now`, with nothing sent to it.
+    pub fn new(info: WorkerInfo, now: Instant) -> Worker {
+        Worker {
+            used: vec![0.0; info.resources.len()],
+            info,
+            in_flight: 0,
+            paused: false,
+            memory: 0,
+            spilled: 0,
+            executing: 0,
+            queued: 0,
+            cpu_permille: 0,
+            last_seen: now,
+            has_spec: HashSet::new(),
+            stealing: false,
+        }
+    }
+
     /// True if it can supply `need` for `job`: by code reference when it
     /// was started with the job's code key, else by name.
     pub fn provides(&self, job: &Job, need: &Need) -> bool {
@@ -86,27 +104,10 @@ impl Cluster {
         for c in clients {
             sink.to_client(*c, &workers);
         }
-        let used = vec![0.0; info.resources.len()];
         self.by_load.add(id, info.nthreads);
         self.membership += 1;
-        self.beat.resize(self.workers.len() + 1, self.clock);
-        self.workers.insert(
-            id,
-            Worker {
-                info,
-                in_flight: 0,
-                paused: false,
-                memory: 0,
-                spilled: 0,
-                executing: 0,
-                queued: 0,
-                cpu_permille: 0,
-                last_seen: now,
-                has_spec: HashSet::new(),
-                stealing: false,
-                used,
-            },
-        );
+        self.workers.insert(id, Worker::new(info, now));
+        self.beat.resize(self.workers.len(), self.clock);
         Some(id)
     }
 
