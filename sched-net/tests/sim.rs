@@ -12,7 +12,6 @@ fn model(workers: u32, threads: u32) -> Model {
         threads,
         latency_ns: 100_000,
         bytes_per_ns: 0.5,
-        heartbeat_ns: 500 * MS,
         scheduler_time: SchedulerTime::Free,
     }
 }
@@ -54,6 +53,27 @@ fn a_chain_pays_a_round_trip_per_task_and_stays_on_one_worker() {
         r.bytes_moved, 0,
         "each link of the chain runs where its input is"
     );
+}
+
+#[test]
+fn workers_beat_as_often_as_the_scheduler_tells_them() {
+    // 10 s of chain: at 10 workers every 500 ms, at 20 every second.
+    let mut work = Workload::new("chain");
+    let mut last = work.task(&[], 10 * MS, 1_000).unwrap();
+    for _ in 1..1_000 {
+        last = work.task(&[last], 10 * MS, 1_000).unwrap();
+    }
+    for (workers, per_worker) in [(10, 20), (20, 10)] {
+        let r = run(&work, &model(workers, 1), &mut NoProbe).unwrap();
+        let seconds = r.makespan_ns / 1_000 / MS;
+        assert_eq!(seconds, 10, "{r:?}");
+        let expected = u64::from(workers) * per_worker;
+        assert!(
+            r.heartbeats.abs_diff(expected) <= u64::from(workers),
+            "{workers} workers: {} heartbeats, not about {expected}",
+            r.heartbeats
+        );
+    }
 }
 
 #[test]

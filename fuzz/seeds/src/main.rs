@@ -212,6 +212,7 @@ fn net_frames(specs: &[(&str, Vec<u8>)]) {
         o.push(&ToWorker::Peers {
             add: vec![(w(2), "127.0.0.1:4001".into())],
             remove: vec![w(1)],
+            heartbeat_ms: 6_000,
         });
         o.push(&ToWorker::Shutdown);
     });

@@ -416,12 +416,15 @@ pub enum ToWorker<'a> {
         /// How many at most.
         max: u32,
     },
-    /// Workers that joined (id, address) or left.
+    /// Workers that joined (id, address) or left, and how often to send
+    /// heartbeats now: sent whenever the membership changes.
     Peers {
         /// Joined.
         add: Vec<(WorkerId, String)>,
         /// Left.
         remove: Vec<WorkerId>,
+        /// The heartbeat interval, in milliseconds.
+        heartbeat_ms: u32,
     },
     /// Exit.
     Shutdown,

@@ -58,7 +58,10 @@ pub struct SchedulerConfig {
     pub token: Option<String>,
     /// Largest frame accepted.
     pub max_frame: usize,
-    /// A worker silent this long is considered dead.
+    /// A worker silent this long is considered dead while workers beat
+    /// every 500 ms (up to 10 workers); a bigger cluster beats less often
+    /// and waits as many heartbeats (20 by default: 51 s each at 10,000
+    /// workers).
     pub heartbeat_timeout: Duration,
     /// Log workers joining and leaving, and the dashboard's address
     /// (problems, and a dashboard port found taken, are always logged).
@@ -533,6 +536,7 @@ impl Server {
                     conn.outbox.push(&ToWorker::Peers {
                         add: self.cluster.worker_list(),
                         remove: vec![],
+                        heartbeat_ms: self.cluster.heartbeat_ms(),
                     });
                 }
                 if self.config.log_membership {

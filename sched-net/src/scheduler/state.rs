@@ -26,6 +26,7 @@ use crate::dashboard::Board;
 use crate::protocol::{DataKey, JobId, ToClient, ToWorker, WorkerId};
 
 mod admit;
+mod beat;
 mod constraints;
 mod datasets;
 mod dispatch;
@@ -39,6 +40,7 @@ mod recovery;
 mod replicas;
 mod reports;
 mod sanity;
+mod table;
 mod view;
 mod wide;
 mod worker;
@@ -52,10 +54,12 @@ pub use admit::{Prepared, Retired};
 pub use placement::Placement;
 pub use reports::Failure;
 
+use beat::Beat;
 use job::Job;
 use load::ByLoad;
 use queues::{ParkedGet, QueueItem};
-use worker::{PeerNews, Worker};
+use table::Workers;
+use worker::PeerNews;
 
 /// A client, numbered by the scheduler from 1.
 pub type ClientId = u32;
@@ -75,7 +79,7 @@ pub trait Sink {
 
 /// Everything the scheduler knows.
 pub struct Cluster {
-    workers: BTreeMap<WorkerId, Worker>,
+    workers: Workers,
     /// The same workers, least loaded first.
     by_load: ByLoad,
     /// How many times a worker joined or left: what a job's list of the
@@ -88,7 +92,8 @@ pub struct Cluster {
     active: Vec<JobId>,
     /// How tasks are placed, and what it has learnt of their durations.
     placement: Placement,
-    heartbeat_timeout: Duration,
+    /// The heartbeat interval workers are told, and the liveness timeout.
+    beat: Beat,
     /// The latest time a handler was given: what the dashboard's view of
     /// the state counts ages from.
     clock: Instant,
@@ -130,7 +135,9 @@ impl std::fmt::Debug for Cluster {
 
 impl Cluster {
     /// An empty cluster at time `now`, placing with the default
-    /// [`Placement`]; a worker silent for `heartbeat_timeout` is dead. With
+    /// [`Placement`]; a worker silent for `heartbeat_timeout` is dead while
+    /// the cluster beats every 500 ms, and for as many heartbeats when it
+    /// beats less often (as the cluster grows, `beat.rs`). With
     /// `task_stream`, the last that many task runs are kept for the
     /// dashboard.
     pub fn new(heartbeat_timeout: Duration, task_stream: Option<usize>, now: Instant) -> Cluster {
@@ -145,14 +152,14 @@ impl Cluster {
         placement: Placement,
     ) -> Cluster {
         Cluster {
-            workers: BTreeMap::new(),
+            workers: Workers::default(),
             by_load: ByLoad::default(),
             membership: 0,
             next_worker: Some(WorkerId::FIRST),
             jobs: HashMap::new(),
             active: Vec::new(),
             placement,
-            heartbeat_timeout,
+            beat: Beat::new(heartbeat_timeout),
             clock: now,
             datasets: BTreeMap::new(),
             key_pins: HashMap::new(),

@@ -73,7 +73,11 @@ impl<P: Probe> Sink for Outbox<'_, P> {
                 self.sent.steals += 1;
                 Some(Order::Steal(*max))
             }
-            // One job, every op on every worker, no copies asked for:
+            ToWorker::Peers { heartbeat_ms, .. } => {
+                Some(Order::Beat(u64::from(*heartbeat_ms) * 1_000_000))
+            }
+            // One job, every op on every worker, no copies asked for, no
+            // peer connections (only `Peers`' heartbeat interval counts):
             // nothing else changes what a simulated worker does. (Fetch
             // parts come only before the `Run` of a task of more than
             // 65,536 inputs; the simulated graphs have none.)
@@ -81,7 +85,6 @@ impl<P: Probe> Sink for Outbox<'_, P> {
             | ToWorker::Fetch { .. }
             | ToWorker::Replicate { .. }
             | ToWorker::DropJob { .. }
-            | ToWorker::Peers { .. }
             | ToWorker::Shutdown => None,
         };
         if let Some(order) = order {

@@ -48,22 +48,20 @@ pub struct Model {
     /// Bytes per nanosecond a worker receives fetched results at (1.0 is
     /// 1 GB/s); one transfer at a time per receiving worker.
     pub bytes_per_ns: f64,
-    /// How often each worker sends its heartbeat.
-    pub heartbeat_ns: u64,
     /// How long a scheduler turn takes in virtual time.
     pub scheduler_time: SchedulerTime,
 }
 
 impl Default for Model {
-    /// 10 workers of 4 threads, 100 µs latency, 1 GB/s, heartbeats every
-    /// 500 ms (as a real worker sends them), scheduler time measured.
+    /// 10 workers of 4 threads, 100 µs latency, 1 GB/s, scheduler time
+    /// measured. (Workers send heartbeats as often as the scheduler tells
+    /// them, as real workers do.)
     fn default() -> Model {
         Model {
             workers: 10,
             threads: 4,
             latency_ns: 100_000,
             bytes_per_ns: 1.0,
-            heartbeat_ns: 500_000_000,
             scheduler_time: SchedulerTime::Measured,
         }
     }
@@ -138,6 +136,9 @@ pub struct Report {
     pub steals: u64,
     /// Messages to the scheduler.
     pub to_scheduler: u64,
+    /// Of those, heartbeats: as many as the interval the scheduler tells
+    /// the workers gives.
+    pub heartbeats: u64,
     /// Messages to workers, membership broadcasts included.
     pub to_workers: u64,
     /// Results fetched between workers, and their bytes.
@@ -311,9 +312,11 @@ impl<'a, 'p, P: Probe> Sim<'a, 'p, P> {
         }
     }
 
-    /// Every worker joins, each with its heartbeat due at a different time
-    /// within the first period.
+    /// Every worker joins, each with its first heartbeat due at a
+    /// different time within the interval the scheduler will tell them
+    /// (as if they had been up a while).
     fn join(&mut self) {
+        let mut joined = Vec::new();
         for i in 0..self.model.workers {
             let info = WorkerInfo {
                 listen: format!("sim:{i}"),
@@ -332,8 +335,13 @@ impl<'a, 'p, P: Probe> Sim<'a, 'p, P> {
             };
             self.workers.push(SimWorker::new(self.model.threads));
             self.link_free.push(0);
-            let first_beat = self.model.heartbeat_ns / u64::from(self.model.workers) * u64::from(i);
-            self.events.push(first_beat.max(1), Event::Heartbeat(id));
+            joined.push(id);
+        }
+        let period = u64::from(self.cluster.heartbeat_ms()) * 1_000_000;
+        let n = joined.len() as u64;
+        for (i, id) in (0..).zip(joined) {
+            self.events
+                .push((period / n * i).max(1), Event::Heartbeat(id));
         }
         // Membership broadcasts change nothing a simulated worker does.
         self.outbox.orders.clear();
@@ -436,12 +444,14 @@ impl<'a, 'p, P: Probe> Sim<'a, 'p, P> {
                 self.apply(now, w);
             }
             Event::Heartbeat(w) => {
-                if let Some(worker) = self.workers.get(slot(w)) {
-                    self.effects.push(Effect::Tell(worker.status()));
-                }
+                let Some(worker) = self.workers.get(slot(w)) else {
+                    return;
+                };
+                self.effects.push(Effect::Tell(worker.status()));
+                self.report.heartbeats += 1;
+                let next = now + worker.beat_ns().max(1);
                 self.apply(now, w);
-                self.events
-                    .push(now + self.model.heartbeat_ns.max(1), Event::Heartbeat(w));
+                self.events.push(next, Event::Heartbeat(w));
             }
         }
     }

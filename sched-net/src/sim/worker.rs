@@ -17,6 +17,9 @@ use crate::protocol::WorkerId;
 
 use super::workload::Workload;
 
+/// The heartbeat interval of a worker not yet told one: 500 ms.
+const FIRST_BEAT_NS: u64 = 500_000_000;
+
 /// What the scheduler tells a worker, as far as the simulation needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Order {
@@ -30,6 +33,8 @@ pub(crate) enum Order {
     Release(Vec<u32>),
     /// Give back up to this many queued tasks.
     Steal(u32),
+    /// Send heartbeats this many nanoseconds apart (from `Peers`).
+    Beat(u64),
 }
 
 /// What a worker tells the scheduler: the messages a real worker sends.
@@ -65,6 +70,8 @@ struct Held {
 #[derive(Debug)]
 pub(crate) struct SimWorker {
     threads: u32,
+    /// Nanoseconds between its heartbeats, as the scheduler last said.
+    beat_ns: u64,
     running: u32,
     /// Tasks with every input here, lowest priority number first.
     ready: BinaryHeap<Reverse<(u64, u32)>>,
@@ -80,6 +87,7 @@ impl SimWorker {
     pub(crate) fn new(threads: u32) -> SimWorker {
         SimWorker {
             threads: threads.max(1),
+            beat_ns: FIRST_BEAT_NS,
             running: 0,
             ready: BinaryHeap::new(),
             waiting: HashMap::new(),
@@ -91,6 +99,12 @@ impl SimWorker {
     /// True if result `task` is here (made here or fetched).
     pub(crate) fn holds(&self, task: u32) -> bool {
         self.data.contains_key(&task)
+    }
+
+    /// How long after a heartbeat the next is due: what the scheduler
+    /// last told it, at first 500 ms as a real worker.
+    pub(crate) fn beat_ns(&self) -> u64 {
+        self.beat_ns
     }
 
     /// Its heartbeat.
@@ -131,6 +145,8 @@ impl SimWorker {
                 }
                 self.ready = queued.into();
             }
+            // A real worker never beats more often than every 500 ms.
+            Order::Beat(ns) => self.beat_ns = ns.max(FIRST_BEAT_NS),
         }
         self.fill(out);
     }

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Worker, HEARTBEAT};
+use super::Worker;
 use crate::protocol::FromWorker;
 
 /// Shares of the memory limit, as Dask has them: results in memory above
@@ -46,11 +46,12 @@ fn cpu_time_of(who: nix::sys::resource::UsageWho) -> Duration {
 
 impl Worker {
     /// Sends a heartbeat, and what is queued for the scheduler, if the
-    /// last went out [`HEARTBEAT`] ago or more. Long work on the loop
+    /// last went out the interval the scheduler told (at first
+    /// [`HEARTBEAT`](super::HEARTBEAT)) ago or more. Long work on the loop
     /// (a task with millions of inputs) calls it as it goes, so that the
     /// scheduler keeps hearing from this worker.
     pub(super) fn beat_if_due(&mut self) {
-        if self.last_beat.elapsed() < HEARTBEAT {
+        if self.last_beat.elapsed() < self.beat {
             return;
         }
         self.last_beat = Instant::now();

@@ -67,6 +67,8 @@ const SCHEDULER: Token = Token(0);
 const LISTENER: Token = Token(1);
 const WAKER: Token = Token(2);
 const FIRST_PEER: usize = 3;
+/// The heartbeat interval until the scheduler tells one, and the
+/// shortest it may tell.
 const HEARTBEAT: Duration = Duration::from_millis(500);
 /// Bytes read from the scheduler per turn.
 const SCHEDULER_TURN_BYTES: usize = 16 << 20;
@@ -112,6 +114,8 @@ struct Worker {
     last_cpu: (Instant, Duration),
     /// When the last heartbeat went out.
     last_beat: Instant,
+    /// How often heartbeats go out: the scheduler says, in `Peers`.
+    beat: Duration,
 }
 
 impl Worker {
@@ -202,6 +206,7 @@ impl Worker {
             loading,
             last_cpu: (Instant::now(), cpu_time()),
             last_beat: Instant::now() - HEARTBEAT,
+            beat: HEARTBEAT,
         })
     }
 
@@ -382,7 +387,12 @@ impl Worker {
                         .push(&FromWorker::Returned { key: item.key });
                 }
             }
-            ToWorker::Peers { add, remove } => {
+            ToWorker::Peers {
+                add,
+                remove,
+                heartbeat_ms,
+            } => {
+                self.beat = Duration::from_millis(heartbeat_ms.into()).max(HEARTBEAT);
                 self.peer_addrs.extend(add);
                 for w in remove {
                     self.peer_addrs.remove(&w);

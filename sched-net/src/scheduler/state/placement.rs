@@ -36,12 +36,11 @@
 //! retried task avoids the worker it last failed on when another can take
 //! it.
 
-use std::collections::BTreeMap;
-
 use rask_core::TaskId;
 
 use super::job::Job;
 use super::load::ByLoad;
+use super::table::Workers;
 use super::worker::Worker;
 use crate::protocol::WorkerId;
 
@@ -148,7 +147,7 @@ impl Placement {
         t: TaskId,
         root: bool,
         eligible: &[WorkerId],
-        (workers, by_load): (&BTreeMap<WorkerId, Worker>, &ByLoad),
+        (workers, by_load): (&Workers, &ByLoad),
     ) -> Option<WorkerId> {
         let (held, total) = tally(job, job.exec.graph.args(t));
         self.choose_tallied(job, t, root, eligible, (&held, total), (workers, by_load))
@@ -164,7 +163,7 @@ impl Placement {
         root: bool,
         eligible: &[WorkerId],
         (held, total): (&[(WorkerId, u64)], u64),
-        (workers, by_load): (&BTreeMap<WorkerId, Worker>, &ByLoad),
+        (workers, by_load): (&Workers, &ByLoad),
     ) -> Option<WorkerId> {
         let failed_on = job.retried.get(&t.0).map(|r| r.1);
         let mut best: Option<(f64, WorkerId)> = None;
@@ -228,7 +227,7 @@ impl Placement {
     /// tasks than threads, as every later one has no more either.
     pub(super) fn steal_from(
         &self,
-        (workers, by_load): (&BTreeMap<WorkerId, Worker>, &ByLoad),
+        (workers, by_load): (&Workers, &ByLoad),
     ) -> Option<(WorkerId, u32)> {
         let mut idle = by_load.iter().take_while(|l| l.in_flight == 0);
         if !idle.any(|l| workers.get(&l.id).is_some_and(|w| !w.paused)) {

@@ -3,14 +3,13 @@
 //! steal. A report about a task not sent to that worker (a late duplicate,
 //! a job gone) changes nothing it should not.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use rask_core::TaskId;
 
 use super::job::Job;
 use super::load::ByLoad;
-use super::worker::Worker;
+use super::table::Workers;
 use super::{Cluster, Sink};
 use crate::protocol::{DataKey, RunTime, WireError, WorkerId};
 
@@ -170,12 +169,7 @@ impl Cluster {
 }
 
 /// Clears the record that `t` was sent to `w`, and what it held there.
-fn unsend(
-    (workers, by_load): (&mut BTreeMap<WorkerId, Worker>, &mut ByLoad),
-    job: &mut Job,
-    t: usize,
-    w: WorkerId,
-) {
+fn unsend((workers, by_load): (&mut Workers, &mut ByLoad), job: &mut Job, t: usize, w: WorkerId) {
     if job.sent[t] == Some(w) {
         job.sent[t] = None;
         job.progress.unsent(t);

@@ -122,7 +122,7 @@ impl Cluster {
                 self.by_load.len()
             ));
         }
-        for (id, worker) in &self.workers {
+        for (id, worker) in self.workers.iter() {
             let sent = in_flight.get(id).copied().unwrap_or(0);
             if worker.in_flight != sent {
                 return Err(format!(

@@ -48,6 +48,24 @@ pub(super) struct PeerNews {
 }
 
 impl Worker {
+    /// A worker just joined at `now`, with nothing sent to it.
+    pub fn new(info: WorkerInfo, now: Instant) -> Worker {
+        Worker {
+            used: vec![0.0; info.resources.len()],
+            info,
+            in_flight: 0,
+            paused: false,
+            memory: 0,
+            spilled: 0,
+            executing: 0,
+            queued: 0,
+            cpu_permille: 0,
+            last_seen: now,
+            has_spec: HashSet::new(),
+            stealing: false,
+        }
+    }
+
     /// True if it can supply `need` for `job`: by code reference when it
     /// was started with the job's code key, else by name.
     pub fn provides(&self, job: &Job, need: &Need) -> bool {
@@ -86,26 +104,10 @@ impl Cluster {
         for c in clients {
             sink.to_client(*c, &workers);
         }
-        let used = vec![0.0; info.resources.len()];
         self.by_load.add(id, info.nthreads);
         self.membership += 1;
-        self.workers.insert(
-            id,
-            Worker {
-                info,
-                in_flight: 0,
-                paused: false,
-                memory: 0,
-                spilled: 0,
-                executing: 0,
-                queued: 0,
-                cpu_permille: 0,
-                last_seen: now,
-                has_spec: HashSet::new(),
-                stealing: false,
-                used,
-            },
-        );
+        self.workers.insert(id, Worker::new(info, now));
+        self.beat.resize(self.workers.len(), self.clock);
         Some(id)
     }
 
@@ -148,9 +150,10 @@ impl Cluster {
     /// Workers whose latest message arrived longer than the heartbeat
     /// timeout before `now`.
     pub fn silent_workers(&self, now: Instant) -> Vec<WorkerId> {
+        let timeout = self.beat.timeout(now);
         self.workers
             .iter()
-            .filter(|(_, w)| now.saturating_duration_since(w.last_seen) > self.heartbeat_timeout)
+            .filter(|(_, w)| now.saturating_duration_since(w.last_seen) > timeout)
             .map(|(id, _)| *id)
             .collect()
     }
@@ -165,6 +168,7 @@ impl Cluster {
         self.dirty = true;
         self.by_load.remove(w, gone.info.nthreads, gone.in_flight);
         self.membership += 1;
+        self.beat.resize(self.workers.len(), self.clock);
         // Ids are never given twice, so a worker that joins and leaves
         // before an announcement need not be announced at all.
         let news = &mut self.peer_news;
@@ -185,8 +189,15 @@ impl Cluster {
 }
 
 impl Cluster {
-    /// Tells every worker of the joins and leaves since the last call, in
-    /// one `Peers` update each (the same message for all, borrowed by the
+    /// The heartbeat interval the workers are told, in milliseconds: it
+    /// grows with the cluster (`beat.rs`).
+    pub fn heartbeat_ms(&self) -> u32 {
+        u32::try_from(self.beat.interval().as_millis()).unwrap_or(u32::MAX)
+    }
+
+    /// Tells every worker of the joins and leaves since the last call, and
+    /// the heartbeat interval that goes with its new size, in one `Peers`
+    /// update each (the same message for all, borrowed by the
     /// sink). [`schedule`](Self::schedule) calls it first, so a task sent
     /// in a turn never names a peer its worker has not heard of.
     pub fn announce_peers(&mut self, sink: &mut impl Sink) {
@@ -194,7 +205,11 @@ impl Cluster {
             return;
         }
         let PeerNews { add, remove } = std::mem::take(&mut self.peer_news);
-        let peers = ToWorker::Peers { add, remove };
+        let peers = ToWorker::Peers {
+            add,
+            remove,
+            heartbeat_ms: self.heartbeat_ms(),
+        };
         for w in self.workers.keys() {
             sink.to_worker(*w, &peers);
         }

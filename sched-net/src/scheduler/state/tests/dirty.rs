@@ -46,6 +46,7 @@ fn a_turn_of_joins_tells_each_worker_of_its_peers_once() {
     let added = ToWorker::Peers {
         add: vec![address(joined[0]), address(joined[1]), address(late)],
         remove: vec![],
+        heartbeat_ms: 500,
     };
     let expect: Vec<_> = [old, joined[0], joined[1], late]
         .into_iter()
@@ -57,6 +58,7 @@ fn a_turn_of_joins_tells_each_worker_of_its_peers_once() {
     let gone = ToWorker::Peers {
         add: vec![],
         remove: vec![late],
+        heartbeat_ms: 500,
     };
     let expect: Vec<_> = [old, joined[0], joined[1]]
         .into_iter()
@@ -79,6 +81,7 @@ fn joins_before_a_turn_are_announced_together() {
     let expect = ToWorker::Peers {
         add,
         remove: vec![],
+        heartbeat_ms: 500,
     };
     assert_eq!(sent.to_workers(), vec![(a, expect.clone()), (b, expect)]);
 }
@@ -119,7 +122,15 @@ fn owned(sim: &mut Sim) -> Turn {
                 },
                 ToWorker::Release { keys } => ToWorker::Release { keys },
                 ToWorker::Steal { max } => ToWorker::Steal { max },
-                ToWorker::Peers { add, remove } => ToWorker::Peers { add, remove },
+                ToWorker::Peers {
+                    add,
+                    remove,
+                    heartbeat_ms,
+                } => ToWorker::Peers {
+                    add,
+                    remove,
+                    heartbeat_ms,
+                },
                 ToWorker::DropJob { job } => ToWorker::DropJob { job },
                 ToWorker::Replicate { key, from } => ToWorker::Replicate { key, from },
                 ToWorker::Shutdown => ToWorker::Shutdown,

@@ -79,7 +79,7 @@ fn best_of_all(
     let mean = 1_000_000.0; // Sim::new's tasks, all reported at that length
     let mut best: Option<(f64, crate::protocol::WorkerId)> = None;
     let mut any_room = false;
-    for (w, worker) in &c.workers {
+    for (w, worker) in c.workers.iter() {
         let (mut lacking, mut total) = (0u64, 0u64);
         for d in j.exec.graph.deps(task) {
             total += j.bytes[d.index()];
