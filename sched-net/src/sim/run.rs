@@ -526,6 +526,13 @@ impl<'a, 'p, P: Probe> Sim<'a, 'p, P> {
             let peak = self.report.held_peak.get_or_insert(0);
             *peak = (*peak).max(held);
         }
+        // Work a turn left for the next ones (releases, a wide task's
+        // tally and send) goes on as soon as the scheduler is free, as the
+        // real loop polls without sleeping then.
+        if !self.turn_queued && (self.cluster.releasing() || self.cluster.widening()) {
+            self.turn_queued = true;
+            self.events.push(self.busy_until, Event::Turn);
+        }
     }
 }
 
