@@ -36,6 +36,9 @@ pub(crate) struct Outbox<'p, P> {
     pub(crate) end: Option<JobEnd>,
     pub(crate) sent: Sent,
     pub(crate) probe: &'p mut P,
+    /// Fetch-list parts of a wide task, by worker and task, until its
+    /// `Run` brings the last part.
+    parts: Vec<(WorkerId, u32, Vec<(u32, WorkerId)>)>,
 }
 
 impl<'p, P: Probe> Outbox<'p, P> {
@@ -45,6 +48,21 @@ impl<'p, P: Probe> Outbox<'p, P> {
             end: None,
             sent: Sent::default(),
             probe,
+            parts: Vec::new(),
+        }
+    }
+}
+
+impl<P: Probe> Outbox<'_, P> {
+    /// The fetch-list parts sent ahead of task `task`'s `Run` to `w`.
+    fn take_parts(&mut self, w: WorkerId, task: u32) -> Vec<(u32, WorkerId)> {
+        match self
+            .parts
+            .iter()
+            .position(|(pw, t, _)| *pw == w && *t == task)
+        {
+            Some(i) => self.parts.swap_remove(i).2,
+            None => Vec::new(),
         }
     }
 }
@@ -60,11 +78,25 @@ impl<P: Probe> Sink for Outbox<'_, P> {
                 fetch,
             } => {
                 self.sent.runs += 1;
+                let mut all = self.take_parts(w, key.task);
+                all.extend(fetch.iter().map(|(k, from)| (k.task, *from)));
                 Some(Order::Run {
                     task: key.task,
                     priority: *priority,
-                    fetch: fetch.iter().map(|(k, from)| (k.task, *from)).collect(),
+                    fetch: all,
                 })
+            }
+            ToWorker::Fetch { key, fetch } => {
+                let part = fetch.iter().map(|(k, from)| (k.task, *from));
+                match self
+                    .parts
+                    .iter_mut()
+                    .find(|(pw, t, _)| *pw == w && *t == key.task)
+                {
+                    Some((_, _, held)) => held.extend(part),
+                    None => self.parts.push((w, key.task, part.collect())),
+                }
+                None
             }
             ToWorker::Release { keys } => {
                 Some(Order::Release(keys.iter().map(|k| k.task).collect()))
@@ -78,11 +110,8 @@ impl<P: Probe> Sink for Outbox<'_, P> {
             }
             // One job, every op on every worker, no copies asked for, no
             // peer connections (only `Peers`' heartbeat interval counts):
-            // nothing else changes what a simulated worker does. (Fetch
-            // parts come only before the `Run` of a task of more than
-            // 65,536 inputs; the simulated graphs have none.)
+            // nothing else changes what a simulated worker does.
             ToWorker::Job { .. }
-            | ToWorker::Fetch { .. }
             | ToWorker::Replicate { .. }
             | ToWorker::DropJob { .. }
             | ToWorker::Shutdown => None,
