@@ -29,6 +29,9 @@ pub(crate) struct Sent {
     pub(crate) to_workers: u64,
 }
 
+/// Inputs to fetch, each with a worker holding it.
+type FetchList = Vec<(u32, WorkerId)>;
+
 /// Records what the scheduler sends.
 #[derive(Debug)]
 pub(crate) struct Outbox<'p, P> {
@@ -38,7 +41,7 @@ pub(crate) struct Outbox<'p, P> {
     pub(crate) probe: &'p mut P,
     /// Fetch-list parts of a wide task, by worker and task, until its
     /// `Run` brings the last part.
-    parts: Vec<(WorkerId, u32, Vec<(u32, WorkerId)>)>,
+    parts: Vec<(WorkerId, u32, FetchList)>,
 }
 
 impl<'p, P: Probe> Outbox<'p, P> {
@@ -55,7 +58,7 @@ impl<'p, P: Probe> Outbox<'p, P> {
 
 impl<P: Probe> Outbox<'_, P> {
     /// The fetch-list parts sent ahead of task `task`'s `Run` to `w`.
-    fn take_parts(&mut self, w: WorkerId, task: u32) -> Vec<(u32, WorkerId)> {
+    fn take_parts(&mut self, w: WorkerId, task: u32) -> FetchList {
         match self
             .parts
             .iter()
