@@ -280,7 +280,7 @@ impl Server {
             });
             // Work left from the last turn is done after a look at the
             // sockets, not after a nap.
-            let tick = if self.cluster.releasing() || self.cluster.widening() {
+            let tick = if self.cluster.held_over() {
                 Duration::ZERO
             } else {
                 tick

@@ -120,6 +120,9 @@ pub struct Cluster {
     /// that changes none of that, so a turn of heartbeats alone returns
     /// from `schedule` at once instead of walking every active job.
     dirty: bool,
+    /// The last [`Cluster::schedule`] left releases or a wide task for the
+    /// next turns (kept so the loop need not walk every job to ask).
+    held_over: bool,
     /// Joins and leaves the workers have not been told of yet.
     peer_news: PeerNews,
 }
@@ -169,6 +172,7 @@ impl Cluster {
             board: Board::new(now, task_stream),
             retired: None,
             dirty: true,
+            held_over: false,
             peer_news: PeerNews::default(),
         }
     }

@@ -529,7 +529,7 @@ impl<'a, 'p, P: Probe> Sim<'a, 'p, P> {
         // Work a turn left for the next ones (releases, a wide task's
         // tally and send) goes on as soon as the scheduler is free, as the
         // real loop polls without sleeping then.
-        if !self.turn_queued && (self.cluster.releasing() || self.cluster.widening()) {
+        if !self.turn_queued && self.cluster.held_over() {
             self.turn_queued = true;
             self.events.push(self.busy_until, Event::Turn);
         }

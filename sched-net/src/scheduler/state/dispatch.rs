@@ -49,7 +49,15 @@ impl Cluster {
         // What this call left undone waits for a handler to change
         // something, except releases and wide tasks held over to the next
         // turns.
-        self.dirty = self.releasing() || self.widening();
+        self.held_over = self.releasing() || self.widening();
+        self.dirty = self.held_over;
+    }
+
+    /// True if the last [`Cluster::schedule`] left work for the next turns
+    /// (releases, a wide task's tally or send): the caller should come back
+    /// at once rather than sleep.
+    pub fn held_over(&self) -> bool {
+        self.held_over
     }
 
     fn schedule_job(&mut self, id: JobId, sink: &mut impl Sink) {

@@ -204,8 +204,8 @@ impl Cluster {
         }
     }
 
-    /// True if results wait to be released: the loop should come back at
-    /// once rather than sleep.
+    /// True if results wait to be released (one half of
+    /// [`Cluster::held_over`]).
     pub fn releasing(&self) -> bool {
         self.jobs.values().any(|j| !j.releasing.is_empty())
     }

@@ -183,8 +183,8 @@ impl Cluster {
 }
 
 impl Cluster {
-    /// True if a wide task is part way through its tally or its send: the
-    /// loop should come back at once rather than sleep. A task counted
+    /// True if a wide task is part way through its tally or its send (one
+    /// half of [`Cluster::held_over`]). A task counted
     /// and waiting for room waits for a worker's report like any other.
     pub fn widening(&self) -> bool {
         self.jobs.values().any(|j| {
