@@ -286,6 +286,11 @@ pub struct ExecState<G, S: Storage = Heap> {
     done: u32,
     running: u32,
     failed: Option<TaskId>,
+    /// Completed tasks whose inputs are not all walked yet, with the index
+    /// of the next argument to walk ([`complete_bounded`]).
+    ///
+    /// [`complete_bounded`]: ExecState::complete_bounded
+    unwalked: S::Vec<(TaskId, u32)>,
 }
 
 impl<G, S: Storage> fmt::Debug for ExecState<G, S> {
@@ -357,6 +362,7 @@ where
             done: 0,
             running: 0,
             failed: None,
+            unwalked: S::Vec::empty(),
             plan,
         })
     }
@@ -373,6 +379,21 @@ where
     pub fn complete(
         &mut self,
         task: TaskId,
+        release: impl FnMut(TaskId),
+    ) -> Result<usize, ExecError> {
+        self.complete_bounded(task, usize::MAX, release)
+    }
+
+    /// [`complete`](Self::complete), walking at most `max_inputs` of
+    /// `task`'s arguments now: a task of ten million inputs would hold a
+    /// driver's loop for a fifth of a second. The rest wait for
+    /// [`release_more`](Self::release_more); until then those inputs stay
+    /// `Done` (their results are still wanted by nobody but not yet given
+    /// up). Dependents become ready at once, whatever the bound.
+    pub fn complete_bounded(
+        &mut self,
+        task: TaskId,
+        max_inputs: usize,
         mut release: impl FnMut(TaskId),
     ) -> Result<usize, ExecError> {
         self.take_running(task)?;
@@ -392,17 +413,67 @@ where
             }
         }
         self.ready += newly_ready as u32;
+        if self.refs[task.index()] == 0 && !self.plan.is_output(task) {
+            self.state[task.index()] = State::Released;
+            release(task);
+        }
         // A held task of a resumed plan waits for nothing: its inputs are
         // not part of this run.
-        let deps = self
-            .graph
-            .deps(task)
-            .take(if self.plan.dep_count(task) == 0 {
-                0
-            } else {
-                usize::MAX
-            });
-        for dep in deps {
+        if self.plan.dep_count(task) > 0 {
+            let next = self.walk_inputs(task, 0, max_inputs, &mut release);
+            if next < self.graph.args(task).len() {
+                let left = (task, next as u32);
+                if self.unwalked.try_push(left).is_err() {
+                    // Each task is queued at most once, so storage sized
+                    // for the tasks never fills; if it did, walk it all.
+                    self.walk_inputs(task, next, usize::MAX, &mut release);
+                }
+            }
+        }
+        Ok(newly_ready)
+    }
+
+    /// Goes on walking the inputs [`complete_bounded`](Self::complete_bounded)
+    /// left, at most `max_inputs` arguments in all, releasing as
+    /// `complete` does. Returns true while some are left.
+    pub fn release_more(&mut self, max_inputs: usize, mut release: impl FnMut(TaskId)) -> bool {
+        let mut budget = max_inputs;
+        while budget > 0 {
+            let Some(&(task, next)) = self.unwalked.last() else {
+                break;
+            };
+            let args = self.graph.args(task).len();
+            let from = next as usize;
+            let upto = self.walk_inputs(task, from, budget, &mut release);
+            budget -= upto - from;
+            match self.unwalked.last_mut() {
+                Some(last) if upto < args => last.1 = upto as u32,
+                _ => {
+                    self.unwalked.pop_last();
+                }
+            }
+        }
+        !self.unwalked.is_empty()
+    }
+
+    /// True while completed tasks have inputs not walked yet.
+    pub fn releasing(&self) -> bool {
+        !self.unwalked.is_empty()
+    }
+
+    /// Counts down the inputs among `task`'s arguments `from..from + max`,
+    /// releasing each whose last dependent this was; returns where it
+    /// stopped.
+    fn walk_inputs(
+        &mut self,
+        task: TaskId,
+        from: usize,
+        max: usize,
+        release: &mut impl FnMut(TaskId),
+    ) -> usize {
+        let args = self.graph.args(task);
+        let upto = from.saturating_add(max).min(args.len());
+        for dep in args[from..upto].iter().filter_map(|a| a.as_dep()) {
             let r = &mut self.refs[dep.index()];
             *r -= 1;
             if *r == 0 && !self.plan.is_output(dep) {
@@ -410,11 +481,7 @@ where
                 release(dep);
             }
         }
-        if self.refs[task.index()] == 0 && !self.plan.is_output(task) {
-            self.state[task.index()] = State::Released;
-            release(task);
-        }
-        Ok(newly_ready)
+        upto
     }
 }
 

@@ -232,3 +232,57 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Completing with a bound on the inputs walked, and walking the rest
+    /// later in small parts, releases exactly what an unbounded run does,
+    /// each result once and never before its last dependent ran.
+    #[test]
+    fn bounded_completion_releases_what_the_unbounded_one_does(
+        (deps, outputs) in dag(),
+        bounds in proptest::collection::vec((0usize..4, 0usize..4), 1..64),
+    ) {
+        let g = graph(&deps);
+        let outs: Vec<TaskId> = outputs.iter().map(|&o| TaskId(o)).collect();
+        let mut whole = ExecState::new(&g, &outs).unwrap();
+        let mut expected = vec![false; deps.len()];
+        while let Some(t) = whole.pop_ready() {
+            whole.complete(t, |r| expected[r.index()] = true).unwrap();
+        }
+        let plan = whole.plan();
+
+        let mut s = ExecState::new(&g, &outs).unwrap();
+        let mut done = vec![false; deps.len()];
+        let mut released = vec![false; deps.len()];
+        let mut step = 0;
+        let mut out = Vec::new();
+        loop {
+            let t = s.pop_ready();
+            if let Some(t) = t {
+                let (now, later) = bounds[step % bounds.len()];
+                step += 1;
+                done[t.index()] = true;
+                s.complete_bounded(t, now, |r| out.push(r)).unwrap();
+                s.release_more(later, |r| out.push(r));
+            } else {
+                // Nothing to run: the walk left over goes on in parts.
+                step += 1;
+                prop_assert!(step <= 10_000, "the walk does not end");
+                if !s.release_more(3, |r| out.push(r)) && out.is_empty() {
+                    break;
+                }
+            }
+            for r in out.drain(..) {
+                prop_assert!(!released[r.index()], "released twice");
+                prop_assert!(
+                    plan.dependents(r).iter().all(|d| done[d.index()]),
+                    "released before a dependent ran"
+                );
+                released[r.index()] = true;
+            }
+        }
+        prop_assert!(!s.releasing());
+        prop_assert!(s.is_finished());
+        prop_assert_eq!(released, expected);
+    }
+}

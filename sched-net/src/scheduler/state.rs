@@ -123,6 +123,8 @@ pub struct Cluster {
     /// The last [`Cluster::schedule`] left releases or a wide task for the
     /// next turns (kept so the loop need not walk every job to ask).
     held_over: bool,
+    /// Tasks the current [`Cluster::schedule`] call may still send.
+    runs_left: u32,
     /// Joins and leaves the workers have not been told of yet.
     peer_news: PeerNews,
 }
@@ -173,6 +175,7 @@ impl Cluster {
             retired: None,
             dirty: true,
             held_over: false,
+            runs_left: 0,
             peer_news: PeerNews::default(),
         }
     }

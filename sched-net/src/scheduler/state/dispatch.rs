@@ -8,12 +8,23 @@
 //! has room for: a root task held back by saturation stops the job until
 //! a worker drains (consumers come before later roots in the graph's
 //! order, so they are not held behind them).
+//!
+//! A call sends at most [`RUNS_PER_TURN`] tasks: a job of a million roots
+//! on 10,000 empty workers would otherwise fill them all in one turn of
+//! about 90 ms, every worker waiting for the last `Run` of that turn to be
+//! written. The least-loaded worker is chosen first, so the first turns
+//! give every thread a task before any gets a second.
 
 use rask_core::TaskId;
 
 use super::job::Job;
 use super::wide::WIDE_ARGS;
 use super::{Cluster, Sink};
+
+/// Tasks sent per [`Cluster::schedule`] call, about 0.3 µs each: a few
+/// milliseconds. The in-memory tests use a small turn, so that their jobs
+/// cross it.
+pub(super) const RUNS_PER_TURN: u32 = if cfg!(test) { 64 } else { 1 << 13 };
 use crate::protocol::{run_priority, DataKey, JobId, ToClient, ToWorker, WireError, WorkerId};
 
 impl Cluster {
@@ -28,6 +39,7 @@ impl Cluster {
             return;
         }
         self.release_pending(sink);
+        self.runs_left = RUNS_PER_TURN;
         let mut i = 0;
         while i < self.active.len() {
             let id = self.active[i];
@@ -49,12 +61,13 @@ impl Cluster {
         // What this call left undone waits for a handler to change
         // something, except releases and wide tasks held over to the next
         // turns.
-        self.held_over = self.releasing() || self.widening();
+        self.held_over = self.runs_left == 0 || self.releasing() || self.widening();
         self.dirty = self.held_over;
     }
 
     /// True if the last [`Cluster::schedule`] left work for the next turns
-    /// (releases, a wide task's tally or send): the caller should come back
+    /// (tasks past its budget, releases, a wide task's tally or send): the
+    /// caller should come back
     /// at once rather than sleep.
     pub fn held_over(&self) -> bool {
         self.held_over
@@ -75,7 +88,7 @@ impl Cluster {
     /// Starts `id`'s ready tasks on `eligible` workers while they have
     /// room.
     fn place_ready(&mut self, id: JobId, eligible: &[WorkerId], sink: &mut impl Sink) {
-        loop {
+        while self.runs_left > 0 {
             let Some(job) = self.jobs.get_mut(&id) else {
                 return;
             };
@@ -101,6 +114,7 @@ impl Cluster {
                     let _ = job.exec.state.start(t);
                 }
                 self.dispatch_wide(id, t, w, sink);
+                self.runs_left -= 1;
                 continue;
             }
             let root = job.is_root(t);
@@ -112,6 +126,7 @@ impl Cluster {
             };
             let _ = job.exec.state.start(t);
             self.dispatch(id, t, w, sink);
+            self.runs_left -= 1;
         }
     }
 
@@ -273,11 +288,12 @@ impl Job {
             .filter_map(|a| a.as_dep())
             .filter(|d| !self.held_on(d.index(), w))
             .filter_map(|d| {
-                let key = self
-                    .externals
-                    .get(&d.0)
-                    .copied()
-                    .unwrap_or(DataKey { job: id, task: d.0 });
+                // Most jobs name no earlier results: no lookup then.
+                let external = match self.externals.is_empty() {
+                    true => None,
+                    false => self.externals.get(&d.0).copied(),
+                };
+                let key = external.unwrap_or(DataKey { job: id, task: d.0 });
                 self.holder[d.index()].map(|h| (key, h))
             })
             .collect()

@@ -11,7 +11,10 @@
 //! merge) frees ten million results when it completes, and building and
 //! sending those release lists at once held the loop for seconds, with the
 //! job's `Done` waiting behind them. They wait on the job's `releasing`
-//! list instead, the first batch going at once.
+//! list instead, the first batch going at once. Finding them is bounded
+//! too: the state machine walks [`WALK_PER_TURN`] of a task's inputs when
+//! it completes, and the rest as the list runs low
+//! ([`ExecState::complete_bounded`](rask_core::ExecState::complete_bounded)).
 
 use std::collections::BTreeMap;
 
@@ -23,7 +26,13 @@ use crate::protocol::{DataKey, JobId, ToWorker, WorkerId};
 
 /// Results released per job and loop turn: a few milliseconds of work.
 /// The in-memory tests use a small turn, so that their jobs cross it.
-pub(super) const RELEASE_PER_TURN: usize = if cfg!(test) { 100 } else { 1 << 16 };
+/// At 10,000 workers a batch is up to one message per worker, about
+/// 0.2 µs per result in all: 16,384 are some 3 ms.
+pub(super) const RELEASE_PER_TURN: usize = if cfg!(test) { 100 } else { 1 << 14 };
+
+/// A completed task's inputs counted down per job and turn: a few
+/// nanoseconds each, so 65,536 take well under a millisecond.
+pub(super) const WALK_PER_TURN: usize = if cfg!(test) { 150 } else { 1 << 16 };
 
 impl Cluster {
     /// The client no longer needs `job`'s results. A job a dataset holds
@@ -207,7 +216,9 @@ impl Cluster {
     /// True if results wait to be released (one half of
     /// [`Cluster::held_over`]).
     pub fn releasing(&self) -> bool {
-        self.jobs.values().any(|j| !j.releasing.is_empty())
+        self.jobs
+            .values()
+            .any(|j| !j.releasing.is_empty() || j.exec.state.releasing())
     }
 }
 
@@ -216,7 +227,13 @@ impl Job {
     /// no task needs any more: some now, the rest over the next turns.
     pub(super) fn complete(&mut self, id: JobId, t: TaskId, sink: &mut impl Sink) {
         let releasing = &mut self.releasing;
-        if self.exec.state.complete(t, |r| releasing.push(r)).is_err() {
+        let walk = |r| releasing.push(r);
+        if self
+            .exec
+            .state
+            .complete_bounded(t, WALK_PER_TURN, walk)
+            .is_err()
+        {
             return;
         }
         self.release_some(id, sink);
@@ -225,11 +242,18 @@ impl Job {
     /// Releases up to [`RELEASE_PER_TURN`] of the results waiting for it:
     /// each worker holding one (or a copy) is told to drop it.
     pub(super) fn release_some(&mut self, id: JobId, sink: &mut impl Sink) {
+        if self.releasing.len() < RELEASE_PER_TURN && self.exec.state.releasing() {
+            let releasing = &mut self.releasing;
+            self.exec
+                .state
+                .release_more(WALK_PER_TURN, |r| releasing.push(r));
+        }
         if self.releasing.is_empty() {
             return;
         }
         let from = self.releasing.len().saturating_sub(RELEASE_PER_TURN);
-        let mut by_worker: BTreeMap<WorkerId, Vec<DataKey>> = BTreeMap::new();
+        // Grouped by a sort: one vector, not a list per worker in a map.
+        let mut to: Vec<(WorkerId, DataKey)> = Vec::new();
         for r in self.releasing.drain(from..) {
             if self.externals.contains_key(&r.0) {
                 // Held for the earlier job: this job only lets go of it.
@@ -241,15 +265,14 @@ impl Job {
             if let Some(w) = self.holder[r.index()].take() {
                 self.progress.released(r.index());
                 for w in std::iter::once(w).chain(copies) {
-                    by_worker
-                        .entry(w)
-                        .or_default()
-                        .push(DataKey { job: id, task: r.0 });
+                    to.push((w, DataKey { job: id, task: r.0 }));
                 }
             }
         }
-        for (w, keys) in by_worker {
-            sink.to_worker(w, &ToWorker::Release { keys });
+        to.sort_by_key(|&(w, _)| w);
+        for group in to.chunk_by(|a, b| a.0 == b.0) {
+            let keys = group.iter().map(|&(_, k)| k).collect();
+            sink.to_worker(group[0].0, &ToWorker::Release { keys });
         }
         if self.releasing.is_empty() {
             // Ten million task ids are 40 MB: given back once done.

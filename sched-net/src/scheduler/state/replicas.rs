@@ -15,10 +15,11 @@ impl Job {
     /// Whether worker `w` holds task `t`'s result.
     pub(super) fn held_on(&self, t: usize, w: WorkerId) -> bool {
         self.holder[t] == Some(w)
-            || self
-                .replicas
-                .get(&(t as u32))
-                .is_some_and(|r| r.contains(&w))
+            || !self.replicas.is_empty()
+                && self
+                    .replicas
+                    .get(&(t as u32))
+                    .is_some_and(|r| r.contains(&w))
     }
 
     /// Takes task `t`'s copies, for release.

@@ -1,18 +1,18 @@
-//! A task with more inputs than one turn releases: its inputs go over
-//! several `schedule` calls, each result once, and the job's `Done` is not
-//! held behind them.
+//! A task with more inputs than one turn releases or walks: its inputs go
+//! over several `schedule` calls, each result once, and the job's `Done`
+//! is not held behind them.
 
 use std::collections::HashSet;
 
 use super::harness::{end_of, info, key, Sim, Spec};
-use crate::scheduler::state::holds::RELEASE_PER_TURN;
+use crate::scheduler::state::holds::{RELEASE_PER_TURN, WALK_PER_TURN};
 
 #[test]
 fn the_inputs_of_a_wide_gather_are_released_over_several_turns() {
     let mut sim = Sim::new();
     sim.join(info(4, &[]));
     sim.join(info(4, &[]));
-    let roots = (RELEASE_PER_TURN * 5 / 2) as u32;
+    let roots = (WALK_PER_TURN * 5 / 2) as u32;
     let mut tasks = vec![Vec::new(); roots as usize];
     tasks.push((0..roots).collect());
     let job = sim.submit(&Spec {
@@ -47,6 +47,11 @@ fn the_inputs_of_a_wide_gather_are_released_over_several_turns() {
     assert_eq!(first.len(), RELEASE_PER_TURN, "one turn's worth at once");
     released.extend(first);
     assert!(sim.cluster.releasing());
+    let j = &sim.cluster.jobs[&job];
+    assert!(
+        j.exec.state.releasing(),
+        "the walk of its inputs was bounded"
+    );
     let mut turns = 0;
     let mut done = false;
     while sim.cluster.releasing() && turns < 10 {
@@ -63,7 +68,9 @@ fn the_inputs_of_a_wide_gather_are_released_over_several_turns() {
         }
         turns += 1;
     }
-    assert_eq!(turns, 2, "the rest went over the next two turns");
+    let rest = (roots as usize).div_ceil(RELEASE_PER_TURN) - 1;
+    assert_eq!(turns, rest, "the rest went over the next turns");
+    assert!(!sim.cluster.jobs[&job].exec.state.releasing());
     assert!(done, "the job's Done went out meanwhile");
     let keys: HashSet<_> = released.iter().map(|(_, k)| *k).collect();
     assert_eq!(keys, (0..roots).map(|t| key(job, t)).collect());

@@ -19,6 +19,7 @@ mod replicas;
 mod restrictions;
 mod retries;
 mod root_queuing;
+mod runs_per_turn;
 mod sanity;
 mod stealing;
 mod wide_tasks;
