@@ -77,6 +77,14 @@ impl Cluster {
         let Some(job) = self.jobs.get_mut(&id) else {
             return;
         };
+        // Inputs of completed tasks not yet counted down are let go before
+        // the old state goes: the new plan would see them only as held.
+        let releasing = &mut job.releasing;
+        while job
+            .exec
+            .state
+            .release_more(usize::MAX, |r| releasing.push(r))
+        {}
         let holder = &job.holder;
         // Let-go outputs are not recomputed: they are plain tasks now.
         let wanted: Vec<TaskId> = job

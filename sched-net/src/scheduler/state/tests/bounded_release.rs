@@ -78,3 +78,55 @@ fn the_inputs_of_a_wide_gather_are_released_over_several_turns() {
     assert!((0..roots as usize).all(|t| j.holder[t].is_none()));
     assert!(j.holder[roots as usize].is_some(), "the output stays");
 }
+
+#[test]
+fn a_re_plan_while_inputs_are_still_walked_releases_them_all() {
+    let mut sim = Sim::new();
+    let a = sim.join(info(4, &[]));
+    let b = sim.join(info(4, &[]));
+    let roots = (WALK_PER_TURN * 5 / 2) as u32;
+    let mut tasks = vec![Vec::new(); roots as usize];
+    tasks.push((0..roots).collect());
+    let job = sim.submit(&Spec {
+        tasks,
+        outputs: vec![roots],
+        ..Spec::default()
+    });
+    let mut gather = None;
+    for _ in 0..10 * roots {
+        for (w, k, _) in sim.schedule().runs() {
+            if k.task == roots {
+                gather = Some((w, k));
+            } else {
+                sim.done(w, k, 8);
+            }
+        }
+        if gather.is_some() {
+            break;
+        }
+    }
+    let (w, k) = gather.expect("the gather was sent");
+    sim.done(w, k, 8);
+    assert!(
+        sim.cluster.jobs[&job].exec.state.releasing(),
+        "the walk is part way"
+    );
+
+    // The other worker dies: its roots are lost and the job is re-planned
+    // while the gather's inputs are still being counted down.
+    sim.lose(if w == a { b } else { a });
+    let mut turns = 0;
+    while sim.cluster.releasing() && turns < 20 {
+        sim.schedule();
+        turns += 1;
+    }
+    let j = &sim.cluster.jobs[&job];
+    let kept: Vec<usize> = (0..roots as usize)
+        .filter(|&t| j.holder[t].is_some())
+        .collect();
+    assert!(
+        kept.is_empty(),
+        "inputs still held after the re-plan: {kept:?}"
+    );
+    assert!(j.holder[roots as usize].is_some(), "the output stays");
+}
