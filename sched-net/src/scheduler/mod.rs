@@ -324,9 +324,11 @@ impl Server {
                 }
             }
             let read = turn.elapsed();
+            let admitting = Instant::now();
             while let Some(done) = self.admission.next() {
                 self.admitted(done);
             }
+            let admitted = admitting.elapsed();
             let mut sink = Outboxes {
                 conns: &mut self.conns,
                 workers: &self.workers,
@@ -346,13 +348,16 @@ impl Server {
                 self.remove_silent_workers();
             }
             self.admission.free(self.cluster.take_retired());
+            let flushing = Instant::now();
             self.flush_all();
+            let flushed = flushing.elapsed();
             let took = turn.elapsed();
             if took > SLOW_TURN {
                 let (event, token) = longest;
                 log::warn!(
                     "a turn of the scheduler's loop took {took:?}: events {read:?} \
-                     (the longest {event:?}, token {token}), schedule {scheduled:?}"
+                     (the longest {event:?}, token {token}), jobs admitted {admitted:?}, \
+                     schedule {scheduled:?}, writes {flushed:?}"
                 );
             }
         }
