@@ -6,7 +6,12 @@
 //! dropping both copies; reading it back decodes the file once and keeps
 //! it in memory again. The least recently used results go first, and only
 //! results no queued task has pinned: a pinned input is about to be read.
+//!
+//! Each job's tasks held here are listed beside the map, so dropping a job
+//! visits its own results, not every result of every job (ten thousand
+//! one-task jobs dropped one by one scanned the store ten thousand times).
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -85,6 +90,18 @@ pub(super) struct Store {
     tick: u64,
     /// `None`: spilling is off (or broke, and was logged).
     dir: Option<SpillDir>,
+    /// Per job, the tasks it has here, and how many of them are still
+    /// held: the list is pruned lazily, when it is over twice that.
+    by_job: HashMap<JobId, JobKeys>,
+}
+
+/// One job's entry in [`Store::by_job`].
+#[derive(Default)]
+struct JobKeys {
+    /// Tasks stored for it since the last prune (some since removed).
+    tasks: Vec<u32>,
+    /// How many of `tasks` are still in the map.
+    live: usize,
 }
 
 impl Store {
@@ -95,6 +112,7 @@ impl Store {
             disk: 0,
             tick: 0,
             dir,
+            by_job: HashMap::new(),
         }
     }
 
@@ -132,8 +150,13 @@ impl Store {
             used: self.tick,
         };
         self.memory += stored.in_memory();
-        if let Some(old) = self.map.insert(key, stored) {
-            self.forget(key, old);
+        match self.map.insert(key, stored) {
+            Some(old) => self.forget(key, old),
+            None => {
+                let keys = self.by_job.entry(key.job).or_default();
+                keys.tasks.push(key.task);
+                keys.live += 1;
+            }
         }
     }
 
@@ -176,8 +199,24 @@ impl Store {
 
     /// Drops a result, from memory or disk.
     pub fn remove(&mut self, key: DataKey) {
-        if let Some(s) = self.map.remove(&key) {
-            self.forget(key, s);
+        let Some(s) = self.map.remove(&key) else {
+            return;
+        };
+        self.forget(key, s);
+        let Some(keys) = self.by_job.get_mut(&key.job) else {
+            return;
+        };
+        keys.live -= 1;
+        if keys.live == 0 {
+            self.by_job.remove(&key.job);
+        } else if keys.tasks.len() > 2 * keys.live + 64 {
+            // Each prune halves the list at least, so its cost is paid
+            // for by the removals since the last one.
+            let map = &self.map;
+            keys.tasks.sort_unstable();
+            keys.tasks.dedup();
+            keys.tasks
+                .retain(|&task| map.get(&DataKey { job: key.job, task }).is_some());
         }
     }
 
@@ -196,14 +235,13 @@ impl Store {
 
     /// Drops every result of `job`.
     pub fn remove_job(&mut self, job: JobId) {
-        let keys: Vec<DataKey> = self
-            .map
-            .iter()
-            .map(|(k, _)| *k)
-            .filter(|k| k.job == job)
-            .collect();
-        for k in keys {
-            self.remove(k);
+        let Some(keys) = self.by_job.remove(&job) else {
+            return;
+        };
+        for task in keys.tasks {
+            if let Some(s) = self.map.remove(&DataKey { job, task }) {
+                self.forget(DataKey { job, task }, s);
+            }
         }
     }
 
@@ -393,5 +431,43 @@ mod tests {
         );
         drop(s);
         let _ = std::fs::remove_dir_all(parent);
+    }
+
+    #[test]
+    fn dropping_a_job_drops_its_results_only_through_removals_and_prunes() {
+        let mut s = Store::new(None);
+        let other = |task| DataKey {
+            job: JobId::from(8),
+            task,
+        };
+        let put_in = |s: &mut Store, key: DataKey| {
+            let value = Value::new(vec![key.task as u64]);
+            s.insert(key, value, vec![0; 8], 8, None, true);
+        };
+        for t in 0..300 {
+            put_in(&mut s, key(t));
+            put_in(&mut s, other(t));
+        }
+        // Most of job 7's results go one by one (its list is pruned on the
+        // way), one comes back, and one is stored twice.
+        for t in 0..250 {
+            s.remove(key(t));
+        }
+        put_in(&mut s, key(3));
+        put_in(&mut s, key(299));
+        let kept = s.memory();
+        s.remove_job(JobId::from(7));
+        assert!(
+            (0..300).all(|t| s.get(&key(t)).is_none()),
+            "a result of the dropped job stayed"
+        );
+        assert!(
+            (0..300).all(|t| s.get(&other(t)).is_some()),
+            "another job's result went"
+        );
+        assert_eq!(s.memory(), kept - 51 * 16, "the counts follow what went");
+        s.remove_job(JobId::from(8));
+        assert_eq!(s.memory(), 0);
+        assert!(s.by_job.is_empty());
     }
 }
