@@ -376,6 +376,7 @@ where
     /// present become ready (returned: how many); each input whose last
     /// dependent this was, and that is not an output, is passed to `release`
     /// so the driver can drop its result.
+    #[inline]
     pub fn complete(
         &mut self,
         task: TaskId,
@@ -390,6 +391,7 @@ where
     /// [`release_more`](Self::release_more); until then those inputs stay
     /// `Done` (their results are still wanted by nobody but not yet given
     /// up). Dependents become ready at once, whatever the bound.
+    #[inline]
     pub fn complete_bounded(
         &mut self,
         task: TaskId,
@@ -464,6 +466,9 @@ where
     /// Counts down the inputs among `task`'s arguments `from..from + max`,
     /// releasing each whose last dependent this was; returns where it
     /// stopped.
+    // Always: a call per completed task cost the sync chain graph 5% more
+    // instructions (callgrind, whole process).
+    #[inline(always)]
     fn walk_inputs(
         &mut self,
         task: TaskId,
@@ -503,6 +508,7 @@ impl<G, S: Storage> ExecState<G, S> {
     /// The highest-priority runnable task, now marked running; `None` when
     /// nothing is ready or the run has failed. The same as
     /// [`peek_ready`](Self::peek_ready) then [`start`](Self::start).
+    #[inline]
     pub fn pop_ready(&mut self) -> Option<TaskId> {
         let task = self.peek_ready()?;
         self.start(task).ok()?;
@@ -525,6 +531,7 @@ impl<G, S: Storage> ExecState<G, S> {
     /// driver may start a task because its inputs are where a worker has
     /// room). O(1) for any ready task. Starting a task that is not ready,
     /// or any task once the run has failed, is an error.
+    #[inline]
     pub fn start(&mut self, task: TaskId) -> Result<(), ExecError> {
         if self.state.get(task.index()) != Some(&State::Ready) {
             return Err(ExecError::NotReady { task });

@@ -252,12 +252,7 @@ pub(super) fn tally(job: &Job, args: &[rask_core::Arg]) -> (Vec<(WorkerId, u64)>
     for d in args.iter().filter_map(|a| a.as_dep()) {
         let b = job.bytes[d.index()];
         total += b;
-        let copies = match job.replicas.is_empty() {
-            true => None,
-            false => job.replicas.get(&d.0),
-        };
-        let copies = copies.into_iter().flatten();
-        held.extend(job.holder[d.index()].iter().chain(copies).map(|&h| (h, b)));
+        held.extend(job.holders(d.index()).map(|h| (h, b)));
     }
     held.sort_unstable_by_key(|&(w, _)| w);
     held.dedup_by(|next, kept| {

@@ -22,6 +22,19 @@ impl Job {
                     .is_some_and(|r| r.contains(&w))
     }
 
+    /// Every worker holding task `t`'s result: its holder, then its copies
+    /// (no lookup for a job without copies, most jobs).
+    pub(super) fn holders(&self, t: usize) -> impl Iterator<Item = WorkerId> + '_ {
+        let copies = match self.replicas.is_empty() {
+            true => None,
+            false => self.replicas.get(&(t as u32)),
+        };
+        self.holder[t]
+            .iter()
+            .chain(copies.into_iter().flatten())
+            .copied()
+    }
+
     /// Takes task `t`'s copies, for release.
     pub(super) fn take_replicas(&mut self, t: u32) -> Vec<WorkerId> {
         self.replicas.remove(&t).unwrap_or_default()

@@ -199,14 +199,7 @@ fn tally_into(job: &Job, args: &[rask_core::Arg], held: &mut Vec<u64>) -> u64 {
     for d in args.iter().filter_map(|a| a.as_dep()) {
         let b = job.bytes[d.index()];
         total += b;
-        let copies = match job.replicas.is_empty() {
-            true => None,
-            false => job.replicas.get(&d.0),
-        };
-        for h in job.holder[d.index()]
-            .iter()
-            .chain(copies.into_iter().flatten())
-        {
+        for h in job.holders(d.index()) {
             let i = h.get() as usize;
             if held.len() <= i {
                 held.resize(i + 1, 0);

@@ -5,14 +5,20 @@
 use std::collections::HashSet;
 
 use super::harness::{end_of, info, key, Sim, Spec};
+use crate::protocol::{DataKey, JobId, WorkerId};
 use crate::scheduler::state::holds::{RELEASE_PER_TURN, WALK_PER_TURN};
 
-#[test]
-fn the_inputs_of_a_wide_gather_are_released_over_several_turns() {
+/// A cluster of two workers of four threads.
+fn two_workers() -> (Sim, [WorkerId; 2]) {
     let mut sim = Sim::new();
-    sim.join(info(4, &[]));
-    sim.join(info(4, &[]));
-    let roots = (WALK_PER_TURN * 5 / 2) as u32;
+    let a = sim.join(info(4, &[]));
+    let b = sim.join(info(4, &[]));
+    (sim, [a, b])
+}
+
+/// Submits `roots` roots gathered by one task and runs every root: the
+/// job, and the worker and key the gather was sent as, not yet done.
+fn gather_of(sim: &mut Sim, roots: u32) -> (JobId, WorkerId, DataKey) {
     let mut tasks = vec![Vec::new(); roots as usize];
     tasks.push((0..roots).collect());
     let job = sim.submit(&Spec {
@@ -20,22 +26,23 @@ fn the_inputs_of_a_wide_gather_are_released_over_several_turns() {
         outputs: vec![roots],
         ..Spec::default()
     });
-
-    // Run every root; the gather is sent once they are all held.
-    let mut gather = None;
+    // The gather is sent once every root is held.
     for _ in 0..10 * roots {
         for (w, k, _) in sim.schedule().runs() {
             if k.task == roots {
-                gather = Some((w, k));
-            } else {
-                sim.done(w, k, 8);
+                return (job, w, k);
             }
-        }
-        if gather.is_some() {
-            break;
+            sim.done(w, k, 8);
         }
     }
-    let (w, k) = gather.expect("the gather was sent");
+    panic!("the gather was never sent");
+}
+
+#[test]
+fn the_inputs_of_a_wide_gather_are_released_over_several_turns() {
+    let (mut sim, [_, _]) = two_workers();
+    let roots = (WALK_PER_TURN * 5 / 2) as u32;
+    let (job, w, k) = gather_of(&mut sim, roots);
     assert!(
         sim.sent().releases().is_empty(),
         "its inputs are still needed"
@@ -81,31 +88,9 @@ fn the_inputs_of_a_wide_gather_are_released_over_several_turns() {
 
 #[test]
 fn a_re_plan_while_inputs_are_still_walked_releases_them_all() {
-    let mut sim = Sim::new();
-    let a = sim.join(info(4, &[]));
-    let b = sim.join(info(4, &[]));
+    let (mut sim, [a, b]) = two_workers();
     let roots = (WALK_PER_TURN * 5 / 2) as u32;
-    let mut tasks = vec![Vec::new(); roots as usize];
-    tasks.push((0..roots).collect());
-    let job = sim.submit(&Spec {
-        tasks,
-        outputs: vec![roots],
-        ..Spec::default()
-    });
-    let mut gather = None;
-    for _ in 0..10 * roots {
-        for (w, k, _) in sim.schedule().runs() {
-            if k.task == roots {
-                gather = Some((w, k));
-            } else {
-                sim.done(w, k, 8);
-            }
-        }
-        if gather.is_some() {
-            break;
-        }
-    }
-    let (w, k) = gather.expect("the gather was sent");
+    let (job, w, k) = gather_of(&mut sim, roots);
     sim.done(w, k, 8);
     assert!(
         sim.cluster.jobs[&job].exec.state.releasing(),
