@@ -40,10 +40,19 @@ impl Cluster {
         }
         self.release_pending(sink);
         self.runs_left = RUNS_PER_TURN;
+        // With every worker at its cap, no job can place a task: each only
+        // goes on with a send under way and checks whether it finished
+        // (10,000 one-task jobs waiting for room were each asked per turn).
+        let full = self.placement.cluster_full(&self.by_load);
         let mut i = 0;
         while i < self.active.len() {
             let id = self.active[i];
-            self.schedule_job(id, sink);
+            if full {
+                self.send_wide(id, sink);
+                self.finish_if_done(id, sink);
+            } else {
+                self.schedule_job(id, sink);
+            }
             if self.active.get(i) != Some(&id) {
                 continue; // the job failed and took itself off the list
             }
@@ -258,6 +267,10 @@ impl Cluster {
     /// When a worker is idle and no task waits here, asks the busiest
     /// worker the policy names to give some back.
     fn steal(&mut self, sink: &mut impl Sink) {
+        // Cheapest first: most turns have no idle worker.
+        if self.by_load.iter().next().is_none_or(|l| l.in_flight > 0) {
+            return;
+        }
         let any_ready = self
             .active
             .iter()

@@ -113,6 +113,19 @@ impl Placement {
         (threads * (factor + self.cover())).ceil().max(1.0) as u32
     }
 
+    /// True if no worker can take a task now: the least-loaded one is at
+    /// its cap for any task. [`choose`](Self::choose) then finds no room
+    /// for any task of any job (a holder goes past its cap only beside a
+    /// worker with room), so a turn need not ask job by job.
+    pub(super) fn cluster_full(&self, by_load: &ByLoad) -> bool {
+        by_load.iter().next().is_some_and(|l| {
+            let cap = self
+                .cap_on(l.threads, true)
+                .max(self.cap_on(l.threads, false));
+            l.in_flight >= cap
+        })
+    }
+
     /// True if `worker` may take one more task of `job` now.
     pub(super) fn has_room(&self, worker: &Worker, job: &Job, root: bool) -> bool {
         self.may_queue(worker, job) && worker.in_flight < self.cap(worker, root)
