@@ -120,8 +120,9 @@ pub struct Cluster {
     /// that changes none of that, so a turn of heartbeats alone returns
     /// from `schedule` at once instead of walking every active job.
     dirty: bool,
-    /// The last [`Cluster::schedule`] left releases or a wide task for the
-    /// next turns (kept so the loop need not walk every job to ask).
+    /// The last [`Cluster::schedule`] left work for the next turns: tasks
+    /// past its budget, releases, a wide task part way (noted as it walks
+    /// the jobs, so the loop need not walk them again to ask).
     held_over: bool,
     /// Tasks the current [`Cluster::schedule`] call may still send.
     runs_left: u32,

@@ -238,10 +238,9 @@ impl Store {
         let Some(keys) = self.by_job.remove(&job) else {
             return;
         };
+        // The job's list is gone, so `remove` only drops each result.
         for task in keys.tasks {
-            if let Some(s) = self.map.remove(&DataKey { job, task }) {
-                self.forget(DataKey { job, task }, s);
-            }
+            self.remove(DataKey { job, task });
         }
     }
 

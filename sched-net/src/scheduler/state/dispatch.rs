@@ -38,7 +38,7 @@ impl Cluster {
         if !self.dirty {
             return;
         }
-        self.release_pending(sink);
+        let mut held_over = self.release_pending(sink);
         self.runs_left = RUNS_PER_TURN;
         // With every worker at its cap, no job can place a task: each only
         // goes on with a send under way and checks whether it finished
@@ -56,10 +56,11 @@ impl Cluster {
             if self.active.get(i) != Some(&id) {
                 continue; // the job failed and took itself off the list
             }
-            let finished = self
-                .jobs
-                .get(&id)
-                .is_none_or(|j| j.finished || (j.released && !j.forgotten));
+            let job = self.jobs.get(&id);
+            // Its turn may have completed held tasks (releases) or begun a
+            // wide task: work for the next turns, whether or not it stays.
+            held_over |= job.is_some_and(|j| j.releases_left() || j.widening());
+            let finished = job.is_none_or(|j| j.finished || (j.released && !j.forgotten));
             if finished {
                 self.active.remove(i);
             } else {
@@ -70,7 +71,7 @@ impl Cluster {
         // What this call left undone waits for a handler to change
         // something, except releases and wide tasks held over to the next
         // turns.
-        self.held_over = self.runs_left == 0 || self.releasing() || self.widening();
+        self.held_over = held_over || self.runs_left == 0;
         self.dirty = self.held_over;
     }
 
@@ -267,10 +268,11 @@ impl Cluster {
     /// When a worker is idle and no task waits here, asks the busiest
     /// worker the policy names to give some back.
     fn steal(&mut self, sink: &mut impl Sink) {
-        // Cheapest first: most turns have no idle worker.
-        if self.by_load.iter().next().is_none_or(|l| l.in_flight > 0) {
+        // The policy first: with no idle worker (most turns) it answers at
+        // once, before the walk over the jobs.
+        let Some((victim, max)) = self.placement.steal_from((&self.workers, &self.by_load)) else {
             return;
-        }
+        };
         let any_ready = self
             .active
             .iter()
@@ -279,12 +281,10 @@ impl Cluster {
         if any_ready {
             return;
         }
-        if let Some((victim, max)) = self.placement.steal_from((&self.workers, &self.by_load)) {
-            if let Some(w) = self.workers.get_mut(&victim) {
-                w.stealing = true;
-            }
-            sink.to_worker(victim, &ToWorker::Steal { max });
+        if let Some(w) = self.workers.get_mut(&victim) {
+            w.stealing = true;
         }
+        sink.to_worker(victim, &ToWorker::Steal { max });
     }
 }
 

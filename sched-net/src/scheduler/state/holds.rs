@@ -206,23 +206,31 @@ impl Cluster {
         }
     }
 
-    /// Goes on with the releases left from earlier turns.
-    pub(super) fn release_pending(&mut self, sink: &mut impl Sink) {
+    /// Goes on with the releases left from earlier turns; true if some are
+    /// left still.
+    pub(super) fn release_pending(&mut self, sink: &mut impl Sink) -> bool {
+        let mut left = false;
         for (id, job) in self.jobs.iter_mut() {
             job.release_some(*id, sink);
+            left |= job.releases_left();
         }
+        left
     }
 
-    /// True if results wait to be released (one half of
-    /// [`Cluster::held_over`]).
-    pub fn releasing(&self) -> bool {
-        self.jobs
-            .values()
-            .any(|j| !j.releasing.is_empty() || j.exec.state.releasing())
+    /// True if results wait to be released.
+    #[cfg(test)]
+    pub(super) fn releasing(&self) -> bool {
+        self.jobs.values().any(Job::releases_left)
     }
 }
 
 impl Job {
+    /// True if results of this job wait to be released, or inputs of a
+    /// completed task to be counted down.
+    pub(super) fn releases_left(&self) -> bool {
+        !self.releasing.is_empty() || self.exec.state.releasing()
+    }
+
     /// Completes `t` in the job's state machine and releases the results
     /// no task needs any more: some now, the rest over the next turns.
     pub(super) fn complete(&mut self, id: JobId, t: TaskId, sink: &mut impl Sink) {

@@ -80,11 +80,9 @@ impl Cluster {
         // Inputs of completed tasks not yet counted down are let go before
         // the old state goes: the new plan would see them only as held.
         let releasing = &mut job.releasing;
-        while job
-            .exec
+        job.exec
             .state
-            .release_more(usize::MAX, |r| releasing.push(r))
-        {}
+            .release_more(usize::MAX, |r| releasing.push(r));
         let holder = &job.holder;
         // Let-go outputs are not recomputed: they are plain tasks now.
         let wanted: Vec<TaskId> = job

@@ -14,12 +14,7 @@ use crate::protocol::{Answer, DataKey, JobId, ToWorker, WorkerId};
 impl Job {
     /// Whether worker `w` holds task `t`'s result.
     pub(super) fn held_on(&self, t: usize, w: WorkerId) -> bool {
-        self.holder[t] == Some(w)
-            || !self.replicas.is_empty()
-                && self
-                    .replicas
-                    .get(&(t as u32))
-                    .is_some_and(|r| r.contains(&w))
+        self.holders(t).any(|h| h == w)
     }
 
     /// Every worker holding task `t`'s result: its holder, then its copies

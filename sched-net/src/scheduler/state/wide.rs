@@ -178,16 +178,14 @@ impl Cluster {
     }
 }
 
-impl Cluster {
-    /// True if a wide task is part way through its tally or its send (one
-    /// half of [`Cluster::held_over`]). A task counted
-    /// and waiting for room waits for a worker's report like any other.
-    pub fn widening(&self) -> bool {
-        self.jobs.values().any(|j| {
-            j.wide.as_ref().is_some_and(|w| match w.step {
-                Step::Tally { .. } => w.next < j.exec.graph.args(w.task).len(),
-                Step::Send(_) => true,
-            })
+impl Job {
+    /// True if its wide task is part way through its tally or its send. A
+    /// task counted and waiting for room waits for a worker's report like
+    /// any other.
+    pub(super) fn widening(&self) -> bool {
+        self.wide.as_ref().is_some_and(|w| match w.step {
+            Step::Tally { .. } => w.next < self.exec.graph.args(w.task).len(),
+            Step::Send(_) => true,
         })
     }
 }
